@@ -1,0 +1,119 @@
+"""The ``hashsearch`` command: options map onto ``Searcher`` keywords; no logic lives here."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import HashsearchError
+from .searcher import ChangeReport, Hit, Searcher
+
+db_option = click.option("--db", envvar="HASHSEARCH_DB", default="hashsearch.db", show_default=True,
+                         help="Index database: a SQLite file path or a postgresql:// URL (env: HASHSEARCH_DB).")
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn hashsearch's own errors into a one-line message and exit code 1."""
+    try:
+        yield
+    except HashsearchError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hashsearch")
+def main() -> None:
+    """Semantic hashing search: learn short binary codes for your documents and search them."""
+
+
+@main.command()
+@click.argument("source")
+@db_option
+@click.option("--bits", type=int, default=None,
+              help="Code length in bits: 16, 32, 64 or 128 (new index: 32). Longer codes separate finer topics.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Fixes training: same corpus and seed, same codes.")
+@click.option("--epochs", type=int, default=None, help="Training epochs (default: about 4,000 steps, 5 to 60 epochs).")
+@click.option("--variant", default=None, help="Model variant: bernoulli, variational, noise or denoising.")
+@click.option("--neighbours", type=int, default=None,
+              help="Each document learns to reconstruct the words of this many nearest documents (itself included).")
+@click.option("--max-features", type=int, default=None, help="Vocabulary size cap (default 10,000 terms).")
+@click.option("--device", default=None, help="Training device: cpu, cuda or auto.")
+@click.option("--retrain", is_flag=True,
+              help="Re-learn vocabulary and model and re-encode everything; the old index answers until done.")
+@quiet_option
+def index(source: str, db: str, retrain: bool, quiet: bool, **options: Any) -> None:
+    """Index SOURCE: a folder of .txt/.md files, a .jsonl or .csv file (id and text).
+
+    The first run trains a model; later runs add new documents, re-encode changed ones and remove
+    deleted ones with that model (use --retrain to learn a new one).
+    """
+    chosen = {name: value for name, value in options.items() if value is not None}
+    with user_errors():
+        with Searcher.index(source, db, retrain=retrain, quiet=quiet, **chosen) as searcher:
+            _echo_change(searcher, db)
+
+
+@main.command()
+@click.argument("source")
+@db_option
+@quiet_option
+def add(source: str, db: str, quiet: bool) -> None:
+    """Add or update the documents in SOURCE (a file, folder, .jsonl, .csv, or - for JSON lines on stdin)."""
+    with user_errors(), Searcher.open(db) as searcher:
+        searcher.add(source, quiet=quiet)
+        _echo_change(searcher, db)
+
+
+@main.command()
+@click.argument("ids", nargs=-1, required=True)
+@db_option
+def remove(ids: tuple[str, ...], db: str) -> None:
+    """Remove documents by id."""
+    with user_errors(), Searcher.open(db) as searcher:
+        searcher.remove(ids)
+        _echo_change(searcher, db)
+
+
+@main.command()
+@click.argument("text")
+@db_option
+@click.option("-k", "--top", "k", type=int, default=10, show_default=True, help="How many hits to return.")
+@click.option("--radius", type=int, default=None,
+              help="Hamming radius probed bucket by bucket before a full scan (default: by code length).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of hits.")
+def query(text: str, db: str, k: int, radius: int | None, as_json: bool) -> None:
+    """Search the index for TEXT and print the nearest documents."""
+    with user_errors(), Searcher.open(db) as searcher:
+        hits = searcher.search(text, k=k, radius=radius)
+    if as_json:
+        click.echo(json.dumps([hit.to_dict() for hit in hits], ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        click.echo("No documents in the index.")
+    for rank, hit in enumerate(hits, start=1):
+        click.echo(_format_hit(rank, hit, width=max(len(h.id) for h in hits)))
+
+
+def _format_hit(rank: int, hit: Hit, width: int) -> str:
+    return f"{rank:>3}  d={hit.distance:<3} {hit.id:<{width}}  {click.style(hit.snippet[:100], dim=True)}"
+
+
+def _echo_change(searcher: Searcher, db: str) -> None:
+    report: ChangeReport = searcher.last_change
+    parts = [f"{report.added} added", f"{report.updated} updated", f"{report.removed} removed",
+             f"{report.unchanged} unchanged"]
+    click.echo(f"{db}: {', '.join(parts)}; {len(searcher)} documents, {searcher.bits}-bit codes "
+               f"({report.seconds:.1f} s).")
+    for label, ids in (("empty", report.skipped_empty), ("binary", report.skipped_binary),
+                       ("not in the index", report.missing)):
+        if ids:
+            shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+            click.echo(f"Skipped {len(ids)} {label}: {shown}", err=True)
+
+

@@ -1,0 +1,85 @@
+"""Packed binary codes and the Hamming arithmetic on them.
+
+A code of ``bits`` bits is stored as ``bits // 8`` uint8 bytes (numpy ``packbits`` order: bit 0 is
+the most significant bit of byte 0), the layout FAISS binary indexes use too.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from itertools import combinations
+from math import comb
+
+import numpy as np
+
+from .errors import InvalidParameterError
+
+ALLOWED_BITS = (16, 32, 64, 128)
+# A ball is probed bucket by bucket only while it holds at most this many codes; past that a scan is cheaper.
+DEFAULT_PROBE_BUDGET = 3000
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def check_bits(bits: object) -> int:
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or int(bits) not in ALLOWED_BITS:
+        raise InvalidParameterError(f"bits must be one of {', '.join(map(str, ALLOWED_BITS))}. Got {bits!r} instead.")
+    return int(bits)
+
+
+def pack(bits: np.ndarray) -> np.ndarray:
+    """(n, bits) booleans -> (n, bits // 8) uint8."""
+    return np.packbits(np.asarray(bits, dtype=bool), axis=1)
+
+
+def unpack(codes: np.ndarray) -> np.ndarray:
+    """(n, bytes) uint8 -> (n, bytes * 8) uint8 of 0/1."""
+    return np.unpackbits(np.asarray(codes, dtype=np.uint8), axis=1)
+
+
+def hamming(query: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Hamming distance from one packed ``query`` to each row of ``codes`` (popcount of the XOR)."""
+    return np.bitwise_count(np.bitwise_xor(codes, query)).sum(axis=1, dtype=np.int64)
+
+
+def ball_size(bits: int, radius: int) -> int:
+    """How many codes lie within ``radius`` bit flips of a code: sum of C(bits, r) for r <= radius."""
+    return sum(comb(bits, r) for r in range(radius + 1))
+
+
+def default_radius(bits: int, budget: int = DEFAULT_PROBE_BUDGET) -> int:
+    """The largest radius whose ball is at most ``budget`` codes (at least 1): 4 at 16 bits, 2 at 32 and 64, 1 at 128."""
+    radius = 1
+    while ball_size(bits, radius + 1) <= budget:
+        radius += 1
+    return radius
+
+
+@lru_cache(maxsize=32)
+def flip_masks(bits: int, distance: int) -> np.ndarray:
+    """Every packed mask with exactly ``distance`` bits set; XOR with a code enumerates its neighbours."""
+    positions = np.array(list(combinations(range(bits), distance)), dtype=np.int64).reshape(-1, distance)
+    masks = np.zeros((len(positions), bits), dtype=bool)
+    masks[np.repeat(np.arange(len(positions)), distance), positions.ravel()] = True
+    packed = pack(masks)
+    packed.setflags(write=False)
+    return packed
+
+
+def bucket_keys(codes: np.ndarray) -> np.ndarray:
+    """One uint64 per code for hash-table lookups: the code itself up to 64 bits, a folded mix above.
+
+    Folded keys of different codes can collide, so callers compare full codes after a match.
+    """
+    codes = np.ascontiguousarray(codes, dtype=np.uint8)
+    n, n_bytes = codes.shape
+    words = -(-n_bytes // 8)
+    padded = np.zeros((n, words * 8), dtype=np.uint8)
+    padded[:, :n_bytes] = codes
+    as_words = padded.view(">u8").astype(np.uint64)
+    keys = as_words[:, 0].copy()
+    for w in range(1, words):
+        keys = (keys * _GOLDEN) ^ as_words[:, w]
+    return keys
+
+
+def keys_are_exact(n_bytes: int) -> bool:
+    return n_bytes <= 8

@@ -1,0 +1,28 @@
+"""The exceptions hashsearch raises on purpose.
+
+Each message names the problem and what to do about it; the CLI prints it as a one-line error.
+"""
+
+
+class HashsearchError(Exception):
+    """Base class: anything hashsearch reports to the user deliberately."""
+
+
+class CorpusError(HashsearchError):
+    """A corpus could not be read: missing path, unsupported file type, broken line, no documents."""
+
+
+class IndexNotFoundError(HashsearchError):
+    """The database holds no hashsearch index."""
+
+
+class IndexFormatError(HashsearchError):
+    """The database holds a hashsearch index this version cannot read."""
+
+
+class QueryError(HashsearchError):
+    """A query cannot be answered as asked (for example an empty query)."""
+
+
+class InvalidParameterError(HashsearchError, ValueError):
+    """A parameter is outside its allowed values; the message names the parameter, the allowed values and the value."""

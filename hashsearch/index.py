@@ -1,0 +1,96 @@
+"""The in-memory search structures over packed codes: a hash table and a FAISS binary index.
+
+Rows are numbered 0..n-1 and the caller decides their order; results at equal Hamming distance come
+in ascending row order, so the row order *is* the tie-break. Both structures are built from the codes
+array every time (FAISS index files are never read: a tampered file could crash or mislead us) and
+never modified afterwards, which makes concurrent searches safe without locks.
+"""
+from __future__ import annotations
+
+import faiss
+import numpy as np
+
+from . import codes as codelib
+
+
+class CodeIndex:
+    """Exact Hamming top-k over packed codes: bucket probes within a radius, then a FAISS scan."""
+
+    def __init__(self, codes: np.ndarray, bits: int) -> None:
+        self.bits = bits
+        self.codes = np.ascontiguousarray(codes, dtype=np.uint8).reshape(-1, bits // 8)
+        keys = codelib.bucket_keys(self.codes)
+        # Rows grouped by bucket key; the stable sort keeps ascending rows within a bucket.
+        self._rows_by_key = np.argsort(keys, kind="stable").astype(np.int64)
+        sorted_keys = keys[self._rows_by_key]
+        self._bucket_keys, self._bucket_starts, bucket_sizes = np.unique(
+            sorted_keys, return_index=True, return_counts=True)
+        self._bucket_ends = self._bucket_starts + bucket_sizes
+        self._faiss = faiss.IndexBinaryFlat(bits)
+        if len(self.codes):
+            self._faiss.add(self.codes)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    @property
+    def n_buckets(self) -> int:
+        return len(self._bucket_keys)
+
+    @property
+    def largest_bucket(self) -> int:
+        return int((self._bucket_ends - self._bucket_starts).max()) if len(self.codes) else 0
+
+    def lookup(self, probes: np.ndarray) -> np.ndarray:
+        """Rows whose code equals one of the packed ``probes``, ascending."""
+        probe_keys = codelib.bucket_keys(probes)
+        positions = np.searchsorted(self._bucket_keys, probe_keys)
+        positions = np.minimum(positions, max(len(self._bucket_keys) - 1, 0))
+        hit = (self._bucket_keys[positions] == probe_keys) if len(self._bucket_keys) else np.zeros(0, bool)
+        if not hit.any():
+            return np.empty(0, dtype=np.int64)
+        spans = [self._rows_by_key[self._bucket_starts[p]:self._bucket_ends[p]] for p in positions[hit]]
+        rows = np.concatenate(spans)
+        if not codelib.keys_are_exact(self.codes.shape[1]):
+            # Folded keys may collide: keep only rows whose full code is one of the probes.
+            probe_set = {bytes(p) for p in probes[hit]}
+            rows = rows[[bytes(self.codes[r]) in probe_set for r in rows]]
+        return np.sort(rows)
+
+    def search(self, query: np.ndarray, k: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` rows nearest to the packed ``query`` by Hamming distance, ties by ascending row.
+
+        Probes the exact bucket, then every code at distance 1, 2, ... up to ``radius``; stops as soon
+        as a finished distance brings the count to ``k``, which makes the answer exact. When the ball
+        holds fewer than ``k`` rows, a FAISS scan answers instead, so the result is always the true top k.
+        """
+        query = np.ascontiguousarray(query, dtype=np.uint8).reshape(-1)
+        k = min(k, len(self.codes))
+        if k <= 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        found_rows: list[np.ndarray] = []
+        found_distances: list[np.ndarray] = []
+        found = 0
+        for distance in range(min(radius, self.bits) + 1):
+            rows = self.lookup(query ^ codelib.flip_masks(self.bits, distance)) if distance else self.lookup(query[None])
+            found_rows.append(rows)
+            found_distances.append(np.full(len(rows), distance, dtype=np.int64))
+            found += len(rows)
+            if found >= k:
+                return np.concatenate(found_rows)[:k], np.concatenate(found_distances)[:k]
+        return self.scan(query, k)
+
+    def scan(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top ``k`` by a FAISS flat scan, with ties at the k-th distance resolved by ascending row."""
+        query = np.ascontiguousarray(query, dtype=np.uint8).reshape(1, -1)
+        k = min(k, len(self.codes))
+        if k <= 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        distances, _ = self._faiss.search(query, k)
+        kth_distance = int(distances[0, k - 1])
+        # FAISS picks arbitrarily among rows tied at the k-th distance; take them all and order them ourselves.
+        limits, within, rows = self._faiss.range_search(query, kth_distance + 1)
+        within = within[limits[0]:limits[1]].astype(np.int64)
+        rows = rows[limits[0]:limits[1]].astype(np.int64)
+        order = np.lexsort((rows, within))[:k]
+        return rows[order], within[order]

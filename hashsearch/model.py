@@ -1,0 +1,178 @@
+"""The semantic-hashing autoencoder and its scikit-learn style estimator, ``SemanticHasher``.
+
+Encoder: sparse TF-IDF -> 2 ReLU layers -> ``bits`` logits. During training each code bit is a
+Bernoulli sample of sigmoid(logit) with a straight-through gradient, so the decoder learns to work
+from binary codes, not from the real-valued activations that would be thrown away at search time.
+Decoder: code -> softmax over the vocabulary, scored by the multinomial log-likelihood of a target
+word distribution (the document's own words, mixed with its nearest neighbours', see training.py).
+At encode time a bit is on when its probability exceeds that bit's median over the training corpus:
+balanced bits, and thresholds stored with the weights so new documents are encoded the same way.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save as save_tensors
+from torch import nn
+
+from . import codes as codelib
+from .errors import InvalidParameterError
+
+FORMAT_VERSION = 1
+VARIANTS = ("bernoulli", "variational", "noise", "denoising")
+_ENCODE_BATCH = 4096
+
+
+class HashingNetwork(nn.Module):
+    """Encoder and decoder; ``config`` holds everything needed to rebuild it from saved weights."""
+
+    def __init__(self, *, n_features: int, hidden: int, bits: int) -> None:
+        super().__init__()
+        self.config = {"n_features": n_features, "hidden": hidden, "bits": bits}
+        # An EmbeddingBag with per-sample weights is a linear layer over sparse input: cost scales with
+        # the words in a document, not with the vocabulary.
+        self.input_layer = nn.EmbeddingBag(n_features, hidden, mode="sum")
+        self.input_bias = nn.Parameter(torch.zeros(hidden))
+        self.encoder = nn.Sequential(nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, bits))
+        self.decoder = nn.Linear(bits, n_features)
+
+    def code_logits(self, indices: torch.Tensor, offsets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        hidden = self.input_layer(indices, offsets, per_sample_weights=weights) + self.input_bias
+        return self.encoder(hidden)
+
+    def word_log_probs(self, code: torch.Tensor) -> torch.Tensor:
+        return torch.log_softmax(self.decoder(code), dim=1)
+
+
+def sparse_batch(X: sp.csr_matrix, rows: np.ndarray, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """The EmbeddingBag inputs (indices, offsets, weights) for some rows of a CSR matrix."""
+    batch = X[rows]
+    return (torch.from_numpy(batch.indices.astype(np.int64)).to(device),
+            torch.from_numpy(batch.indptr[:-1].astype(np.int64)).to(device),
+            torch.from_numpy(batch.data.astype(np.float32)).to(device))
+
+
+class SemanticHasher:
+    """Learns binary codes for sparse document vectors (rows of a TF-IDF matrix).
+
+    Parameters (keyword-only, stored as given; checked in ``fit``):
+        bits: code length, one of 16, 32, 64, 128.
+        seed: fixes initialisation, sampling and batch order: same data and seed, same codes.
+        epochs: passes over the data; None picks about 4,000 optimisation steps (between 5 and 60 epochs).
+        batch_size, hidden, learning_rate: the usual.
+        neighbours: each document learns to reconstruct the mean TF-IDF of its ``neighbours`` nearest
+            documents (itself included); 1 reconstructs only itself, like a plain autoencoder.
+        variant: "bernoulli" (sampled bits, straight-through), "variational" (adds a KL term toward
+            fair coin bits, NASH-style), "noise" (deterministic code with Gaussian noise before the
+            sigmoid, Salakhutdinov and Hinton), "denoising" (bernoulli, with input words masked).
+        device: "cpu", "cuda" or "auto" (a GPU when torch finds one).
+    """
+
+    def __init__(self, *, bits: int = 32, seed: int = 0, epochs: int | None = None, batch_size: int = 64,
+                 hidden: int = 500, learning_rate: float = 1e-3, neighbours: int = 10,
+                 variant: str = "bernoulli", device: str = "cpu", quiet: bool = True) -> None:
+        self.bits = bits
+        self.seed = seed
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.hidden = hidden
+        self.learning_rate = learning_rate
+        self.neighbours = neighbours
+        self.variant = variant
+        self.device = device
+        self.quiet = quiet
+
+    def get_params(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in
+                ("bits", "seed", "epochs", "batch_size", "hidden", "learning_rate", "neighbours", "variant", "device")}
+
+    def check_params(self) -> None:
+        """Raise InvalidParameterError naming the first parameter outside its allowed values."""
+        codelib.check_bits(self.bits)
+        positive_ints = {"batch_size": self.batch_size, "hidden": self.hidden, "neighbours": self.neighbours}
+        if self.epochs is not None:
+            positive_ints["epochs"] = self.epochs
+        for name, value in positive_ints.items():
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise InvalidParameterError(f"{name} must be an int >= 1. Got {value!r} instead.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
+            raise InvalidParameterError(f"seed must be an int. Got {self.seed!r} instead.")
+        if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
+            raise InvalidParameterError(f"learning_rate must be a float > 0. Got {self.learning_rate!r} instead.")
+        if self.variant not in VARIANTS:
+            raise InvalidParameterError(f"variant must be one of {', '.join(VARIANTS)}. Got {self.variant!r} instead.")
+        if self.device not in ("cpu", "cuda", "auto"):
+            raise InvalidParameterError(f"device must be one of cpu, cuda, auto. Got {self.device!r} instead.")
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise InvalidParameterError("device is 'cuda' but torch finds no GPU. Use device='cpu' or 'auto'.")
+
+    def _torch_device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+    def fit(self, X: sp.spmatrix) -> SemanticHasher:
+        """Train on the rows of ``X`` (documents x terms, non-negative, e.g. L2-normalised TF-IDF)."""
+        from .training import nearest_neighbours, train  # training depends on this module, not the reverse
+
+        self.check_params()
+        X = sp.csr_matrix(X, dtype=np.float32)
+        if X.shape[0] < 2:
+            raise InvalidParameterError(f"fit needs at least 2 documents. Got {X.shape[0]}.")
+        device = self._torch_device()
+        torch.manual_seed(self.seed)
+        self.network_ = HashingNetwork(n_features=X.shape[1], hidden=self.hidden, bits=self.bits).to(device)
+        neighbour_rows = nearest_neighbours(X, min(self.neighbours, X.shape[0]), quiet=self.quiet)
+        self.history_ = train(self.network_, X, neighbour_rows, variant=self.variant, epochs=self.epochs,
+                              batch_size=self.batch_size, learning_rate=self.learning_rate, seed=self.seed,
+                              device=device, quiet=self.quiet)
+        self.network_.to("cpu")
+        # Per-bit medians over the training corpus: each bit splits the corpus in half.
+        self.thresholds_ = np.median(self.bit_probabilities(X), axis=0).astype(np.float32)
+        return self
+
+    def bit_probabilities(self, X: sp.spmatrix) -> np.ndarray:
+        """(n, bits) float32: the probability each bit is on, before thresholding."""
+        X = sp.csr_matrix(X, dtype=np.float32)
+        if X.shape[1] != self.network_.config["n_features"]:
+            raise InvalidParameterError(f"X must have {self.network_.config['n_features']} columns, "
+                                        f"the number the model was trained on. Got {X.shape[1]} instead.")
+        self.network_.eval()
+        out = np.empty((X.shape[0], self.bits), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, X.shape[0], _ENCODE_BATCH):
+                rows = np.arange(start, min(start + _ENCODE_BATCH, X.shape[0]))
+                logits = self.network_.code_logits(*sparse_batch(X, rows, torch.device("cpu")))
+                out[rows] = torch.sigmoid(logits).numpy()
+        return out
+
+    def encode(self, X: sp.spmatrix) -> np.ndarray:
+        """(n, bits // 8) uint8 packed codes for the rows of ``X``."""
+        return codelib.pack(self.bit_probabilities(X) > self.thresholds_)
+
+    def to_bytes(self) -> tuple[str, bytes]:
+        """(config JSON, safetensors bytes): the estimator's params and architecture beside its weights."""
+        config = {"format_version": FORMAT_VERSION, "params": self.get_params(),
+                  "network": self.network_.config, "history": self.history_}
+        tensors = {name: t.detach().contiguous() for name, t in self.network_.state_dict().items()}
+        tensors["thresholds"] = torch.from_numpy(self.thresholds_)
+        return json.dumps(config), save_tensors(tensors)
+
+    @classmethod
+    def from_bytes(cls, config_json: str, weights: bytes) -> SemanticHasher:
+        config = json.loads(config_json)
+        if config.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"unsupported model format {config.get('format_version')!r}")
+        hasher = cls(**config["params"])
+        tensors = load_tensors(weights)
+        hasher.thresholds_ = tensors.pop("thresholds").numpy()
+        hasher.network_ = HashingNetwork(**config["network"])
+        hasher.network_.load_state_dict(tensors)
+        hasher.network_.eval()
+        hasher.history_ = config["history"]
+        return hasher

@@ -1,0 +1,304 @@
+"""``Searcher``: the one object applications and the CLI use to build, update and query an index.
+
+A searcher holds an immutable snapshot (vocabulary, model, ids, code index). Searches read whichever
+snapshot is current; writes commit to the database first and then swap in a new snapshot, so any
+number of threads can search while another adds or removes documents.
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import codes as codelib
+from .corpus import Corpus, Document, read_corpus
+from .errors import CorpusError, IndexNotFoundError, InvalidParameterError, QueryError
+from .features import TextFeatures
+from .index import CodeIndex
+from .model import SemanticHasher
+from .progress import progress
+from .storage import Storage, StoredDocument
+
+Source = str | Path | Iterable[Mapping[str, Any]]
+_FEATURE_OPTIONS = ("max_features", "min_df", "max_df")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result. ``distance`` is the Hamming distance between the query's code and the document's."""
+
+    id: str
+    distance: int
+    snippet: str
+    score: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ChangeReport:
+    """What a build or an update did, for summaries."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    skipped_empty: list[str] = field(default_factory=list)
+    skipped_binary: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    features: TextFeatures
+    hasher: SemanticHasher
+    ids: np.ndarray  # object array; position = row in ``index``
+    index: CodeIndex
+
+
+def _tiebreak_order(ids: Sequence[str]) -> np.ndarray:
+    """Row order for documents: by a hash of the id, so ties are neither insertion order nor label order."""
+    keys = np.fromiter((int.from_bytes(hashlib.blake2b(i.encode("utf-8"), digest_size=8).digest(), "big")
+                        for i in ids), dtype=np.uint64, count=len(ids))
+    return np.lexsort((np.asarray(ids, dtype=object).astype(str), keys)) if len(ids) else np.empty(0, np.int64)
+
+
+class Searcher:
+    """A semantic-hashing index stored in one database. Create with ``build``, ``open`` or ``index``."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._write_lock = threading.Lock()
+        self._snapshot = self._load_snapshot()
+        self.last_change: ChangeReport | None = None
+
+    # -- creating and opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def build(cls, source: Source, db: str | Path = "hashsearch.db", *, bits: int = 32, seed: int = 0,
+              quiet: bool = True, **options: Any) -> Searcher:
+        """Learn vocabulary and model from ``source``, encode every document and store it all in ``db``.
+
+        An index already in ``db`` is replaced in one transaction: until it commits, readers see the old one.
+        ``options``: vocabulary (max_features, min_df, max_df) and training (see ``SemanticHasher``).
+        """
+        started = time.perf_counter()
+        features, hasher = _configure(bits=bits, seed=seed, quiet=quiet, **options)
+        corpus = _read_nonempty(source, quiet)
+        storage = Storage.create(db)
+        try:
+            documents = corpus.documents
+            X = features.fit_transform([d.text for d in documents], quiet=quiet)
+            hasher.fit(X)
+            codes = hasher.encode(X)
+            with storage.transaction() as conn:
+                storage.delete_all_documents(conn)
+                storage.insert_documents(conn, progress(_stored(documents, codes), desc="storing", quiet=quiet,
+                                                        total=len(documents), unit="doc"))
+                config_json, weights = hasher.to_bytes()
+                storage.write_artifact(conn, "vocabulary", features.to_json().encode("utf-8"))
+                storage.write_artifact(conn, "model_config", config_json.encode("utf-8"))
+                storage.write_artifact(conn, "model_weights", weights)
+                storage.write_meta(conn, {
+                    "bits": bits,
+                    "variant": hasher.variant,
+                    "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "training_documents": len(documents),
+                    "training_oov_share": features.out_of_vocabulary_share(d.text for d in documents[:2000]),
+                })
+            searcher = cls(storage)
+        except BaseException:
+            storage.close()
+            raise
+        searcher.last_change = ChangeReport(added=len(documents), skipped_empty=corpus.skipped_empty,
+                                            skipped_binary=corpus.skipped_binary,
+                                            seconds=time.perf_counter() - started)
+        return searcher
+
+    @classmethod
+    def open(cls, db: str | Path = "hashsearch.db") -> Searcher:
+        """Open an index built earlier; the FAISS index and hash table are rebuilt from the stored codes."""
+        return cls(Storage.open(db))
+
+    @classmethod
+    def index(cls, source: Source, db: str | Path = "hashsearch.db", *, retrain: bool = False,
+              quiet: bool = True, **build_options: Any) -> Searcher:
+        """Make ``db`` match ``source``: build when there is no index yet or ``retrain`` is set, otherwise
+        add new documents, re-encode changed ones and remove those no longer in ``source``, with the
+        existing model."""
+        if not retrain:
+            try:
+                searcher = cls.open(db)
+            except IndexNotFoundError:
+                pass
+            else:
+                try:
+                    searcher._check_same_settings(build_options)
+                    searcher._apply(read_corpus(source, quiet=quiet), remove_missing=True, quiet=quiet)
+                except BaseException:
+                    searcher.close()
+                    raise
+                return searcher
+        return cls.build(source, db, quiet=quiet, **build_options)
+
+    def _check_same_settings(self, options: Mapping[str, Any]) -> None:
+        bits = options.get("bits")
+        if bits is not None and bits != self.bits:
+            raise InvalidParameterError(f"the index at {self._storage.display_name} uses {self.bits}-bit codes, "
+                                        f"not {bits}. Add --retrain to rebuild it with {bits} bits.")
+
+    def _load_snapshot(self) -> _Snapshot:
+        storage = self._storage
+        features = TextFeatures.from_json(storage.read_artifact("vocabulary").decode("utf-8"))
+        hasher = SemanticHasher.from_bytes(storage.read_artifact("model_config").decode("utf-8"),
+                                           storage.read_artifact("model_weights"))
+        ids, codes = storage.read_codes()
+        codes = codes.reshape(len(ids), hasher.bits // 8)
+        order = _tiebreak_order(ids)
+        return _Snapshot(features, hasher, np.asarray(ids, dtype=object)[order], CodeIndex(codes[order], hasher.bits))
+
+    def refresh(self) -> None:
+        """Reload from the database, to see changes another process committed."""
+        with self._write_lock:
+            self._snapshot = self._load_snapshot()
+
+    def close(self) -> None:
+        self._storage.close()
+
+    def __enter__(self) -> Searcher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- searching ----------------------------------------------------------------------------------
+
+    @property
+    def bits(self) -> int:
+        return self._snapshot.hasher.bits
+
+    def __len__(self) -> int:
+        return len(self._snapshot.index)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Packed codes (n, bits // 8) for texts, exactly as documents are encoded."""
+        snapshot = self._snapshot
+        return snapshot.hasher.encode(snapshot.features.transform(texts))
+
+    def search(self, text: str, k: int = 10, radius: int | None = None) -> list[Hit]:
+        """The ``k`` documents whose codes are nearest the query's, nearest first.
+
+        Ties at one distance come in a fixed order given by a hash of the document id.
+        """
+        return self.search_many([text], k=k, radius=radius)[0]
+
+    def search_many(self, texts: Sequence[str], k: int = 10, radius: int | None = None) -> list[list[Hit]]:
+        """``search`` for several queries, encoding them in one batch."""
+        if isinstance(texts, str):
+            raise QueryError("search_many takes a list of query texts, not one string. Use search(text).")
+        for text in texts:
+            if not isinstance(text, str) or not text.strip():
+                raise QueryError("the query is empty. Give some words to search for.")
+        snapshot = self._snapshot
+        radius = self._check_search_args(k, radius, snapshot.hasher.bits)
+        query_codes = snapshot.hasher.encode(snapshot.features.transform(list(texts)))
+        results = [snapshot.index.search(code, k, radius) for code in query_codes]
+        ids = [snapshot.ids[rows] for rows, _ in results]
+        snippets = self._storage.read_snippets([i for chunk in ids for i in chunk])
+        return [[Hit(doc_id, int(distance), snippets.get(doc_id, "")) for doc_id, distance in zip(chunk, distances)]
+                for chunk, (_, distances) in zip(ids, results)]
+
+    @staticmethod
+    def _check_search_args(k: int, radius: int | None, bits: int) -> int:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise InvalidParameterError(f"k must be an int >= 1. Got {k!r} instead.")
+        if radius is None:
+            return codelib.default_radius(bits)
+        if isinstance(radius, bool) or not isinstance(radius, (int, np.integer)) or not 0 <= radius <= bits:
+            raise InvalidParameterError(f"radius must be an int in [0, {bits}]. Got {radius!r} instead.")
+        return int(radius)
+
+    # -- updating -----------------------------------------------------------------------------------
+
+    def add(self, source: Source, *, quiet: bool = True) -> ChangeReport:
+        """Add or update documents with the existing model; removes nothing."""
+        return self._apply(read_corpus(source, quiet=quiet), remove_missing=False, quiet=quiet)
+
+    def remove(self, ids: Iterable[str]) -> ChangeReport:
+        """Remove documents by id; ids not in the index are listed in the report's ``missing``."""
+        started = time.perf_counter()
+        ids = list(dict.fromkeys(str(i) for i in ids))
+        with self._write_lock:
+            present = self._storage.read_content_hashes()
+            found = [i for i in ids if i in present]
+            with self._storage.transaction() as conn:
+                self._storage.delete_documents(conn, found)
+            self._snapshot = self._load_snapshot()
+        self.last_change = ChangeReport(removed=len(found), missing=[i for i in ids if i not in present],
+                                        seconds=time.perf_counter() - started)
+        return self.last_change
+
+    def _apply(self, corpus: Corpus, *, remove_missing: bool, quiet: bool) -> ChangeReport:
+        started = time.perf_counter()
+        with self._write_lock:
+            snapshot = self._snapshot
+            present = self._storage.read_content_hashes()
+            changed = [d for d in corpus.documents if present.get(d.id) != d.content_hash]
+            incoming = {d.id for d in corpus.documents}
+            gone = [i for i in present if i not in incoming] if remove_missing else []
+            # An empty document replaces nothing and is not indexed; on a re-index it counts as gone.
+            if remove_missing:
+                gone += [i for i in corpus.skipped_empty + corpus.skipped_binary if i in present]
+            codes = snapshot.hasher.encode(snapshot.features.transform([d.text for d in changed])) \
+                if changed else np.empty((0, snapshot.hasher.bits // 8), np.uint8)
+            with self._storage.transaction() as conn:
+                self._storage.delete_documents(conn, [d.id for d in changed] + gone)
+                self._storage.insert_documents(conn, progress(_stored(changed, codes), desc="storing", quiet=quiet,
+                                                              total=len(changed), unit="doc"))
+            self._snapshot = self._load_snapshot()
+        updated = sum(d.id in present for d in changed)
+        self.last_change = ChangeReport(added=len(changed) - updated, updated=updated, removed=len(gone),
+                                        unchanged=len(corpus.documents) - len(changed),
+                                        skipped_empty=corpus.skipped_empty, skipped_binary=corpus.skipped_binary,
+                                        seconds=time.perf_counter() - started)
+        return self.last_change
+
+
+def _configure(*, bits: int, seed: int, quiet: bool, **options: Any) -> tuple[TextFeatures, SemanticHasher]:
+    """Validate every option before any slow work starts."""
+    feature_options = {name: options.pop(name) for name in _FEATURE_OPTIONS if name in options}
+    try:
+        hasher = SemanticHasher(bits=bits, seed=seed, quiet=quiet, **options)
+    except TypeError:
+        allowed = sorted(set(SemanticHasher().get_params()) | set(_FEATURE_OPTIONS))
+        raise InvalidParameterError(f"unknown option(s) {', '.join(sorted(options))}. "
+                                    f"Known options: {', '.join(allowed)}.") from None
+    hasher.check_params()
+    features = TextFeatures(**feature_options)
+    features.check_params()
+    return features, hasher
+
+
+def _read_nonempty(source: Source, quiet: bool) -> Corpus:
+    corpus = read_corpus(source, quiet=quiet)
+    if not corpus.documents:
+        skipped = len(corpus.skipped_empty) + len(corpus.skipped_binary)
+        name = source if isinstance(source, (str, Path)) else "the documents given"
+        raise CorpusError(f"{name}: no documents to index"
+                          + (f" ({skipped} empty or binary skipped)" if skipped else "")
+                          + ". Give a folder of .txt/.md files, a .jsonl or a .csv with id and text.")
+    return corpus
+
+
+def _stored(documents: Sequence[Document], codes: np.ndarray) -> Iterable[StoredDocument]:
+    for document, code in zip(documents, codes):
+        yield StoredDocument(document.id, code.tobytes(), document.content_hash, document.text, document.metadata)

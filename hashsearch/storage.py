@@ -1,0 +1,231 @@
+"""Everything an index is, in one database: documents, their codes, the vocabulary and the model.
+
+SQLAlchemy Core keeps one schema for SQLite (a path) and PostgreSQL (a URL). Every change is one
+transaction, so a crash or a bad document leaves the previous index whole; SQLite runs in WAL mode so
+readers keep answering from the last committed state while a writer works.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from .errors import IndexFormatError, IndexNotFoundError
+
+FORMAT_VERSION = 1
+SNIPPET_CHARS = 200
+_INSERT_CHUNK = 2000
+
+metadata = sa.MetaData()
+meta_table = sa.Table(
+    "hashsearch_meta", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+artifacts_table = sa.Table(
+    "hashsearch_artifacts", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+documents_table = sa.Table(
+    "hashsearch_documents", metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("code", sa.LargeBinary, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("snippet", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("metadata", sa.Text, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """One row to write: a document with its code."""
+
+    id: str
+    code: bytes
+    content_hash: str
+    text: str
+    metadata: dict[str, Any]
+
+    def as_row(self) -> dict[str, Any]:
+        return {"id": self.id, "code": self.code, "content_hash": self.content_hash,
+                "snippet": make_snippet(self.text), "text": self.text,
+                "metadata": json.dumps(self.metadata, ensure_ascii=False, default=str)}
+
+
+def make_snippet(text: str) -> str:
+    """The first words of a text on one line."""
+    flat = re.sub(r"\s+", " ", text[: SNIPPET_CHARS * 4]).strip()
+    return flat if len(flat) <= SNIPPET_CHARS else flat[: SNIPPET_CHARS - 1].rstrip() + "…"
+
+
+def database_url(db: str | Path) -> str:
+    """A SQLAlchemy URL for ``db``: URLs pass through, anything else is a SQLite file path."""
+    db = str(db)
+    return db if "://" in db else f"sqlite:///{db}"
+
+
+def _create_engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, pool_pre_ping=True)
+    engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return engine
+
+
+class Storage:
+    """Reads and writes one index database. Create with ``Storage.create`` or ``Storage.open``."""
+
+    def __init__(self, engine: Engine, display_name: str) -> None:
+        self._engine = engine
+        self.display_name = display_name
+
+    @classmethod
+    def create(cls, db: str | Path) -> Storage:
+        """Connect to ``db``, creating the database file and tables if needed (existing data is kept)."""
+        storage = cls(_create_engine(database_url(db)), str(db))
+        try:
+            metadata.create_all(storage._engine)
+        except sa.exc.DatabaseError as exc:
+            storage.close()
+            raise IndexNotFoundError(f"{db} is not a database hashsearch can use ({_reason(exc)}).") from None
+        storage._check_format(allow_empty=True)
+        return storage
+
+    @classmethod
+    def open(cls, db: str | Path) -> Storage:
+        """Connect to an existing index; raises a clear error for anything else."""
+        url = database_url(db)
+        if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
+            raise IndexNotFoundError(f"no index at {db}. Run `hashsearch index SOURCE --db {db}` first.")
+        storage = cls(_create_engine(url), str(db))
+        storage._check_format(allow_empty=False)
+        return storage
+
+    def _check_format(self, *, allow_empty: bool) -> None:
+        try:
+            with self._engine.connect() as conn:
+                tables = set(sa.inspect(conn).get_table_names())
+                version = None
+                if meta_table.name in tables:
+                    version = conn.execute(sa.select(meta_table.c.value).where(
+                        meta_table.c.key == "format_version")).scalar()
+        except sa.exc.DatabaseError as exc:
+            self.close()
+            raise IndexNotFoundError(f"{self.display_name} is not a hashsearch index ({_reason(exc)}).") from None
+        if version is None:
+            if allow_empty and not tables - {t.name for t in metadata.sorted_tables}:
+                return
+            self.close()
+            if allow_empty:
+                raise IndexNotFoundError(f"{self.display_name} holds other data, not a hashsearch index. "
+                                         "Give a new file or an empty database.")
+            raise IndexNotFoundError(f"{self.display_name} is not a hashsearch index. "
+                                     f"Run `hashsearch index SOURCE --db {self.display_name}` to create one.")
+        if int(version) > FORMAT_VERSION:
+            self.close()
+            raise IndexFormatError(f"{self.display_name} was written by a newer hashsearch (format {version}; "
+                                   f"this version reads up to {FORMAT_VERSION}). Upgrade hashsearch.")
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One atomic write: everything inside commits together or not at all."""
+        with self._engine.begin() as conn:
+            yield conn
+
+    # -- writes (each takes the connection of an open transaction) ---------------------------------
+
+    @staticmethod
+    def write_meta(conn: Connection, values: dict[str, Any]) -> None:
+        for key, value in {**values, "format_version": FORMAT_VERSION}.items():
+            conn.execute(sa.delete(meta_table).where(meta_table.c.key == key))
+            conn.execute(sa.insert(meta_table).values(key=key, value=json.dumps(value)))
+
+    @staticmethod
+    def write_artifact(conn: Connection, name: str, data: bytes) -> None:
+        conn.execute(sa.delete(artifacts_table).where(artifacts_table.c.name == name))
+        conn.execute(sa.insert(artifacts_table).values(name=name, data=data))
+
+    @staticmethod
+    def delete_all_documents(conn: Connection) -> None:
+        conn.execute(sa.delete(documents_table))
+
+    @staticmethod
+    def delete_documents(conn: Connection, ids: Sequence[str]) -> None:
+        for start in range(0, len(ids), _INSERT_CHUNK):
+            conn.execute(sa.delete(documents_table).where(documents_table.c.id.in_(ids[start:start + _INSERT_CHUNK])))
+
+    @staticmethod
+    def insert_documents(conn: Connection, documents: Iterable[StoredDocument]) -> None:
+        batch: list[dict[str, Any]] = []
+        for document in documents:
+            batch.append(document.as_row())
+            if len(batch) >= _INSERT_CHUNK:
+                conn.execute(sa.insert(documents_table), batch)
+                batch = []
+        if batch:
+            conn.execute(sa.insert(documents_table), batch)
+
+    # -- reads --------------------------------------------------------------------------------------
+
+    def read_meta(self) -> dict[str, Any]:
+        with self._engine.connect() as conn:
+            return {key: json.loads(value) for key, value in conn.execute(sa.select(meta_table))}
+
+    def read_artifact(self, name: str) -> bytes:
+        with self._engine.connect() as conn:
+            data = conn.execute(sa.select(artifacts_table.c.data).where(artifacts_table.c.name == name)).scalar()
+        if data is None:
+            raise IndexFormatError(f"{self.display_name} is missing its {name!r}; rebuild it with "
+                                   "`hashsearch index SOURCE --retrain`.")
+        return bytes(data)
+
+    def read_codes(self) -> tuple[list[str], np.ndarray]:
+        """Every document id and its packed code."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(documents_table.c.id, documents_table.c.code)).all()
+        ids = [row[0] for row in rows]
+        codes = np.frombuffer(b"".join(bytes(row[1]) for row in rows), dtype=np.uint8)
+        return ids, codes
+
+    def read_content_hashes(self) -> dict[str, str]:
+        with self._engine.connect() as conn:
+            return dict(conn.execute(sa.select(documents_table.c.id, documents_table.c.content_hash)).all())
+
+    def read_snippets(self, ids: Sequence[str]) -> dict[str, str]:
+        if not ids:
+            return {}
+        with self._engine.connect() as conn:
+            return dict(conn.execute(sa.select(documents_table.c.id, documents_table.c.snippet)
+                                     .where(documents_table.c.id.in_(list(set(ids))))).all())
+
+    def read_texts(self, ids: Sequence[str]) -> dict[str, str]:
+        if not ids:
+            return {}
+        with self._engine.connect() as conn:
+            return dict(conn.execute(sa.select(documents_table.c.id, documents_table.c.text)
+                                     .where(documents_table.c.id.in_(list(set(ids))))).all())
+
+
+def _reason(exc: sa.exc.DatabaseError) -> str:
+    return str(exc.orig).splitlines()[0] if exc.orig is not None else str(exc).splitlines()[0]

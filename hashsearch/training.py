@@ -1,0 +1,112 @@
+"""The training signal and the training loop.
+
+Neighbourhood targets: a document alone is a noisy sample of its topic, so each document learns to
+reconstruct the mean TF-IDF of its nearest documents (itself included), found once by cosine
+similarity. Documents that share a neighbourhood then share most of their code (NbrReg, SNUH do the
+same). Queries never need the neighbour graph: it only shapes training.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.preprocessing import normalize
+
+from .model import HashingNetwork, sparse_batch
+from .progress import progress, progress_bar
+
+TARGET_STEPS = 4000  # optimisation steps the default epoch count aims for
+MIN_EPOCHS, MAX_EPOCHS = 5, 60
+_SIMILARITY_CELLS = 20_000_000  # float32 cells of one dense similarity chunk (80 MB)
+MASKED_INPUT_SHARE = 0.2  # share of input words hidden from the denoising variant
+KL_WEIGHT = 0.05
+NOISE_SCALE = 1.0
+
+
+def default_epochs(n_documents: int, batch_size: int) -> int:
+    steps_per_epoch = math.ceil(n_documents / batch_size)
+    return int(np.clip(round(TARGET_STEPS / steps_per_epoch), MIN_EPOCHS, MAX_EPOCHS))
+
+
+def nearest_neighbours(X: sp.csr_matrix, k: int, *, quiet: bool = True) -> np.ndarray:
+    """(n, k) row numbers of each row's ``k`` most cosine-similar rows, itself first.
+
+    Computed in chunks of rows so memory stays at one dense (chunk x n) block.
+    """
+    X = normalize(sp.csr_matrix(X, dtype=np.float32))
+    n = X.shape[0]
+    neighbours = np.empty((n, k), dtype=np.int64)
+    if k == 1:
+        neighbours[:, 0] = np.arange(n)
+        return neighbours
+    chunk = max(1, _SIMILARITY_CELLS // n)
+    XT = X.T.tocsc()
+    for start in progress(range(0, n, chunk), desc="neighbours", quiet=quiet, total=math.ceil(n / chunk), unit="chunk"):
+        stop = min(start + chunk, n)
+        similarity = (X[start:stop] @ XT).toarray()
+        similarity[np.arange(stop - start), np.arange(start, stop)] = np.inf  # a document is its own nearest
+        top = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(similarity, top, axis=1), axis=1, kind="stable")
+        neighbours[start:stop] = np.take_along_axis(top, order, axis=1)
+    return neighbours
+
+
+def neighbourhood_targets(X: sp.csr_matrix, neighbour_rows: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(batch, vocabulary) word distributions: the L1-normalised mean of each document's neighbours."""
+    batch, k = neighbour_rows.shape
+    grouping = sp.csr_matrix((np.ones(batch * k, dtype=np.float32), neighbour_rows.ravel(),
+                              np.arange(0, batch * k + 1, k)), shape=(batch, X.shape[0]))
+    summed = normalize(grouping @ X, norm="l1")
+    return torch.from_numpy(summed.toarray()).to(device)
+
+
+def binarize(logits: torch.Tensor, variant: str, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """(code fed to the decoder, extra loss term). Forward values are binary except for the noise variant."""
+    if variant == "noise":
+        noise = torch.randn(logits.shape, generator=generator, device=logits.device) * NOISE_SCALE
+        return torch.sigmoid(logits + noise), logits.new_zeros(())
+    probs = torch.sigmoid(logits)
+    sample = (torch.rand(probs.shape, generator=generator, device=probs.device) < probs).float()
+    code = probs + (sample - probs).detach()  # straight-through: binary forward, sigmoid gradient
+    if variant != "variational":
+        return code, logits.new_zeros(())
+    eps = 1e-7
+    kl_to_fair_coin = (probs * torch.log(2 * probs + eps) + (1 - probs) * torch.log(2 * (1 - probs) + eps)).sum(1)
+    return code, KL_WEIGHT * kl_to_fair_coin.mean()
+
+
+def train(network: HashingNetwork, X: sp.csr_matrix, neighbour_rows: np.ndarray, *, variant: str,
+          epochs: int | None, batch_size: int, learning_rate: float, seed: int, device: torch.device,
+          quiet: bool) -> list[float]:
+    """Fit ``network`` in place; returns the mean loss of each epoch (plain floats)."""
+    n = X.shape[0]
+    epochs = epochs or default_epochs(n, batch_size)
+    rng = np.random.default_rng(seed)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    optimizer = torch.optim.Adam(network.parameters(), lr=learning_rate, fused=True)
+    history: list[float] = []
+    network.train()
+    with progress_bar(desc="training", total=epochs * math.ceil(n / batch_size), quiet=quiet, unit="step") as bar:
+        for epoch in range(epochs):
+            order = rng.permutation(n)
+            loss_sum = 0.0
+            for start in range(0, n, batch_size):
+                rows = order[start:start + batch_size]
+                indices, offsets, weights = sparse_batch(X, rows, device)
+                if variant == "denoising":
+                    weights = weights * (torch.rand(weights.shape, generator=generator, device=device)
+                                         >= MASKED_INPUT_SHARE)
+                target = neighbourhood_targets(X, neighbour_rows[rows], device)
+                code, penalty = binarize(network.code_logits(indices, offsets, weights), variant, generator)
+                loss = -(target * network.word_log_probs(code)).sum(1).mean() + penalty
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                loss_sum += loss.item() * len(rows)
+                bar.update()
+            history.append(loss_sum / n)
+            bar.set_postfix(epoch=f"{epoch + 1}/{epochs}", loss=f"{history[-1]:.3f}")
+    network.eval()
+    return history
