@@ -56,7 +56,7 @@ def default_radius(bits: int, budget: int = DEFAULT_PROBE_BUDGET) -> int:
 @lru_cache(maxsize=32)
 def flip_masks(bits: int, distance: int) -> np.ndarray:
     """Every packed mask with exactly ``distance`` bits set; XOR with a code enumerates its neighbours."""
-    positions = np.array(list(combinations(range(bits), distance)), dtype=np.int64).reshape(-1, distance)
+    positions = np.array(list(combinations(range(bits), distance)), dtype=np.int64).reshape(comb(bits, distance), distance)
     masks = np.zeros((len(positions), bits), dtype=bool)
     masks[np.repeat(np.arange(len(positions)), distance), positions.ravel()] = True
     packed = pack(masks)

@@ -72,7 +72,7 @@ class CodeIndex:
         found_distances: list[np.ndarray] = []
         found = 0
         for distance in range(min(radius, self.bits) + 1):
-            rows = self.lookup(query ^ codelib.flip_masks(self.bits, distance)) if distance else self.lookup(query[None])
+            rows = self.lookup(query ^ codelib.flip_masks(self.bits, distance))
             found_rows.append(rows)
             found_distances.append(np.full(len(rows), distance, dtype=np.int64))
             found += len(rows)

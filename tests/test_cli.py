@@ -1,0 +1,92 @@
+import json
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+
+from hashsearch.cli import main
+
+
+@pytest.fixture()
+def run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    return lambda *args, **kw: runner.invoke(main, list(args), **kw)
+
+
+def test_index_then_query_prints_hits(run, sample_dir):
+    result = run("index", str(sample_dir), "--epochs", "2", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("hashsearch.db: 400 added, 0 updated, 0 removed, 0 unchanged; 400 documents, "
+                                    "32-bit codes")
+    result = run("query", "rocket launch to the moon", "-k", "5")
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert len(lines) == 5 and lines[0].lstrip().startswith("1  d=")
+    result = run("query", "rocket launch to the moon", "-k", "3", "--json", "--radius", "1")
+    hits = json.loads(result.output)
+    assert len(hits) == 3 and {"id", "distance", "snippet"} <= set(hits[0])
+    assert [h["distance"] for h in hits] == sorted(h["distance"] for h in hits)
+
+
+def test_db_option_and_environment_variable(run, sample_dir, tmp_path, monkeypatch):
+    assert run("index", str(sample_dir / "sci.space"), "--db", "space.db", "--bits", "16", "--epochs", "1").exit_code == 0
+    monkeypatch.setenv("HASHSEARCH_DB", "space.db")
+    result = run("query", "orbit", "--json")
+    assert result.exit_code == 0 and len(json.loads(result.output)) == 10
+
+
+def test_reindex_add_and_remove(run, tmp_path, sample_dir):
+    corpus = tmp_path / "corpus.jsonl"
+    docs = [{"id": p.name, "text": p.read_text()} for p in sorted((sample_dir / "sci.med").glob("*.txt"))]
+    corpus.write_text("".join(json.dumps(d) + "\n" for d in docs[:40]))
+    assert run("index", str(corpus), "--epochs", "1").exit_code == 0
+    corpus.write_text("".join(json.dumps(d) + "\n" for d in docs[5:45]))
+    result = run("index", str(corpus))
+    assert result.output.startswith("hashsearch.db: 5 added, 0 updated, 5 removed, 35 unchanged; 40 documents")
+    result = run("add", "-", input=json.dumps({"id": "extra", "text": "a note about medicine"}) + "\n")
+    assert result.output.startswith("hashsearch.db: 1 added, 0 updated, 0 removed, 0 unchanged; 41 documents")
+    result = run("remove", "extra", "ghost")
+    assert result.exit_code == 0
+    assert result.output.startswith("hashsearch.db: 0 added, 0 updated, 1 removed, 0 unchanged; 40 documents")
+    assert "Skipped 1 not in the index: ghost" in result.output
+
+
+@pytest.mark.parametrize("args,message", [
+    (["index", "missing-folder"], "Error: missing-folder: no such file or folder.\n"),
+    (["index", "data.xlsx"], "Error: data.xlsx: unsupported file type '.xlsx'. Give a folder or a file ending in one "
+                             "of: .jsonl, .csv, .txt, .md, .markdown, .rst, .text.\n"),
+    (["index", "empty"], "Error: empty: no documents to index (1 empty or binary skipped). Give a folder of .txt/.md "
+                         "files, a .jsonl or a .csv with id and text.\n"),
+    (["index", "empty", "--bits", "30"], "Error: bits must be one of 16, 32, 64, 128. Got 30 instead.\n"),
+    (["query", "moon"], "Error: no index at hashsearch.db. Run `hashsearch index SOURCE --db hashsearch.db` first.\n"),
+    (["query", "moon", "--db", "other.db"], "Error: other.db is not a hashsearch index. "
+                                            "Run `hashsearch index SOURCE --db other.db` to create one.\n"),
+    (["query", "moon", "--db", "junk.db"], "Error: junk.db is not a hashsearch index "
+                                           "(file is not a database).\n"),
+])
+def test_bad_input_gets_one_line_error(run, tmp_path, args, message):
+    (tmp_path / "data.xlsx").write_bytes(b"x")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "blank.txt").write_text("  ")
+    sqlite3.connect(tmp_path / "other.db").execute("create table notes (x)").connection.close()
+    (tmp_path / "junk.db").write_bytes(b"this is not sqlite" * 100)
+    result = run(*args)
+    assert result.exit_code == 1
+    assert result.output == message
+    assert not (tmp_path / "hashsearch.db").exists()
+
+
+def test_empty_query_error(run, sample_dir):
+    run("index", str(sample_dir / "rec.autos"), "--epochs", "1")
+    result = run("query", " ")
+    assert (result.exit_code, result.output) == (1, "Error: the query is empty. Give some words to search for.\n")
+
+
+def test_help_describes_every_option(run):
+    for command in ([], ["index"], ["query"], ["add"], ["remove"]):
+        result = run(*command, "--help")
+        assert result.exit_code == 0 and "Usage:" in result.output
+    index_help = run("index", "--help").output
+    for option in ("--db", "--bits", "--seed", "--epochs", "--quiet", "--retrain"):
+        assert option in index_help

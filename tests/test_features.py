@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from hashsearch import InvalidParameterError
+from hashsearch.features import TextFeatures
+
+TEXTS = ["The rocket launch to the moon", "Moon rocket engines and fuel", "Hockey playoffs tonight",
+         "The hockey team won the playoffs", "42 1993 the and of"]
+
+
+def test_vocabulary_drops_stop_words_numbers_and_keeps_sparse_rows():
+    features = TextFeatures()
+    X = features.fit_transform(TEXTS)
+    assert sp.issparse(X) and X.dtype == np.float32 and X.shape == (5, features.n_features)
+    assert "the" not in features.vocabulary_ and "1993" not in features.vocabulary_
+    assert {"rocket", "moon", "hockey"} <= set(features.vocabulary_)
+    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1))).ravel()
+    assert np.allclose(norms[:4], 1.0) and norms[4] == 0.0  # a text with no known word is an all-zero row
+
+
+def test_max_features_caps_vocabulary():
+    features = TextFeatures(max_features=3)
+    features.fit_transform(TEXTS)
+    assert features.n_features == 3
+
+
+def test_json_round_trip_transforms_identically():
+    features = TextFeatures()
+    features.fit_transform(TEXTS)
+    restored = TextFeatures.from_json(features.to_json())
+    new = ["a rocket to the moon", "unknown words only"]
+    assert (features.transform(new) != restored.transform(new)).nnz == 0
+
+
+def test_out_of_vocabulary_share():
+    features = TextFeatures()
+    features.fit_transform(TEXTS)
+    assert features.out_of_vocabulary_share(["rocket moon"]) == 0.0
+    assert features.out_of_vocabulary_share(["rocket zebra"]) == 0.5
+
+
+def test_bad_parameters_are_named():
+    with pytest.raises(InvalidParameterError, match=r"^max_df must be a float in \(0, 1\]\. Got 2 instead\.$"):
+        TextFeatures(max_df=2).fit_transform(TEXTS)

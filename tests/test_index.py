@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+
+from hashsearch import codes
+from hashsearch.index import CodeIndex
+
+
+def reference_top_k(query, database, k):
+    """Brute force: popcount distances, ties by ascending row."""
+    distances = codes.hamming(query, database)
+    order = np.lexsort((np.arange(len(database)), distances))[:k]
+    return order, distances[order]
+
+
+def clustered_codes(bits, n, seed):
+    """Codes in a few tight clusters, so buckets hold several rows and distances tie a lot."""
+    rng = np.random.default_rng(seed)
+    centres = rng.integers(0, 256, (8, bits // 8), dtype=np.uint8)
+    flips = codes.pack(rng.random((n, bits)) < 0.04)
+    return centres[rng.integers(0, 8, n)] ^ flips
+
+
+@pytest.mark.parametrize("bits", [16, 32, 64, 128])
+@pytest.mark.parametrize("k", [1, 10, 100])
+def test_search_equals_brute_force(bits, k):
+    database = clustered_codes(bits, 3000, seed=bits)
+    index = CodeIndex(database, bits)
+    rng = np.random.default_rng(0)
+    for _ in range(8):
+        query = database[rng.integers(len(database))] ^ codes.pack(rng.random((1, bits)) < 0.05)[0]
+        for radius in (0, 1, codes.default_radius(bits)):
+            rows, distances = index.search(query, k, radius)
+            expected_rows, expected_distances = reference_top_k(query, database, k)
+            assert rows.tolist() == expected_rows.tolist()
+            assert distances.tolist() == expected_distances.tolist()
+
+
+def test_ties_come_in_ascending_row_order_in_bucket_and_scan():
+    database = np.zeros((50, 4), dtype=np.uint8)  # every row in one bucket, all at distance 0
+    index = CodeIndex(database, 32)
+    rows, distances = index.search(database[0], 10, radius=0)
+    assert rows.tolist() == list(range(10)) and distances.tolist() == [0] * 10
+    rows, _ = index.scan(np.full(4, 255, np.uint8), 10)
+    assert rows.tolist() == list(range(10))
+
+
+def test_k_larger_than_index_returns_everything_sorted():
+    database = clustered_codes(32, 20, seed=3)
+    rows, distances = CodeIndex(database, 32).search(database[0], 100, radius=2)
+    assert sorted(rows.tolist()) == list(range(20))
+    assert distances.tolist() == sorted(distances.tolist())
+
+
+def test_empty_index_returns_nothing():
+    index = CodeIndex(np.zeros((0, 8), dtype=np.uint8), 64)
+    rows, distances = index.search(np.zeros(8, np.uint8), 10, radius=2)
+    assert len(rows) == 0 and len(distances) == 0
+    assert index.n_buckets == 0 and index.largest_bucket == 0
+
+
+def test_lookup_finds_exact_bucket_only():
+    database = np.array([[1, 0], [1, 0], [2, 0]], dtype=np.uint8)
+    index = CodeIndex(database, 16)
+    assert index.lookup(np.array([[1, 0]], np.uint8)).tolist() == [0, 1]
+    assert index.lookup(np.array([[3, 0]], np.uint8)).tolist() == []
+    assert index.n_buckets == 2 and index.largest_bucket == 2

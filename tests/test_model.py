@@ -1,0 +1,100 @@
+import numpy as np
+import pytest
+
+from hashsearch import InvalidParameterError, SemanticHasher
+from hashsearch import codes as codelib
+from hashsearch.features import TextFeatures
+from hashsearch.training import default_epochs, nearest_neighbours
+
+
+@pytest.fixture(scope="module")
+def sample_matrix(sample_docs):
+    X = TextFeatures().fit_transform([d["text"] for d in sample_docs])
+    topics = np.array([d["topic"] for d in sample_docs])
+    return X, topics
+
+
+def precision_at_10(codes, topics):
+    """Share of each document's 10 nearest codes (itself excluded, ties by row) that share its topic."""
+    hits = []
+    for i, code in enumerate(codes):
+        distances = codelib.hamming(code, codes)
+        distances[i] = 10**6
+        nearest = np.lexsort((np.arange(len(codes)), distances))[:10]
+        hits.append(np.mean(topics[nearest] == topics[i]))
+    return float(np.mean(hits))
+
+
+def test_fit_encode_shapes(sample_matrix):
+    X, _ = sample_matrix
+    hasher = SemanticHasher(bits=16, epochs=1, hidden=32)
+    assert hasher.fit(X) is hasher
+    codes = hasher.encode(X)
+    assert codes.dtype == np.uint8 and codes.shape == (X.shape[0], 2)
+    assert len(hasher.history_) == 1 and isinstance(hasher.history_[0], float)
+    # Median thresholds: every bit is on for about half of the training corpus.
+    on_share = codelib.unpack(codes).mean(axis=0)
+    assert ((on_share > 0.4) & (on_share < 0.6)).all()
+
+
+def test_trained_codes_separate_topics_better_than_random_codes(sample_matrix):
+    X, topics = sample_matrix
+    learned = SemanticHasher(bits=32, seed=0).fit(X).encode(X)
+    random_codes = np.random.default_rng(0).integers(0, 256, learned.shape, dtype=np.uint8)
+    learned_precision, random_precision = precision_at_10(learned, topics), precision_at_10(random_codes, topics)
+    assert random_precision < 0.25  # 8 balanced topics: chance is 1/8
+    assert learned_precision > random_precision + 0.3
+
+
+def test_same_seed_same_codes_other_seed_other_codes(sample_matrix):
+    X, _ = sample_matrix
+    options = {"bits": 32, "epochs": 2, "hidden": 64}
+    first = SemanticHasher(seed=3, **options).fit(X).encode(X)
+    again = SemanticHasher(seed=3, **options).fit(X).encode(X)
+    other = SemanticHasher(seed=4, **options).fit(X).encode(X)
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, other)
+
+
+@pytest.mark.parametrize("variant", ["variational", "noise", "denoising"])
+def test_every_variant_trains_and_round_trips(sample_matrix, variant):
+    X, _ = sample_matrix
+    hasher = SemanticHasher(bits=16, epochs=1, hidden=32, variant=variant).fit(X)
+    restored = SemanticHasher.from_bytes(*hasher.to_bytes())
+    assert restored.get_params() == hasher.get_params()
+    assert np.array_equal(restored.encode(X), hasher.encode(X))
+    assert np.array_equal(restored.thresholds_, hasher.thresholds_)
+
+
+def test_encode_rejects_wrong_width(sample_matrix):
+    X, _ = sample_matrix
+    hasher = SemanticHasher(bits=16, epochs=1, hidden=32).fit(X)
+    with pytest.raises(InvalidParameterError, match=rf"X must have {X.shape[1]} columns"):
+        hasher.encode(X[:, :10])
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"bits": 30}, r"^bits must be one of 16, 32, 64, 128\. Got 30 instead\.$"),
+    ({"epochs": 0}, r"^epochs must be an int >= 1\. Got 0 instead\.$"),
+    ({"variant": "vae"}, r"^variant must be one of bernoulli, variational, noise, denoising\. Got 'vae' instead\.$"),
+    ({"learning_rate": -1.0}, r"^learning_rate must be a float > 0\. Got -1\.0 instead\.$"),
+])
+def test_bad_parameters_are_named(sample_matrix, params, message):
+    with pytest.raises(InvalidParameterError, match=message):
+        SemanticHasher(**params).fit(sample_matrix[0])
+
+
+def test_nearest_neighbours_start_with_self_and_match_brute_force(sample_matrix):
+    X, _ = sample_matrix
+    neighbours = nearest_neighbours(X[:60], 5)
+    assert (neighbours[:, 0] == np.arange(60)).all()
+    similarity = (X[:60] @ X[:60].T).toarray()
+    np.fill_diagonal(similarity, -1)
+    for i in range(60):
+        assert np.isclose(similarity[i, neighbours[i, 1]], similarity[i].max())
+
+
+def test_default_epochs_scale_with_corpus_size():
+    assert default_epochs(300, 64) == 60
+    assert default_epochs(100_000, 64) == 5
+    assert 5 < default_epochs(11_314, 64) < 60
