@@ -100,6 +100,29 @@ def query(text: str, db: str, k: int, radius: int | None, as_json: bool) -> None
         click.echo(_format_hit(rank, hit, width=max(len(h.id) for h in hits)))
 
 
+@main.command()
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as a JSON object.")
+def info(db: str, as_json: bool) -> None:
+    """Show what the index holds, how its codes are spread, and whether a retrain would help."""
+    with user_errors(), Searcher.open(db) as searcher:
+        facts = searcher.info()
+    if as_json:
+        click.echo(json.dumps(facts, indent=2))
+        return
+    shares = facts["bit_on_share"]
+    click.echo(f"{facts['database']}: {facts['documents']} documents, {facts['bits']}-bit codes "
+               f"({facts['variant']} model trained {facts['trained_at']} on {facts['training_documents']} documents, "
+               f"{facts['vocabulary_size']} terms)")
+    click.echo(f"codes: {facts['distinct_codes']} distinct, largest bucket {facts['largest_bucket']}; "
+               f"share of documents with each bit on: {min(shares):.2f} to {max(shares):.2f}")
+    click.echo(f"words missing from the vocabulary: {facts['recent_oov_share']:.1%} in recent documents, "
+               f"{facts['training_oov_share']:.1%} at training")
+    if facts["retrain_advised"]:
+        click.echo("Recent documents use many words the model never saw: "
+                   "`hashsearch index SOURCE --retrain` would help.")
+
+
 def _format_hit(rank: int, hit: Hit, width: int) -> str:
     return f"{rank:>3}  d={hit.distance:<3} {hit.id:<{width}}  {click.style(hit.snippet[:100], dim=True)}"
 

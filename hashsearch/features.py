@@ -71,11 +71,12 @@ class TextFeatures:
     def out_of_vocabulary_share(self, texts: Iterable[str]) -> float:
         """Share of word tokens (stop words excluded) that the vocabulary does not know."""
         analyze = self._counter.build_analyzer()
+        vocabulary = set(self.vocabulary_)
         known = total = 0
         for text in texts:
             tokens = analyze(text)
             total += len(tokens)
-            known += sum(token in self._counter.vocabulary_ for token in tokens)
+            known += sum(token in vocabulary for token in tokens)
         return 0.0 if total == 0 else 1.0 - known / total
 
     def _weight(self, counts: sp.csr_matrix) -> sp.csr_matrix:

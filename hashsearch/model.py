@@ -75,7 +75,8 @@ class SemanticHasher:
 
     def __init__(self, *, bits: int = 32, seed: int = 0, epochs: int | None = None, batch_size: int = 64,
                  hidden: int = 500, learning_rate: float = 1e-3, neighbours: int = 10,
-                 variant: str = "bernoulli", device: str = "cpu", quiet: bool = True) -> None:
+                 variant: str = "bernoulli", contrastive: float = 0.0, device: str = "cpu",
+                 quiet: bool = True) -> None:
         self.bits = bits
         self.seed = seed
         self.epochs = epochs
@@ -84,12 +85,13 @@ class SemanticHasher:
         self.learning_rate = learning_rate
         self.neighbours = neighbours
         self.variant = variant
+        self.contrastive = contrastive
         self.device = device
         self.quiet = quiet
 
     def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in
-                ("bits", "seed", "epochs", "batch_size", "hidden", "learning_rate", "neighbours", "variant", "device")}
+                ("bits", "seed", "epochs", "batch_size", "hidden", "learning_rate", "neighbours", "variant", "contrastive", "device")}
 
     def check_params(self) -> None:
         """Raise InvalidParameterError naming the first parameter outside its allowed values."""
@@ -106,6 +108,8 @@ class SemanticHasher:
             raise InvalidParameterError(f"learning_rate must be a float > 0. Got {self.learning_rate!r} instead.")
         if self.variant not in VARIANTS:
             raise InvalidParameterError(f"variant must be one of {', '.join(VARIANTS)}. Got {self.variant!r} instead.")
+        if not (isinstance(self.contrastive, (int, float)) and self.contrastive >= 0):
+            raise InvalidParameterError(f"contrastive must be a float >= 0. Got {self.contrastive!r} instead.")
         if self.device not in ("cpu", "cuda", "auto"):
             raise InvalidParameterError(f"device must be one of cpu, cuda, auto. Got {self.device!r} instead.")
         if self.device == "cuda" and not torch.cuda.is_available():
@@ -128,7 +132,9 @@ class SemanticHasher:
         torch.manual_seed(self.seed)
         self.network_ = HashingNetwork(n_features=X.shape[1], hidden=self.hidden, bits=self.bits).to(device)
         neighbour_rows = nearest_neighbours(X, min(self.neighbours, X.shape[0]), quiet=self.quiet)
-        self.history_ = train(self.network_, X, neighbour_rows, variant=self.variant, epochs=self.epochs,
+        self.history_ = train(self.network_, X, neighbour_rows, variant=self.variant,
+                              contrastive_weight=self.contrastive if neighbour_rows.shape[1] > 1 else 0.0,
+                              epochs=self.epochs,
                               batch_size=self.batch_size, learning_rate=self.learning_rate, seed=self.seed,
                               device=device, quiet=self.quiet)
         self.network_.to("cpu")

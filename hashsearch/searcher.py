@@ -28,6 +28,8 @@ from .storage import Storage, StoredDocument
 
 Source = str | Path | Iterable[Mapping[str, Any]]
 _FEATURE_OPTIONS = ("max_features", "min_df", "max_df")
+# Recent documents missing this much more of their words than the training corpus did: the vocabulary is stale.
+RETRAIN_OOV_MARGIN = 0.10
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,8 @@ class Searcher:
                     "variant": hasher.variant,
                     "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "training_documents": len(documents),
-                    "training_oov_share": features.out_of_vocabulary_share(d.text for d in documents[:2000]),
+                    "training_oov_share": features.out_of_vocabulary_share(
+                        d.text for d in documents[::max(1, len(documents) // 2000)]),
                 })
             searcher = cls(storage)
         except BaseException:
@@ -214,7 +217,9 @@ class Searcher:
         results = [snapshot.index.search(code, k, radius) for code in query_codes]
         ids = [snapshot.ids[rows] for rows, _ in results]
         snippets = self._storage.read_snippets([i for chunk in ids for i in chunk])
-        return [[Hit(doc_id, int(distance), snippets.get(doc_id, "")) for doc_id, distance in zip(chunk, distances)]
+        # A document removed by another writer after this search began has no snippet row: leave it out.
+        return [[Hit(doc_id, int(distance), snippets[doc_id]) for doc_id, distance in zip(chunk, distances)
+                 if doc_id in snippets]
                 for chunk, (_, distances) in zip(ids, results)]
 
     @staticmethod
@@ -226,6 +231,29 @@ class Searcher:
         if isinstance(radius, bool) or not isinstance(radius, (int, np.integer)) or not 0 <= radius <= bits:
             raise InvalidParameterError(f"radius must be an int in [0, {bits}]. Got {radius!r} instead.")
         return int(radius)
+
+    def info(self, *, recent: int = 1000) -> dict[str, Any]:
+        """What the index holds and how healthy its codes are; says when a retrain would help."""
+        snapshot = self._snapshot
+        meta = self._storage.read_meta()
+        bits_on = codelib.unpack(snapshot.index.codes).mean(axis=0) if len(snapshot.index) else np.zeros(self.bits)
+        recent_oov = snapshot.features.out_of_vocabulary_share(self._storage.read_recent_texts(recent))
+        training_oov = float(meta.get("training_oov_share", 0.0))
+        return {
+            "database": self._storage.display_name,
+            "documents": len(snapshot.index),
+            "bits": self.bits,
+            "variant": meta.get("variant"),
+            "trained_at": meta.get("trained_at"),
+            "training_documents": meta.get("training_documents"),
+            "vocabulary_size": snapshot.features.n_features,
+            "bit_on_share": [round(float(share), 3) for share in bits_on],
+            "distinct_codes": snapshot.index.n_buckets,
+            "largest_bucket": snapshot.index.largest_bucket,
+            "training_oov_share": round(training_oov, 4),
+            "recent_oov_share": round(recent_oov, 4),
+            "retrain_advised": recent_oov > training_oov + RETRAIN_OOV_MARGIN,
+        }
 
     # -- updating -----------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ documents_table = sa.Table(
     sa.Column("snippet", sa.Text, nullable=False),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("metadata", sa.Text, nullable=False),
+    sa.Column("added_at", sa.Float, nullable=False, index=True),
 )
 
 
@@ -57,8 +59,8 @@ class StoredDocument:
     text: str
     metadata: dict[str, Any]
 
-    def as_row(self) -> dict[str, Any]:
-        return {"id": self.id, "code": self.code, "content_hash": self.content_hash,
+    def as_row(self, added_at: float) -> dict[str, Any]:
+        return {"id": self.id, "code": self.code, "content_hash": self.content_hash, "added_at": added_at,
                 "snippet": make_snippet(self.text), "text": self.text,
                 "metadata": json.dumps(self.metadata, ensure_ascii=False, default=str)}
 
@@ -178,8 +180,9 @@ class Storage:
     @staticmethod
     def insert_documents(conn: Connection, documents: Iterable[StoredDocument]) -> None:
         batch: list[dict[str, Any]] = []
+        now = time.time()
         for document in documents:
-            batch.append(document.as_row())
+            batch.append(document.as_row(now))
             if len(batch) >= _INSERT_CHUNK:
                 conn.execute(sa.insert(documents_table), batch)
                 batch = []
@@ -218,6 +221,12 @@ class Storage:
         with self._engine.connect() as conn:
             return dict(conn.execute(sa.select(documents_table.c.id, documents_table.c.snippet)
                                      .where(documents_table.c.id.in_(list(set(ids))))).all())
+
+    def read_recent_texts(self, limit: int) -> list[str]:
+        """The texts of the ``limit`` most recently added documents."""
+        with self._engine.connect() as conn:
+            return list(conn.execute(sa.select(documents_table.c.text)
+                                     .order_by(documents_table.c.added_at.desc()).limit(limit)).scalars())
 
     def read_texts(self, ids: Sequence[str]) -> dict[str, str]:
         if not ids:

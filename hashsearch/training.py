@@ -23,6 +23,7 @@ _SIMILARITY_CELLS = 20_000_000  # float32 cells of one dense similarity chunk (8
 MASKED_INPUT_SHARE = 0.2  # share of input words hidden from the denoising variant
 KL_WEIGHT = 0.05
 NOISE_SCALE = 1.0
+CONTRASTIVE_TEMPERATURE = 0.3
 
 
 def default_epochs(n_documents: int, batch_size: int) -> int:
@@ -77,7 +78,16 @@ def binarize(logits: torch.Tensor, variant: str, generator: torch.Generator) -> 
     return code, KL_WEIGHT * kl_to_fair_coin.mean()
 
 
+def contrastive_loss(code: torch.Tensor, partner_code: torch.Tensor) -> torch.Tensor:
+    """InfoNCE on codes: each document's code should agree with its neighbour's more than with the
+    other neighbours in the batch. Agreement is the share of equal bits, rescaled to [-1, 1]."""
+    agreement = (2 * code - 1) @ (2 * partner_code - 1).T / code.shape[1]
+    return torch.nn.functional.cross_entropy(agreement / CONTRASTIVE_TEMPERATURE,
+                                             torch.arange(len(code), device=code.device))
+
+
 def train(network: HashingNetwork, X: sp.csr_matrix, neighbour_rows: np.ndarray, *, variant: str,
+          contrastive_weight: float,
           epochs: int | None, batch_size: int, learning_rate: float, seed: int, device: torch.device,
           quiet: bool) -> list[float]:
     """Fit ``network`` in place; returns the mean loss of each epoch (plain floats)."""
@@ -101,6 +111,11 @@ def train(network: HashingNetwork, X: sp.csr_matrix, neighbour_rows: np.ndarray,
                 target = neighbourhood_targets(X, neighbour_rows[rows], device)
                 code, penalty = binarize(network.code_logits(indices, offsets, weights), variant, generator)
                 loss = -(target * network.word_log_probs(code)).sum(1).mean() + penalty
+                if contrastive_weight:
+                    partners = neighbour_rows[rows, rng.integers(1, neighbour_rows.shape[1], len(rows))]
+                    partner_code, _ = binarize(network.code_logits(*sparse_batch(X, partners, device)), variant,
+                                               generator)
+                    loss = loss + contrastive_weight * contrastive_loss(code, partner_code)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

@@ -84,9 +84,18 @@ def test_empty_query_error(run, sample_dir):
 
 
 def test_help_describes_every_option(run):
-    for command in ([], ["index"], ["query"], ["add"], ["remove"]):
+    for command in ([], ["index"], ["query"], ["add"], ["remove"], ["info"]):
         result = run(*command, "--help")
         assert result.exit_code == 0 and "Usage:" in result.output
     index_help = run("index", "--help").output
     for option in ("--db", "--bits", "--seed", "--epochs", "--quiet", "--retrain"):
         assert option in index_help
+
+
+def test_info_text_and_json(run, sample_dir):
+    run("index", str(sample_dir / "sci.crypt"), "--epochs", "1", "--bits", "16")
+    result = run("info")
+    assert result.exit_code == 0
+    assert result.output.startswith("hashsearch.db: 50 documents, 16-bit codes (bernoulli model trained ")
+    facts = json.loads(run("info", "--json").output)
+    assert facts["documents"] == 50 and len(facts["bit_on_share"]) == 16

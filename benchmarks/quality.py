@@ -1,0 +1,166 @@
+"""Retrieval quality: precision@100 of hashsearch and the baselines, measured in one run.
+
+Train split = database, each test document = a query, relevant = shares a label, top 100 by Hamming
+distance with ties broken uniformly at random (exact expectation, see metrics.expected_precision).
+
+    python benchmarks/quality.py                      # everything: both corpora, 16/32/64/128 bits
+    python benchmarks/quality.py --quick              # 20NG, 32 bits, a few minutes of CPU
+
+Two ways in for hashsearch: "matrix" trains SemanticHasher on the shared 10k-term TF-IDF matrices (the
+same input the baselines get); "text" runs the public API end to end (Searcher.build on the raw train
+texts, search_many on the test texts, ranking exactly as users get it). Results go to stdout and into
+the quality section of benchmarks/RESULTS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.baselines import ITQ, LSH  # noqa: E402
+from benchmarks.datasets import DEFAULT_DIR, load_matrices, load_text  # noqa: E402
+from benchmarks.metrics import (precision_at_k_codes, precision_at_k_cosine,  # noqa: E402
+                                precision_of_ranked_ids)
+from hashsearch import SemanticHasher, Searcher  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+START, END = "<!-- quality:start -->", "<!-- quality:end -->"
+
+
+def run_matrix(corpus: str, bits_list: list[int], variants: list[str], seeds: list[int], options: dict,
+               data_dir: Path, max_queries: int | None) -> list[dict]:
+    m = load_matrices(corpus, data_dir)
+    X_test, Y_test = m.X_test, m.Y_test
+    if max_queries:
+        pick = np.random.default_rng(0).choice(X_test.shape[0], min(max_queries, X_test.shape[0]), replace=False)
+        X_test, Y_test = X_test[np.sort(pick)], Y_test[np.sort(pick)]
+    rows = [{"corpus": corpus, "method": "exact TF-IDF cosine (no hashing)", "bits": None,
+             "p100": [precision_at_k_cosine(X_test, m.X_train, Y_test, m.Y_train)], "seconds": None}]
+    print(f"{corpus}: TF-IDF cosine P@100 {rows[0]['p100'][0]:.3f}", flush=True)
+    for bits in bits_list:
+        for name, make in (("LSH on TF-IDF", LSH), ("ITQ on TF-IDF", ITQ)):
+            started = time.perf_counter()
+            model = make(bits=bits, seed=0).fit(m.X_train)
+            p = precision_at_k_codes(model.encode(X_test), model.encode(m.X_train), Y_test, m.Y_train)
+            rows.append({"corpus": corpus, "method": name, "bits": bits, "p100": [p],
+                         "seconds": time.perf_counter() - started})
+            print(f"{corpus} {bits} bits {name}: {p:.3f}", flush=True)
+        for variant in variants:
+            scores, seconds = [], []
+            for seed in seeds:
+                started = time.perf_counter()
+                hasher = SemanticHasher(bits=bits, seed=seed, variant=variant, **options).fit(m.X_train)
+                seconds.append(time.perf_counter() - started)
+                scores.append(precision_at_k_codes(hasher.encode(X_test), hasher.encode(m.X_train),
+                                                   Y_test, m.Y_train))
+            rows.append({"corpus": corpus, "method": f"hashsearch {variant} (SemanticHasher on the TF-IDF)",
+                         "bits": bits, "p100": scores, "seconds": float(np.median(seconds))})
+            print(f"{corpus} {bits} bits hashsearch {variant}: {np.mean(scores):.3f} "
+                  f"(seeds {seeds}, train {np.median(seconds):.0f} s)", flush=True)
+    return rows
+
+
+def run_text(corpus: str, bits_list: list[int], options: dict, data_dir: Path,
+             max_queries: int | None) -> list[dict]:
+    train, test = load_text(corpus, data_dir)
+    queries = list(range(len(test.texts)))
+    if max_queries:
+        queries = sorted(np.random.default_rng(0).choice(len(queries), min(max_queries, len(queries)),
+                                                         replace=False).tolist())
+    row_of = {doc_id: row for row, doc_id in enumerate(train.ids)}
+    rows = []
+    for bits in bits_list:
+        with tempfile.TemporaryDirectory() as tmp:
+            started = time.perf_counter()
+            docs = [{"id": i, "text": t} for i, t in zip(train.ids, train.texts)]
+            with Searcher.build(docs, Path(tmp) / "bench.db", bits=bits, seed=0, **options) as searcher:
+                build_seconds = time.perf_counter() - started
+                hits = searcher.search_many([test.texts[q] for q in queries], k=100)
+        ranked = [[row_of[h.id] for h in chunk] for chunk in hits]
+        p = precision_of_ranked_ids(ranked, test.labels[queries], train.labels)
+        rows.append({"corpus": corpus, "method": "hashsearch end to end (Searcher on raw text)", "bits": bits,
+                     "p100": [p], "seconds": build_seconds})
+        print(f"{corpus} {bits} bits hashsearch end to end: {p:.3f} (build {build_seconds:.0f} s)", flush=True)
+    return rows
+
+
+def markdown(rows: list[dict], bits_list: list[int], command: str) -> str:
+    lines = [START, "## Retrieval quality (precision@100)", "",
+             f"Command: `{command}`  ", f"Machine: {platform.machine()}, {torch.get_num_threads()} torch threads, "
+             f"torch {torch.__version__}; date {time.strftime('%Y-%m-%d')}.", "",
+             "Mean over seeds, ± the spread (max - min) where several seeds ran; training seconds in brackets "
+             "(median over seeds; end to end: the whole `Searcher.build`).", ""]
+    for corpus in dict.fromkeys(r["corpus"] for r in rows):
+        lines += [f"### {corpus}", "", "| method | " + " | ".join(f"{b} bits" for b in bits_list) + " |",
+                  "|---|" + "---|" * len(bits_list)]
+        for method in dict.fromkeys(r["method"] for r in rows if r["corpus"] == corpus):
+            cells = []
+            for bits in bits_list:
+                match = [r for r in rows if r["corpus"] == corpus and r["method"] == method
+                         and r["bits"] in (bits, None)]
+                if not match or (match[0]["bits"] is None and bits != bits_list[0]):
+                    cells.append("")
+                    continue
+                r = match[0]
+                cell = f"{np.mean(r['p100']):.3f}"
+                if len(r["p100"]) > 1:
+                    cell += f" ± {np.ptp(r['p100']):.3f}"
+                if r["seconds"] is not None:
+                    cell += f" ({r['seconds']:.0f} s)"
+                cells.append(cell)
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def write_results(section: str) -> None:
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n\n"
+    if START in text:
+        before, rest = text.split(START, 1)
+        text = before + section + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    RESULTS.write_text(text, encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DIR)
+    parser.add_argument("--corpora", default="20ng,reuters")
+    parser.add_argument("--bits", default="16,32,64,128")
+    parser.add_argument("--modes", default="matrix,text", help="matrix, text or both")
+    parser.add_argument("--variants", default="bernoulli", help="model variants for the matrix mode")
+    parser.add_argument("--seeds", default="0", help="seeds for the matrix mode, e.g. 0,1,2")
+    parser.add_argument("--options", default="{}", help="extra SemanticHasher options as JSON")
+    parser.add_argument("--max-queries", type=int, default=None, help="evaluate a random subset of test queries")
+    parser.add_argument("--quick", action="store_true", help="20NG, 32 bits, matrix mode, 2,000 queries")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    args = parser.parse_args()
+    if args.quick:
+        args.corpora, args.bits, args.modes, args.max_queries = "20ng", "32", "matrix", args.max_queries or 2000
+    bits_list = [int(b) for b in args.bits.split(",")]
+    options = json.loads(args.options)
+    rows: list[dict] = []
+    for corpus in args.corpora.split(","):
+        if "matrix" in args.modes:
+            rows += run_matrix(corpus, bits_list, args.variants.split(","),
+                               [int(s) for s in args.seeds.split(",")], options, args.data_dir, args.max_queries)
+        if "text" in args.modes:
+            rows += run_text(corpus, bits_list, options, args.data_dir, args.max_queries)
+    section = markdown(rows, bits_list, "python " + " ".join(sys.argv))
+    print(section)
+    if not args.no_write:
+        write_results(section)
+
+
+if __name__ == "__main__":
+    main()

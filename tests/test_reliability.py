@@ -1,0 +1,170 @@
+"""Crashes, concurrent writers and bad input must never damage an index."""
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from hashsearch import CorpusError, IndexFormatError, Searcher
+from hashsearch.storage import Storage
+from tests.conftest import FAST
+
+
+def stored_state(db):
+    """(set of ids, whether every stored code is what the stored model makes of the stored text)."""
+    with Searcher.open(db) as searcher:
+        storage = Storage.open(db)
+        ids, codes = storage.read_codes()
+        texts = storage.read_texts(ids[:200])
+        storage.close()
+        codes = codes.reshape(len(ids), -1)
+        sample = ids[:200]
+        consistent = np.array_equal(searcher.encode([texts[i] for i in sample]), codes[:len(sample)])
+        assert searcher.search("space shuttle", k=5)
+    return set(ids), consistent
+
+
+def synthetic_docs(sample_docs, n, seed):
+    rng = random.Random(seed)
+    words = " ".join(d["text"] for d in sample_docs[:100]).split()
+    return [{"id": f"synthetic/{seed}/{i}", "text": " ".join(rng.choices(words, k=150))} for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def crash_setup(tmp_path_factory, sample_docs):
+    folder = tmp_path_factory.mktemp("crash")
+    base = folder / "base.db"
+    Searcher.build(sample_docs[:200], base, bits=32, **FAST).close()
+    batch = folder / "batch.jsonl"
+    new_docs = sample_docs[200:] + synthetic_docs(sample_docs, 1500, seed=1)
+    batch.write_text("".join(json.dumps(d) + "\n" for d in new_docs), encoding="utf-8")
+    old_ids = {d["id"] for d in sample_docs[:200]}
+    return folder, base, batch, old_ids, {d["id"] for d in new_docs}
+
+
+def run_cli(args, db, kill_after=None):
+    command = [sys.executable, "-m", "hashsearch", *args, "--db", str(db)]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if kill_after is None:
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err.decode()
+        return time.perf_counter() - started
+    time.sleep(kill_after)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    return None
+
+
+@pytest.mark.parametrize("command", ["add", "index-retrain", "remove"])
+def test_kill_9_at_any_moment_leaves_old_or_new_state(crash_setup, command):
+    folder, base, batch, old_ids, batch_ids = crash_setup
+    removed = sorted(old_ids)[:150]
+    args, new_ids = {
+        "add": (["add", str(batch), "-q"], old_ids | batch_ids),
+        "index-retrain": (["index", str(batch), "--retrain", "--epochs", "1", "-q"], batch_ids),
+        "remove": (["remove", *removed], old_ids - set(removed)),
+    }[command]
+    calibration = folder / f"{command}-full.db"
+    shutil.copy(base, calibration)
+    full_run = run_cli(args, calibration)
+    assert stored_state(calibration) == (new_ids, True)
+    outcomes = set()
+    for fraction in (0.3, 0.6, 0.8, 0.95):
+        db = folder / f"{command}-{fraction}.db"
+        shutil.copy(base, db)
+        run_cli(args, db, kill_after=full_run * fraction)
+        ids, consistent = stored_state(db)
+        assert consistent
+        assert ids in (old_ids, new_ids), f"killed at {fraction:.0%}: a mix of old and new state"
+        outcomes.add(ids == new_ids)
+    assert False in outcomes  # the early kills really interrupted the command
+
+
+def test_searches_during_writes_see_only_existing_documents(tmp_path, sample_docs):
+    db = tmp_path / "busy.db"
+    base = sample_docs[:300]
+    extra = sample_docs[300:]
+    known = {d["id"] for d in sample_docs}
+    failures: list[BaseException] = []
+    stop = threading.Event()
+    with Searcher.build(base, db, bits=32, **FAST) as searcher:
+        def reader():
+            try:
+                while not stop.is_set():
+                    for hit in searcher.search("hockey game and the playoffs", k=50):
+                        assert hit.id in known and hit.snippet
+            except BaseException as exc:  # collected and re-raised in the main thread
+                failures.append(exc)
+
+        threads = [threading.Thread(target=reader) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for round_ in range(5):
+            searcher.add(extra[round_ * 20:(round_ + 1) * 20])
+            searcher.remove([d["id"] for d in extra[round_ * 20:round_ * 20 + 10]])
+        stop.set()
+        for thread in threads:
+            thread.join()
+        assert not failures, failures[0]
+        assert len(searcher) == 300 + 5 * 10
+
+
+def test_bad_documents_never_poison_the_index(tmp_path, sample_docs):
+    db = tmp_path / "bad.db"
+    with Searcher.build(sample_docs[:100], db, bits=32, **FAST) as searcher:
+        before = searcher.search_many(["space", "cars"], k=10)
+        folder = tmp_path / "incoming"
+        folder.mkdir()
+        (folder / "binary.txt").write_bytes(bytes(range(256)) * 10)
+        (folder / "latin1.txt").write_bytes("caf\xe9 au lait, cr\xe8me".encode("latin-1"))
+        (folder / "empty.txt").write_text("")
+        (folder / "huge.txt").write_text("orbit rocket launch " * (50 * 1024 * 1024 // 20))
+        report = searcher.add(folder)
+        assert (report.added, report.skipped_binary, report.skipped_empty) == (2, ["binary.txt"], ["empty.txt"])
+        distances = {hit.id: hit.distance for hit in searcher.search("orbit rocket launch", k=200)}
+        assert distances["huge.txt"] == 0  # same words, same TF-IDF direction, same code
+        searcher.remove(["huge.txt", "latin1.txt"])
+
+        broken = tmp_path / "broken.jsonl"
+        broken.write_text('{"id": "ok-1", "text": "fine"}\n{"id": "ok-2", "text": "also fine"\n', encoding="utf-8")
+        with pytest.raises(CorpusError, match=rf"^{broken}, line 2: not valid JSON"):
+            searcher.add(broken)
+        with pytest.raises(CorpusError, match=r"duplicate id 'twice'"):
+            searcher.add([{"id": "twice", "text": "a"}, {"id": "twice", "text": "b"}])
+        assert len(searcher) == 100
+        assert searcher.search_many(["space", "cars"], k=10) == before
+    with Searcher.open(db) as reopened:
+        assert len(reopened) == 100 and reopened.search_many(["space", "cars"], k=10) == before
+
+
+def test_newer_format_version_is_refused(tmp_path, sample_docs):
+    db = tmp_path / "future.db"
+    Searcher.build(sample_docs[:30], db, bits=16, **FAST).close()
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE hashsearch_meta SET value = '99' WHERE key = 'format_version'"))
+    engine.dispose()
+    with pytest.raises(IndexFormatError, match=r"newer hashsearch \(format 99; this version reads up to 1\)"):
+        Searcher.open(db)
+
+
+def test_info_reports_codes_and_vocabulary_drift(tmp_path, sample_docs):
+    db = tmp_path / "info.db"
+    with Searcher.build(sample_docs, db, bits=32, **FAST) as searcher:
+        facts = searcher.info()
+        assert facts["documents"] == 400 and facts["bits"] == 32 and len(facts["bit_on_share"]) == 32
+        assert all(0.4 < share < 0.6 for share in facts["bit_on_share"])
+        assert 1 <= facts["largest_bucket"] <= 400 and facts["distinct_codes"] <= 400
+        assert not facts["retrain_advised"]
+        searcher.add([{"id": f"new-{i}", "text": "zyxwv qwertz blorft snarfle " * 5} for i in range(20)])
+        drifted = searcher.info(recent=20)
+        assert drifted["recent_oov_share"] == 1.0 and drifted["retrain_advised"]
