@@ -86,11 +86,13 @@ def remove(ids: tuple[str, ...], db: str) -> None:
 @click.option("-k", "--top", "k", type=int, default=10, show_default=True, help="How many hits to return.")
 @click.option("--radius", type=int, default=None,
               help="Hamming radius probed bucket by bucket before a full scan (default: by code length).")
+@click.option("--rerank", is_flag=True,
+              help="Re-order a shortlist of the nearest codes by TF-IDF cosine with the query (slower, better).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of hits.")
-def query(text: str, db: str, k: int, radius: int | None, as_json: bool) -> None:
+def query(text: str, db: str, k: int, radius: int | None, rerank: bool, as_json: bool) -> None:
     """Search the index for TEXT and print the nearest documents."""
     with user_errors(), Searcher.open(db) as searcher:
-        hits = searcher.search(text, k=k, radius=radius)
+        hits = searcher.search(text, k=k, radius=radius, rerank=rerank)
     if as_json:
         click.echo(json.dumps([hit.to_dict() for hit in hits], ensure_ascii=False, indent=2))
         return
@@ -124,7 +126,8 @@ def info(db: str, as_json: bool) -> None:
 
 
 def _format_hit(rank: int, hit: Hit, width: int) -> str:
-    return f"{rank:>3}  d={hit.distance:<3} {hit.id:<{width}}  {click.style(hit.snippet[:100], dim=True)}"
+    score = "" if hit.score is None else f"cos={hit.score:.3f}  "
+    return f"{rank:>3}  d={hit.distance:<3} {score}{hit.id:<{width}}  {click.style(hit.snippet[:100], dim=True)}"
 
 
 def _echo_change(searcher: Searcher, db: str) -> None:

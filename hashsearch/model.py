@@ -5,8 +5,8 @@ Bernoulli sample of sigmoid(logit) with a straight-through gradient, so the deco
 from binary codes, not from the real-valued activations that would be thrown away at search time.
 Decoder: code -> softmax over the vocabulary, scored by the multinomial log-likelihood of a target
 word distribution (the document's own words, mixed with its nearest neighbours', see training.py).
-At encode time a bit is on when its probability exceeds that bit's median over the training corpus:
-balanced bits, and thresholds stored with the weights so new documents are encoded the same way.
+At encode time a bit is on when its probability exceeds a threshold (0.5, or the bit's median over the
+training corpus); thresholds are stored with the weights so new documents are encoded the same way.
 """
 from __future__ import annotations
 
@@ -70,13 +70,17 @@ class SemanticHasher:
         variant: "bernoulli" (sampled bits, straight-through), "variational" (adds a KL term toward
             fair coin bits, NASH-style), "noise" (deterministic code with Gaussian noise before the
             sigmoid, Salakhutdinov and Hinton), "denoising" (bernoulli, with input words masked).
+        contrastive: weight of an InfoNCE term that pulls each code toward a random neighbour's code
+            and away from the other documents' neighbours in the batch (0 turns it off).
+        balance_bits: threshold each bit at its median over the training corpus (every bit on for half
+            the corpus) instead of at probability 0.5.
         device: "cpu", "cuda" or "auto" (a GPU when torch finds one).
     """
 
     def __init__(self, *, bits: int = 32, seed: int = 0, epochs: int | None = None, batch_size: int = 64,
                  hidden: int = 500, learning_rate: float = 1e-3, neighbours: int = 10,
-                 variant: str = "bernoulli", contrastive: float = 0.0, device: str = "cpu",
-                 quiet: bool = True) -> None:
+                 variant: str = "bernoulli", contrastive: float = 0.0, balance_bits: bool = False,
+                 device: str = "cpu", quiet: bool = True) -> None:
         self.bits = bits
         self.seed = seed
         self.epochs = epochs
@@ -86,12 +90,13 @@ class SemanticHasher:
         self.neighbours = neighbours
         self.variant = variant
         self.contrastive = contrastive
+        self.balance_bits = balance_bits
         self.device = device
         self.quiet = quiet
 
     def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in
-                ("bits", "seed", "epochs", "batch_size", "hidden", "learning_rate", "neighbours", "variant", "contrastive", "device")}
+                ("bits", "seed", "epochs", "batch_size", "hidden", "learning_rate", "neighbours", "variant", "contrastive", "balance_bits", "device")}
 
     def check_params(self) -> None:
         """Raise InvalidParameterError naming the first parameter outside its allowed values."""
@@ -138,8 +143,9 @@ class SemanticHasher:
                               batch_size=self.batch_size, learning_rate=self.learning_rate, seed=self.seed,
                               device=device, quiet=self.quiet)
         self.network_.to("cpu")
-        # Per-bit medians over the training corpus: each bit splits the corpus in half.
-        self.thresholds_ = np.median(self.bit_probabilities(X), axis=0).astype(np.float32)
+        # Per-bit medians split the corpus in half on every bit; 0.5 matches how bits were sampled in training.
+        self.thresholds_ = (np.median(self.bit_probabilities(X), axis=0).astype(np.float32) if self.balance_bits
+                            else np.full(self.bits, 0.5, dtype=np.float32))
         return self
 
     def bit_probabilities(self, X: sp.spmatrix) -> np.ndarray:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from . import codes as codelib
 from .corpus import Corpus, Document, read_corpus
@@ -30,6 +31,7 @@ Source = str | Path | Iterable[Mapping[str, Any]]
 _FEATURE_OPTIONS = ("max_features", "min_df", "max_df")
 # Recent documents missing this much more of their words than the training corpus did: the vocabulary is stale.
 RETRAIN_OOV_MARGIN = 0.10
+RERANK_SHORTLIST_FACTOR, RERANK_MIN_SHORTLIST = 10, 100
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ class Searcher:
             codes = hasher.encode(X)
             with storage.transaction() as conn:
                 storage.delete_all_documents(conn)
-                storage.insert_documents(conn, progress(_stored(documents, codes), desc="storing", quiet=quiet,
+                storage.insert_documents(conn, progress(_stored(documents, codes, X), desc="storing", quiet=quiet,
                                                         total=len(documents), unit="doc"))
                 config_json, weights = hasher.to_bytes()
                 storage.write_artifact(conn, "vocabulary", features.to_json().encode("utf-8"))
@@ -197,14 +199,17 @@ class Searcher:
         snapshot = self._snapshot
         return snapshot.hasher.encode(snapshot.features.transform(texts))
 
-    def search(self, text: str, k: int = 10, radius: int | None = None) -> list[Hit]:
+    def search(self, text: str, k: int = 10, radius: int | None = None, *, rerank: bool = False) -> list[Hit]:
         """The ``k`` documents whose codes are nearest the query's, nearest first.
 
-        Ties at one distance come in a fixed order given by a hash of the document id.
+        Ties at one distance come in a fixed order given by a hash of the document id. With ``rerank``,
+        the ``max(10 * k, 100)`` nearest codes are a shortlist re-ordered by TF-IDF cosine with the
+        query (``Hit.score``), Salakhutdinov and Hinton's "filter, then TF-IDF".
         """
-        return self.search_many([text], k=k, radius=radius)[0]
+        return self.search_many([text], k=k, radius=radius, rerank=rerank)[0]
 
-    def search_many(self, texts: Sequence[str], k: int = 10, radius: int | None = None) -> list[list[Hit]]:
+    def search_many(self, texts: Sequence[str], k: int = 10, radius: int | None = None, *,
+                    rerank: bool = False) -> list[list[Hit]]:
         """``search`` for several queries, encoding them in one batch."""
         if isinstance(texts, str):
             raise QueryError("search_many takes a list of query texts, not one string. Use search(text).")
@@ -213,14 +218,29 @@ class Searcher:
                 raise QueryError("the query is empty. Give some words to search for.")
         snapshot = self._snapshot
         radius = self._check_search_args(k, radius, snapshot.hasher.bits)
-        query_codes = snapshot.hasher.encode(snapshot.features.transform(list(texts)))
-        results = [snapshot.index.search(code, k, radius) for code in query_codes]
-        ids = [snapshot.ids[rows] for rows, _ in results]
-        snippets = self._storage.read_snippets([i for chunk in ids for i in chunk])
+        query_vectors = snapshot.features.transform(list(texts))
+        query_codes = snapshot.hasher.encode(query_vectors)
+        shortlist = max(RERANK_SHORTLIST_FACTOR * k, RERANK_MIN_SHORTLIST) if rerank else k
+        results = [snapshot.index.search(code, shortlist, radius) for code in query_codes]
+        ranked = [(list(snapshot.ids[rows]), distances.tolist(), [None] * len(rows)) for rows, distances in results]
+        if rerank:
+            ranked = [self._rerank(query_vectors[q], *ranked[q], k) for q in range(len(ranked))]
+        snippets = self._storage.read_snippets([i for ids, _, _ in ranked for i in ids])
         # A document removed by another writer after this search began has no snippet row: leave it out.
-        return [[Hit(doc_id, int(distance), snippets[doc_id]) for doc_id, distance in zip(chunk, distances)
-                 if doc_id in snippets]
-                for chunk, (_, distances) in zip(ids, results)]
+        return [[Hit(doc_id, int(distance), snippets[doc_id], score)
+                 for doc_id, distance, score in zip(ids, distances, scores) if doc_id in snippets]
+                for ids, distances, scores in ranked]
+
+    def _rerank(self, query_vector: sp.csr_matrix, ids: list[str], distances: list[int],
+                _scores: list[None], k: int) -> tuple[list[str], list[int], list[float]]:
+        """Order a shortlist by TF-IDF cosine with the query; equal scores keep their Hamming order."""
+        vectors = self._storage.read_vectors(ids)
+        present = [i for i in range(len(ids)) if ids[i] in vectors]
+        matrix = self._snapshot.features.rows_from_bytes([vectors[ids[i]] for i in present])
+        scores = np.asarray((matrix @ query_vector.T).todense()).ravel()
+        order = np.argsort(-scores, kind="stable")[:k]
+        return ([ids[present[i]] for i in order], [distances[present[i]] for i in order],
+                [round(float(scores[i]), 6) for i in order])
 
     @staticmethod
     def _check_search_args(k: int, radius: int | None, bits: int) -> int:
@@ -286,11 +306,11 @@ class Searcher:
             # An empty document replaces nothing and is not indexed; on a re-index it counts as gone.
             if remove_missing:
                 gone += [i for i in corpus.skipped_empty + corpus.skipped_binary if i in present]
-            codes = snapshot.hasher.encode(snapshot.features.transform([d.text for d in changed])) \
-                if changed else np.empty((0, snapshot.hasher.bits // 8), np.uint8)
+            X = snapshot.features.transform([d.text for d in changed])
+            codes = snapshot.hasher.encode(X)
             with self._storage.transaction() as conn:
                 self._storage.delete_documents(conn, [d.id for d in changed] + gone)
-                self._storage.insert_documents(conn, progress(_stored(changed, codes), desc="storing", quiet=quiet,
+                self._storage.insert_documents(conn, progress(_stored(changed, codes, X), desc="storing", quiet=quiet,
                                                               total=len(changed), unit="doc"))
             self._snapshot = self._load_snapshot()
         updated = sum(d.id in present for d in changed)
@@ -327,6 +347,7 @@ def _read_nonempty(source: Source, quiet: bool) -> Corpus:
     return corpus
 
 
-def _stored(documents: Sequence[Document], codes: np.ndarray) -> Iterable[StoredDocument]:
-    for document, code in zip(documents, codes):
-        yield StoredDocument(document.id, code.tobytes(), document.content_hash, document.text, document.metadata)
+def _stored(documents: Sequence[Document], codes: np.ndarray, X: sp.csr_matrix) -> Iterable[StoredDocument]:
+    for row, (document, code) in enumerate(zip(documents, codes)):
+        yield StoredDocument(document.id, code.tobytes(), TextFeatures.row_bytes(X, row), document.content_hash,
+                             document.text, document.metadata)

@@ -41,6 +41,7 @@ documents_table = sa.Table(
     "hashsearch_documents", metadata,
     sa.Column("id", sa.Text, primary_key=True),
     sa.Column("code", sa.LargeBinary, nullable=False),
+    sa.Column("vector", sa.LargeBinary, nullable=False),
     sa.Column("content_hash", sa.String(64), nullable=False),
     sa.Column("snippet", sa.Text, nullable=False),
     sa.Column("text", sa.Text, nullable=False),
@@ -55,12 +56,13 @@ class StoredDocument:
 
     id: str
     code: bytes
+    vector: bytes
     content_hash: str
     text: str
     metadata: dict[str, Any]
 
     def as_row(self, added_at: float) -> dict[str, Any]:
-        return {"id": self.id, "code": self.code, "content_hash": self.content_hash, "added_at": added_at,
+        return {"id": self.id, "code": self.code, "vector": self.vector, "content_hash": self.content_hash, "added_at": added_at,
                 "snippet": make_snippet(self.text), "text": self.text,
                 "metadata": json.dumps(self.metadata, ensure_ascii=False, default=str)}
 
@@ -227,6 +229,13 @@ class Storage:
         with self._engine.connect() as conn:
             return list(conn.execute(sa.select(documents_table.c.text)
                                      .order_by(documents_table.c.added_at.desc()).limit(limit)).scalars())
+
+    def read_vectors(self, ids: Sequence[str]) -> dict[str, bytes]:
+        if not ids:
+            return {}
+        with self._engine.connect() as conn:
+            return {row[0]: bytes(row[1]) for row in conn.execute(
+                sa.select(documents_table.c.id, documents_table.c.vector).where(documents_table.c.id.in_(list(set(ids)))))}
 
     def read_texts(self, ids: Sequence[str]) -> dict[str, str]:
         if not ids:

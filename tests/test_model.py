@@ -32,9 +32,15 @@ def test_fit_encode_shapes(sample_matrix):
     codes = hasher.encode(X)
     assert codes.dtype == np.uint8 and codes.shape == (X.shape[0], 2)
     assert len(hasher.history_) == 1 and isinstance(hasher.history_[0], float)
-    # Median thresholds: every bit is on for about half of the training corpus.
-    on_share = codelib.unpack(codes).mean(axis=0)
+    assert (hasher.thresholds_ == 0.5).all()
+
+
+def test_balance_bits_thresholds_each_bit_at_its_median(sample_matrix):
+    X, _ = sample_matrix
+    hasher = SemanticHasher(bits=16, epochs=1, hidden=32, balance_bits=True).fit(X)
+    on_share = codelib.unpack(hasher.encode(X)).mean(axis=0)
     assert ((on_share > 0.4) & (on_share < 0.6)).all()
+    assert np.array_equal(SemanticHasher.from_bytes(*hasher.to_bytes()).thresholds_, hasher.thresholds_)
 
 
 def test_trained_codes_separate_topics_better_than_random_codes(sample_matrix):

@@ -47,6 +47,21 @@ def test_hits_carry_snippets(searcher):
     assert set(hit.to_dict()) == {"id", "distance", "snippet", "score"}
 
 
+def test_rerank_orders_the_hamming_shortlist_by_tfidf_cosine(searcher, sample_docs):
+    text = "the space shuttle and nasa launch schedule"
+    hits = searcher.search(text, k=10, rerank=True)
+    shortlist = {h.id for h in searcher.search(text, k=100)}
+    assert {h.id for h in hits} <= shortlist
+    snapshot = searcher._snapshot
+    texts = {d["id"]: d["text"] for d in sample_docs}
+    query = snapshot.features.transform([text])
+    expected = sorted(((float((snapshot.features.transform([texts[i]]) @ query.T).toarray()[0, 0]), i)
+                       for i in shortlist), key=lambda pair: -pair[0])[:10]
+    assert [h.score for h in hits] == pytest.approx([score for score, _ in expected], abs=1e-5)
+    own = sample_docs[7]
+    assert searcher.search(own["text"], k=1, rerank=True)[0].id == own["id"]
+
+
 def test_search_many_equals_search(searcher):
     assert searcher.search_many(QUERIES, k=7) == [searcher.search(q, k=7) for q in QUERIES]
 
