@@ -32,7 +32,6 @@ from benchmarks.metrics import (precision_at_k_codes, precision_at_k_cosine,  # 
 from hashsearch import SemanticHasher, Searcher  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-START, END = "<!-- quality:start -->", "<!-- quality:end -->"
 
 
 def run_matrix(corpus: str, bits_list: list[int], variants: list[str], seeds: list[int], options: dict,
@@ -83,21 +82,30 @@ def run_text(corpus: str, bits_list: list[int], options: dict, data_dir: Path,
             docs = [{"id": i, "text": t} for i, t in zip(train.ids, train.texts)]
             with Searcher.build(docs, Path(tmp) / "bench.db", bits=bits, seed=0, **options) as searcher:
                 build_seconds = time.perf_counter() - started
-                hits = searcher.search_many([test.texts[q] for q in queries], k=100)
-        ranked = [[row_of[h.id] for h in chunk] for chunk in hits]
-        p = precision_of_ranked_ids(ranked, test.labels[queries], train.labels)
-        rows.append({"corpus": corpus, "method": "hashsearch end to end (Searcher on raw text)", "bits": bits,
-                     "p100": [p], "seconds": build_seconds})
-        print(f"{corpus} {bits} bits hashsearch end to end: {p:.3f} (build {build_seconds:.0f} s)", flush=True)
+                texts = [test.texts[q] for q in queries]
+                for rerank in (False, True):
+                    started = time.perf_counter()
+                    hits = searcher.search_many(texts, k=100, rerank=rerank)
+                    per_query_ms = (time.perf_counter() - started) / len(texts) * 1000
+                    ranked = [[row_of[h.id] for h in chunk] for chunk in hits]
+                    p = precision_of_ranked_ids(ranked, test.labels[queries], train.labels)
+                    method = ("hashsearch end to end + rerank (TF-IDF cosine of a 1,000-code shortlist)" if rerank
+                              else "hashsearch end to end (Searcher on raw text)")
+                    note = f"{per_query_ms:.1f} ms/query" + ("" if rerank else f", build {build_seconds:.0f} s")
+                    rows.append({"corpus": corpus, "method": method, "bits": bits, "p100": [p], "seconds": None,
+                                 "note": note})
+                    print(f"{corpus} {bits} bits {method}: {p:.3f} ({note})", flush=True)
     return rows
 
 
-def markdown(rows: list[dict], bits_list: list[int], command: str) -> str:
-    lines = [START, "## Retrieval quality (precision@100)", "",
+def markdown(rows: list[dict], bits_list: list[int], command: str, title: str) -> str:
+    lines = [f"## {title}", "",
              f"Command: `{command}`  ", f"Machine: {platform.machine()}, {torch.get_num_threads()} torch threads, "
              f"torch {torch.__version__}; date {time.strftime('%Y-%m-%d')}.", "",
-             "Mean over seeds, ± the spread (max - min) where several seeds ran; training seconds in brackets "
-             "(median over seeds; end to end: the whole `Searcher.build`).", ""]
+             "Mean over seeds, ± the spread (max - min) where several seeds ran. In brackets: training seconds "
+             "(median over seeds); for end-to-end rows, the time per query of `search_many(k=100)` and the "
+             "whole `Searcher.build`. Matrix rows use every test document as a query; end-to-end rows a random "
+             "sample (seed 0) of them, see the command.", ""]
     for corpus in dict.fromkeys(r["corpus"] for r in rows):
         lines += [f"### {corpus}", "", "| method | " + " | ".join(f"{b} bits" for b in bits_list) + " |",
                   "|---|" + "---|" * len(bits_list)]
@@ -115,18 +123,22 @@ def markdown(rows: list[dict], bits_list: list[int], command: str) -> str:
                     cell += f" ± {np.ptp(r['p100']):.3f}"
                 if r["seconds"] is not None:
                     cell += f" ({r['seconds']:.0f} s)"
+                if r.get("note"):
+                    cell += f" ({r['note']})"
                 cells.append(cell)
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
         lines.append("")
-    lines.append(END)
     return "\n".join(lines)
 
 
-def write_results(section: str) -> None:
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n\n"
-    if START in text:
-        before, rest = text.split(START, 1)
-        text = before + section + rest.split(END, 1)[1]
+def write_section(name: str, section: str) -> None:
+    """Replace (or append) one benchmark's section of RESULTS.md, leaving the others alone."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    section = f"{start}\n{section.strip()}\n{end}"
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    if start in text:
+        before, rest = text.split(start, 1)
+        text = before + section + rest.split(end, 1)[1]
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     RESULTS.write_text(text, encoding="utf-8")
@@ -142,6 +154,10 @@ def main() -> None:
     parser.add_argument("--seeds", default="0", help="seeds for the matrix mode, e.g. 0,1,2")
     parser.add_argument("--options", default="{}", help="extra SemanticHasher options as JSON")
     parser.add_argument("--max-queries", type=int, default=None, help="evaluate a random subset of test queries")
+    parser.add_argument("--text-queries", type=int, default=2000,
+                        help="random test queries for the end-to-end mode (re-ranking reads the database per query)")
+    parser.add_argument("--section", default="quality", help="which section of RESULTS.md to (re)write")
+    parser.add_argument("--title", default="Retrieval quality (precision@100)")
     parser.add_argument("--quick", action="store_true", help="20NG, 32 bits, matrix mode, 2,000 queries")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args()
@@ -155,11 +171,11 @@ def main() -> None:
             rows += run_matrix(corpus, bits_list, args.variants.split(","),
                                [int(s) for s in args.seeds.split(",")], options, args.data_dir, args.max_queries)
         if "text" in args.modes:
-            rows += run_text(corpus, bits_list, options, args.data_dir, args.max_queries)
-    section = markdown(rows, bits_list, "python " + " ".join(sys.argv))
+            rows += run_text(corpus, bits_list, options, args.data_dir, args.max_queries or args.text_queries)
+    section = markdown(rows, bits_list, "python " + " ".join(sys.argv), args.title)
     print(section)
     if not args.no_write:
-        write_results(section)
+        write_section(args.section, section)
 
 
 if __name__ == "__main__":

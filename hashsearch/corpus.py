@@ -1,7 +1,8 @@
 """Reading documents from a folder, a .jsonl or .csv file, or an iterable of dicts.
 
 Every reader yields the same ``Document`` so that nothing downstream cares where text came from.
-Undecodable bytes are replaced (a stray Latin-1 byte should not stop an index); empty documents are
+Undecodable bytes are replaced (a stray Latin-1 byte should not stop an index) and NUL characters
+dropped (PostgreSQL text cannot hold them, and they carry no words); empty documents are
 skipped and counted; a broken line stops the read with an error naming the file and line, before
 anything is written.
 """
@@ -103,7 +104,7 @@ def _records_from_files(files: list[Path], root: Path, corpus: Corpus,
         if b"\x00" in raw[:_BINARY_SNIFF_BYTES]:
             corpus.skipped_binary.append(doc_id)
             continue
-        yield str(path), Document(doc_id, raw.decode("utf-8", errors="replace"))
+        yield str(path), Document(doc_id, raw.decode("utf-8", errors="replace").replace("\x00", ""))
 
 
 def _records_from_jsonl_file(path: Path) -> Iterator[tuple[str, Document]]:
@@ -160,4 +161,4 @@ def _document_from_record(record: Any, where: str) -> Document:
     if not doc_id:
         raise CorpusError(f"{where}: the id is empty. Every document needs a non-empty id.")
     metadata = {key: value for key, value in record.items() if key not in ("id", "text")}
-    return Document(doc_id, record["text"], metadata)
+    return Document(doc_id, record["text"].replace("\x00", ""), metadata)

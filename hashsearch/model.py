@@ -63,7 +63,7 @@ class SemanticHasher:
     Parameters (keyword-only, stored as given; checked in ``fit``):
         bits: code length, one of 16, 32, 64, 128.
         seed: fixes initialisation, sampling and batch order: same data and seed, same codes.
-        epochs: passes over the data; None picks about 4,000 optimisation steps (between 5 and 60 epochs).
+        epochs: passes over the data; None picks about 2,000 optimisation steps (between 5 and 60 epochs).
         batch_size, hidden, learning_rate: the usual.
         neighbours: each document learns to reconstruct the mean TF-IDF of its ``neighbours`` nearest
             documents (itself included); 1 reconstructs only itself, like a plain autoencoder.
@@ -78,8 +78,8 @@ class SemanticHasher:
     """
 
     def __init__(self, *, bits: int = 32, seed: int = 0, epochs: int | None = None, batch_size: int = 64,
-                 hidden: int = 500, learning_rate: float = 1e-3, neighbours: int = 10,
-                 variant: str = "bernoulli", contrastive: float = 0.0, balance_bits: bool = False,
+                 hidden: int = 500, learning_rate: float = 3e-3, neighbours: int = 20,
+                 variant: str = "bernoulli", contrastive: float = 1.0, balance_bits: bool = False,
                  device: str = "cpu", quiet: bool = True) -> None:
         self.bits = bits
         self.seed = seed

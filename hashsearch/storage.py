@@ -74,14 +74,23 @@ def make_snippet(text: str) -> str:
 
 
 def database_url(db: str | Path) -> str:
-    """A SQLAlchemy URL for ``db``: URLs pass through, anything else is a SQLite file path."""
+    """A SQLAlchemy URL for ``db``: a path means a SQLite file; ``postgresql://`` uses psycopg 3."""
     db = str(db)
-    return db if "://" in db else f"sqlite:///{db}"
+    if "://" not in db:
+        return f"sqlite:///{db}"
+    for plain in ("postgresql://", "postgres://"):
+        if db.startswith(plain):
+            return "postgresql+psycopg://" + db[len(plain):]
+    return db
 
 
 def _create_engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_pre_ping=True)
+        try:
+            return sa.create_engine(url, pool_pre_ping=True)
+        except ModuleNotFoundError as exc:
+            raise IndexNotFoundError(f"the database driver {exc.name!r} is not installed. For PostgreSQL: "
+                                     "pip install 'psycopg[binary]'.") from None
     engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")
@@ -104,7 +113,7 @@ class Storage:
     @classmethod
     def create(cls, db: str | Path) -> Storage:
         """Connect to ``db``, creating the database file and tables if needed (existing data is kept)."""
-        storage = cls(_create_engine(database_url(db)), str(db))
+        storage = cls(_create_engine(database_url(db)), _display_name(db))
         try:
             metadata.create_all(storage._engine)
         except sa.exc.DatabaseError as exc:
@@ -119,7 +128,7 @@ class Storage:
         url = database_url(db)
         if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
             raise IndexNotFoundError(f"no index at {db}. Run `hashsearch index SOURCE --db {db}` first.")
-        storage = cls(_create_engine(url), str(db))
+        storage = cls(_create_engine(url), _display_name(db))
         storage._check_format(allow_empty=False)
         return storage
 
@@ -243,6 +252,11 @@ class Storage:
         with self._engine.connect() as conn:
             return dict(conn.execute(sa.select(documents_table.c.id, documents_table.c.text)
                                      .where(documents_table.c.id.in_(list(set(ids))))).all())
+
+
+def _display_name(db: str | Path) -> str:
+    """How messages name a database: the path, or the URL without its password."""
+    return str(db) if "://" not in str(db) else sa.engine.make_url(str(db)).render_as_string(hide_password=True)
 
 
 def _reason(exc: sa.exc.DatabaseError) -> str:

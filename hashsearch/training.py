@@ -17,7 +17,7 @@ from sklearn.preprocessing import normalize
 from .model import HashingNetwork, sparse_batch
 from .progress import progress, progress_bar
 
-TARGET_STEPS = 4000  # optimisation steps the default epoch count aims for
+TARGET_STEPS = 2000  # optimisation steps the default epoch count aims for
 MIN_EPOCHS, MAX_EPOCHS = 5, 60
 _SIMILARITY_CELLS = 20_000_000  # float32 cells of one dense similarity chunk (80 MB)
 MASKED_INPUT_SHARE = 0.2  # share of input words hidden from the denoising variant

@@ -1,11 +1,38 @@
+import os
+import uuid
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from hashsearch import Searcher
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 FAST = {"epochs": 3, "hidden": 64}  # enough training to exercise every path; quality is tested separately
+# A PostgreSQL server to run the backend-parametrized tests against too; .ci/run always starts one.
+POSTGRES_URL = os.environ.get("HASHSEARCH_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def make_database(backend: str, folder: Path) -> str:
+    """A new, empty database: a SQLite file, or a fresh schema on the PostgreSQL test server."""
+    if backend == "sqlite":
+        return str(folder / f"{uuid.uuid4().hex[:8]}.db")
+    if not POSTGRES_URL:
+        pytest.skip("HASHSEARCH_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    engine.dispose()
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    return f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=BACKENDS)
+def new_db(request, tmp_path):
+    """Call it to get a new empty database URL (or path) of the parametrized backend."""
+    return lambda: make_database(request.param, tmp_path)
 
 
 @pytest.fixture(scope="session")
@@ -19,10 +46,10 @@ def sample_docs() -> list[dict]:
              "topic": p.parent.name} for p in sorted(SAMPLE.rglob("*.txt"))]
 
 
-@pytest.fixture(scope="session")
-def built_db(tmp_path_factory, sample_docs) -> Path:
-    """One small index shared by read-only tests."""
-    db = tmp_path_factory.mktemp("index") / "sample.db"
+@pytest.fixture(scope="session", params=BACKENDS)
+def built_db(request, tmp_path_factory, sample_docs) -> str:
+    """One small index per backend, shared by read-only tests."""
+    db = make_database(request.param, tmp_path_factory.mktemp("index"))
     Searcher.build(sample_docs, db, bits=32, seed=0, **FAST).close()
     return db
 

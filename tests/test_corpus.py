@@ -68,8 +68,8 @@ def test_csv_errors(tmp_path):
 
 
 def test_iterable_of_dicts_and_bad_items():
-    corpus = read_corpus([{"id": "x", "text": "some words"}])
-    assert corpus.documents[0].id == "x"
+    corpus = read_corpus([{"id": "x", "text": "some\x00 words"}])
+    assert (corpus.documents[0].id, corpus.documents[0].text) == ("x", "some words")
     with pytest.raises(CorpusError, match=r"^documents, item 1: expected an object with id and text, got str\.$"):
         read_corpus(["just a string"])
 

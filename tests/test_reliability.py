@@ -89,8 +89,8 @@ def test_kill_9_at_any_moment_leaves_old_or_new_state(crash_setup, command):
     assert False in outcomes  # the early kills really interrupted the command
 
 
-def test_searches_during_writes_see_only_existing_documents(tmp_path, sample_docs):
-    db = tmp_path / "busy.db"
+def test_searches_during_writes_see_only_existing_documents(new_db, sample_docs):
+    db = new_db()
     base = sample_docs[:300]
     extra = sample_docs[300:]
     known = {d["id"] for d in sample_docs}
@@ -118,8 +118,8 @@ def test_searches_during_writes_see_only_existing_documents(tmp_path, sample_doc
         assert len(searcher) == 300 + 5 * 10
 
 
-def test_bad_documents_never_poison_the_index(tmp_path, sample_docs):
-    db = tmp_path / "bad.db"
+def test_bad_documents_never_poison_the_index(tmp_path, new_db, sample_docs):
+    db = new_db()
     with Searcher.build(sample_docs[:100], db, bits=32, **FAST) as searcher:
         before = searcher.search_many(["space", "cars"], k=10)
         folder = tmp_path / "incoming"
@@ -157,8 +157,8 @@ def test_newer_format_version_is_refused(tmp_path, sample_docs):
         Searcher.open(db)
 
 
-def test_info_reports_codes_and_vocabulary_drift(tmp_path, sample_docs):
-    db = tmp_path / "info.db"
+def test_info_reports_codes_and_vocabulary_drift(new_db, sample_docs):
+    db = new_db()
     with Searcher.build(sample_docs, db, bits=32, **FAST) as searcher:
         facts = searcher.info()
         assert facts["documents"] == 400 and facts["bits"] == 32 and len(facts["bit_on_share"]) == 32

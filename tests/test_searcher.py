@@ -81,12 +81,12 @@ def test_reopen_gives_same_results(built_db):
         assert second.search_many(QUERIES, k=15) == before
 
 
-def test_same_corpus_and_seed_give_identical_codes(tmp_path, sample_docs):
+def test_same_corpus_and_seed_give_identical_codes(new_db, sample_docs):
     docs = sample_docs[::4]
     stored = []
-    for name in ("a.db", "b.db"):
-        Searcher.build(docs, tmp_path / name, bits=16, seed=5, **FAST).close()
-        storage = Storage.open(tmp_path / name)
+    for db in (new_db(), new_db()):
+        Searcher.build(docs, db, bits=16, seed=5, **FAST).close()
+        storage = Storage.open(db)
         stored.append(storage.read_codes())
         storage.close()
     assert stored[0][0] == stored[1][0] and np.array_equal(stored[0][1], stored[1][1])
@@ -114,8 +114,8 @@ def test_unknown_option_is_named(tmp_path, sample_docs):
     assert not (tmp_path / "x.db").exists()
 
 
-def test_add_update_remove_and_reindex(tmp_path, sample_docs):
-    db = tmp_path / "live.db"
+def test_add_update_remove_and_reindex(new_db, sample_docs):
+    db = new_db()
     with Searcher.build(sample_docs[:300], db, bits=32, **FAST) as searcher:
         new_doc = {"id": "new/rocket.txt", "text": "A rocket launch to the moon, with fuel and orbit burns."}
         report = searcher.add([new_doc, {**sample_docs[0], "text": "changed text about hockey"}])
@@ -131,8 +131,8 @@ def test_add_update_remove_and_reindex(tmp_path, sample_docs):
         assert len(searcher) == 300
 
 
-def test_reindex_with_other_bits_needs_retrain(tmp_path, sample_docs):
-    db = tmp_path / "bits.db"
+def test_reindex_with_other_bits_needs_retrain(new_db, sample_docs):
+    db = new_db()
     Searcher.build(sample_docs[:50], db, bits=32, **FAST).close()
     with pytest.raises(InvalidParameterError, match=r"uses 32-bit codes, not 64\. Add --retrain"):
         Searcher.index(sample_docs[:50], db, bits=64)
