@@ -20,12 +20,12 @@ class CodeIndex:
         self.bits = bits
         self.codes = np.ascontiguousarray(codes, dtype=np.uint8).reshape(-1, bits // 8)
         keys = codelib.bucket_keys(self.codes)
-        # Rows grouped by bucket key; the stable sort keeps ascending rows within a bucket.
-        self._rows_by_key = np.argsort(keys, kind="stable").astype(np.int64)
-        sorted_keys = keys[self._rows_by_key]
-        self._bucket_keys, self._bucket_starts, bucket_sizes = np.unique(
-            sorted_keys, return_index=True, return_counts=True)
-        self._bucket_ends = self._bucket_starts + bucket_sizes
+        # Rows grouped by bucket key (a CSR layout: bucket b holds rows_by_key[starts[b]:starts[b + 1]]);
+        # the stable sort keeps ascending rows within a bucket. int32 keeps it near 4 bytes a document.
+        row_type = np.int32 if len(self.codes) < 2**31 else np.int64
+        self._rows_by_key = np.argsort(keys, kind="stable").astype(row_type)
+        self._bucket_keys, starts = np.unique(keys[self._rows_by_key], return_index=True)
+        self._bucket_starts = np.append(starts, len(self.codes)).astype(row_type)
         self._faiss = faiss.IndexBinaryFlat(bits)
         if len(self.codes):
             self._faiss.add(self.codes)
@@ -39,7 +39,13 @@ class CodeIndex:
 
     @property
     def largest_bucket(self) -> int:
-        return int((self._bucket_ends - self._bucket_starts).max()) if len(self.codes) else 0
+        return int(np.diff(self._bucket_starts).max()) if len(self.codes) else 0
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the search structures (codes, hash table, FAISS copy of the codes)."""
+        return (self.codes.nbytes * 2 + self._rows_by_key.nbytes + self._bucket_keys.nbytes
+                + self._bucket_starts.nbytes)
 
     def lookup(self, probes: np.ndarray) -> np.ndarray:
         """Rows whose code equals one of the packed ``probes``, ascending."""
@@ -49,8 +55,8 @@ class CodeIndex:
         hit = (self._bucket_keys[positions] == probe_keys) if len(self._bucket_keys) else np.zeros(0, bool)
         if not hit.any():
             return np.empty(0, dtype=np.int64)
-        spans = [self._rows_by_key[self._bucket_starts[p]:self._bucket_ends[p]] for p in positions[hit]]
-        rows = np.concatenate(spans)
+        spans = [self._rows_by_key[self._bucket_starts[p]:self._bucket_starts[p + 1]] for p in positions[hit]]
+        rows = np.concatenate(spans).astype(np.int64)
         if not codelib.keys_are_exact(self.codes.shape[1]):
             # Folded keys may collide: keep only rows whose full code is one of the probes.
             probe_set = {bytes(p) for p in probes[hit]}

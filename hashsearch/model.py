@@ -72,6 +72,8 @@ class SemanticHasher:
             sigmoid, Salakhutdinov and Hinton), "denoising" (bernoulli, with input words masked).
         contrastive: weight of an InfoNCE term that pulls each code toward a random neighbour's code
             and away from the other documents' neighbours in the batch (0 turns it off).
+        max_train_documents: train on a random sample (fixed by ``seed``) of at most this many rows;
+            the neighbour search costs O(n^2), and topics are learned long before 100k documents.
         balance_bits: threshold each bit at its median over the training corpus (every bit on for half
             the corpus) instead of at probability 0.5.
         device: "cpu", "cuda" or "auto" (a GPU when torch finds one).
@@ -80,7 +82,7 @@ class SemanticHasher:
     def __init__(self, *, bits: int = 32, seed: int = 0, epochs: int | None = None, batch_size: int = 64,
                  hidden: int = 500, learning_rate: float = 3e-3, neighbours: int = 20,
                  variant: str = "bernoulli", contrastive: float = 1.0, balance_bits: bool = False,
-                 device: str = "cpu", quiet: bool = True) -> None:
+                 max_train_documents: int = 30_000, device: str = "cpu", quiet: bool = True) -> None:
         self.bits = bits
         self.seed = seed
         self.epochs = epochs
@@ -91,17 +93,19 @@ class SemanticHasher:
         self.variant = variant
         self.contrastive = contrastive
         self.balance_bits = balance_bits
+        self.max_train_documents = max_train_documents
         self.device = device
         self.quiet = quiet
 
     def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in
-                ("bits", "seed", "epochs", "batch_size", "hidden", "learning_rate", "neighbours", "variant", "contrastive", "balance_bits", "device")}
+                ("bits", "seed", "epochs", "batch_size", "hidden", "learning_rate", "neighbours", "variant", "contrastive", "balance_bits", "max_train_documents", "device")}
 
     def check_params(self) -> None:
         """Raise InvalidParameterError naming the first parameter outside its allowed values."""
         codelib.check_bits(self.bits)
-        positive_ints = {"batch_size": self.batch_size, "hidden": self.hidden, "neighbours": self.neighbours}
+        positive_ints = {"batch_size": self.batch_size, "hidden": self.hidden, "neighbours": self.neighbours,
+                         "max_train_documents": self.max_train_documents}
         if self.epochs is not None:
             positive_ints["epochs"] = self.epochs
         for name, value in positive_ints.items():
@@ -134,6 +138,9 @@ class SemanticHasher:
         if X.shape[0] < 2:
             raise InvalidParameterError(f"fit needs at least 2 documents. Got {X.shape[0]}.")
         device = self._torch_device()
+        if X.shape[0] > self.max_train_documents:
+            sample = np.random.default_rng(self.seed).choice(X.shape[0], self.max_train_documents, replace=False)
+            X = X[np.sort(sample)]
         torch.manual_seed(self.seed)
         self.network_ = HashingNetwork(n_features=X.shape[1], hidden=self.hidden, bits=self.bits).to(device)
         neighbour_rows = nearest_neighbours(X, min(self.neighbours, X.shape[0]), quiet=self.quiet)

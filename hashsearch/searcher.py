@@ -59,6 +59,7 @@ class ChangeReport:
     skipped_binary: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -97,13 +98,18 @@ class Searcher:
         """
         started = time.perf_counter()
         features, hasher = _configure(bits=bits, seed=seed, quiet=quiet, **options)
+        stages = _StageClock()
         corpus = _read_nonempty(source, quiet)
+        stages.lap("reading")
         storage = Storage.create(db)
         try:
             documents = corpus.documents
             X = features.fit_transform([d.text for d in documents], quiet=quiet)
+            stages.lap("vectorizing")
             hasher.fit(X)
+            stages.lap("training")
             codes = hasher.encode(X)
+            stages.lap("encoding")
             with storage.transaction() as conn:
                 storage.delete_all_documents(conn)
                 storage.insert_documents(conn, progress(_stored(documents, codes, X), desc="storing", quiet=quiet,
@@ -120,13 +126,15 @@ class Searcher:
                     "training_oov_share": features.out_of_vocabulary_share(
                         d.text for d in documents[::max(1, len(documents) // 2000)]),
                 })
+            stages.lap("storing")
             searcher = cls(storage)
+            stages.lap("opening")
         except BaseException:
             storage.close()
             raise
         searcher.last_change = ChangeReport(added=len(documents), skipped_empty=corpus.skipped_empty,
                                             skipped_binary=corpus.skipped_binary,
-                                            seconds=time.perf_counter() - started)
+                                            seconds=time.perf_counter() - started, stage_seconds=stages.seconds)
         return searcher
 
     @classmethod
@@ -319,6 +327,19 @@ class Searcher:
                                         skipped_empty=corpus.skipped_empty, skipped_binary=corpus.skipped_binary,
                                         seconds=time.perf_counter() - started)
         return self.last_change
+
+
+class _StageClock:
+    """Seconds spent in each named step of a build, for reports and benchmarks."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = now - self._last
+        self._last = now
 
 
 def _configure(*, bits: int, seed: int, quiet: bool, **options: Any) -> tuple[TextFeatures, SemanticHasher]:

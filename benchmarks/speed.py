@@ -1,0 +1,184 @@
+"""Speed and scale: query latency, lookup against a FAISS flat scan, bm25s, build throughput, memory.
+
+    pip install bm25s      # benchmark-only peer
+    python benchmarks/speed.py [--sizes 10000,100000] [--lookup-sizes 10000,100000,1000000]
+
+Corpora: the 20 Newsgroups and Reuters texts (train and test, 29,635 documents), topped up with
+synthetic documents that resample the words of a random real document (same length, words drawn with
+replacement), so vocabulary and topic mixture stay realistic. Queries: 1,000 20NG test posts, k=10.
+
+End to end (``--sizes``): ``Searcher.build`` on a SQLite file, then single queries (median, p99, queries
+per second), ``search_many`` batches of 100, and 2 threads sharing one Searcher; bm25s on the same
+texts in the same run. Lookup only (``--lookup-sizes``): codes made by the largest end-to-end model
+from resampled TF-IDF rows; ``CodeIndex.search`` (exact bucket, then radius 2, then scan) against
+FAISS ``IndexBinaryFlat.search`` on the same codes. Writes the speed section of RESULTS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import faiss
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.datasets import DEFAULT_DIR, load_text  # noqa: E402
+from benchmarks.quality import write_section  # noqa: E402
+from hashsearch import Searcher  # noqa: E402
+from hashsearch import codes as codelib  # noqa: E402
+from hashsearch.index import CodeIndex  # noqa: E402
+
+K = 10
+BITS = 64
+
+
+def latencies_ms(function, items) -> np.ndarray:
+    out = []
+    for item in items:
+        started = time.perf_counter()
+        function(item)
+        out.append((time.perf_counter() - started) * 1000)
+    return np.asarray(out)
+
+
+def summary(ms: np.ndarray) -> str:
+    return f"{np.median(ms):.3f} | {np.percentile(ms, 99):.3f} | {1000 / ms.mean():,.0f}"
+
+
+def synthetic_texts(texts: list[str], n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    tokenised = [t.split() for t in texts]
+    out = []
+    for _ in range(n):
+        words = tokenised[rng.randrange(len(tokenised))] or ["empty"]
+        out.append(" ".join(rng.choices(words, k=len(words))))
+    return out
+
+
+def resampled_rows(X: sp.csr_matrix, n: int, seed: int) -> sp.csr_matrix:
+    """n rows, each a real row's terms drawn with replacement in proportion to their weight."""
+    rng = np.random.default_rng(seed)
+    sources = rng.integers(0, X.shape[0], n)
+    rows, cols = [], []
+    for i, source in enumerate(sources):
+        start, stop = X.indptr[source], X.indptr[source + 1]
+        if stop == start:
+            continue
+        weights = X.data[start:stop] / X.data[start:stop].sum()
+        drawn = rng.choice(X.indices[start:stop], size=stop - start, p=weights)
+        rows.append(np.full(len(drawn), i))
+        cols.append(drawn)
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    counts = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n, X.shape[1]))
+    counts.sum_duplicates()
+    return sp.csr_matrix(counts.multiply(1 / np.sqrt(counts.multiply(counts).sum(axis=1))).astype(np.float32))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DIR)
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--lookup-sizes", default="10000,100000,1000000")
+    parser.add_argument("--queries", type=int, default=1000)
+    args = parser.parse_args()
+    import bm25s
+
+    torch.set_num_threads(1)  # one core per query path; the 2-thread rows add the second core
+    ng_train, ng_test = load_text("20ng", args.data_dir)
+    rt_train, rt_test = load_text("reuters", args.data_dir)
+    real = ng_train.texts + rt_train.texts + rt_test.texts + ng_test.texts[args.queries:]
+    queries = ng_test.texts[:args.queries]
+    end_to_end, builds, lookups = [], [], []
+    searcher_for_codes = None
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in [int(s) for s in args.sizes.split(",")]:
+            texts = real[:size] + synthetic_texts(real, max(0, size - len(real)), seed=size)
+            docs = [{"id": f"doc-{i}", "text": t} for i, t in enumerate(texts)]
+            db = Path(tmp) / f"speed-{size}.db"
+            torch.set_num_threads(2)
+            searcher = Searcher.build(docs, db, bits=BITS)
+            torch.set_num_threads(1)
+            report = searcher.last_change
+            searcher.close()
+            started = time.perf_counter()
+            searcher = Searcher.open(db)
+            open_seconds = time.perf_counter() - started
+            stages = report.stage_seconds
+            builds.append(f"| {size:,} | " + " | ".join(f"{size / stages[s]:,.0f}" for s in
+                                                      ("reading", "vectorizing", "training", "encoding", "storing"))
+                          + f" | {report.seconds:.0f} | {open_seconds:.2f} | "
+                          f"{searcher._snapshot.index.nbytes / size:.1f} | {db.stat().st_size / size:,.0f} |")
+            searcher.search(queries[0])
+            single = latencies_ms(lambda q: searcher.search(q, k=K), queries)
+            batches = [queries[i:i + 100] for i in range(0, len(queries), 100)]
+            batch_ms = latencies_ms(lambda b: searcher.search_many(b, k=K), batches) / 100
+            with ThreadPoolExecutor(2) as pool:
+                started = time.perf_counter()
+                list(pool.map(lambda q: searcher.search(q, k=K), queries))
+                two_thread_qps = len(queries) / (time.perf_counter() - started)
+            retriever = bm25s.BM25()
+            retriever.index(bm25s.tokenize(texts, stopwords="en", show_progress=False), show_progress=False)
+            bm25_ms = latencies_ms(lambda q: retriever.retrieve(bm25s.tokenize([q], stopwords="en", show_progress=False),
+                                                                k=K, show_progress=False), queries)
+            end_to_end.append(f"| {size:,} | {summary(single)} | {np.median(batch_ms):.3f} | {two_thread_qps:,.0f} | "
+                              f"{summary(bm25_ms)} | {np.median(bm25_ms) / np.median(single):.1f}x |")
+            print(end_to_end[-1], flush=True)
+            if searcher_for_codes is not None:
+                searcher_for_codes.close()
+            searcher_for_codes = searcher
+        snapshot = searcher_for_codes._snapshot
+        X_real = snapshot.features.transform(real)
+        query_codes = snapshot.hasher.encode(snapshot.features.transform(queries))
+        radius = codelib.default_radius(BITS)
+        for size in [int(s) for s in args.lookup_sizes.split(",")]:
+            X = X_real[:size] if size <= X_real.shape[0] else sp.vstack(
+                [X_real, resampled_rows(X_real, size - X_real.shape[0], seed=size)]).tocsr()
+            codes = snapshot.hasher.encode(X)
+            started = time.perf_counter()
+            index = CodeIndex(codes, BITS)
+            build_seconds = time.perf_counter() - started
+            flat = faiss.IndexBinaryFlat(BITS)
+            flat.add(codes)
+            faiss.omp_set_num_threads(1)
+            ours = latencies_ms(lambda c: index.search(c, K, radius), query_codes)
+            theirs = latencies_ms(lambda c: flat.search(c[None], K), query_codes)
+            in_ball = np.mean([index.search(c, K, radius)[1][-1] <= radius for c in query_codes])
+            lookups.append(f"| {size:,} | {summary(ours)} | {summary(theirs)} | "
+                           f"{np.median(theirs) / np.median(ours):.1f}x | {in_ball:.0%} | {index.n_buckets:,} | "
+                           f"{index.largest_bucket:,} | {build_seconds:.2f} | {index.nbytes / size:.1f} |")
+            print(lookups[-1], flush=True)
+        searcher_for_codes.close()
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+    lines = [
+        "## Speed and scale", "", f"Command: `python {' '.join(sys.argv)}`  ",
+        f"{BITS}-bit codes, k={K}, {args.queries} 20NG test posts as queries; query paths on 1 torch thread, builds on 2; "
+        f"torch {torch.__version__}, faiss {faiss.__version__}; date {time.strftime('%Y-%m-%d')}. "
+        f"Peak memory of the whole run: {peak_gb:.1f} GB.", "",
+        "### End to end (query text to hits with snippets, SQLite)", "",
+        "| documents | single query median ms | p99 ms | queries/s | search_many ms/query | 2 threads queries/s "
+        "| bm25s median ms | p99 ms | queries/s | bm25s / hashsearch (medians) |",
+        "|---|---|---|---|---|---|---|---|---|---|", *end_to_end, "",
+        "### Build (documents per second by stage) and footprint", "",
+        "| documents | reading | vectorizing | training | encoding | storing | build s | open s | search structures "
+        "bytes/doc | database bytes/doc |", "|---|---|---|---|---|---|---|---|---|---|", *builds, "",
+        "Training uses a sample of at most 30,000 documents (`max_train_documents`), so its rate grows with size.", "",
+        "### Code lookup alone (code to rows) against a FAISS flat scan of the same codes", "",
+        f"| documents | hashsearch median ms | p99 ms | queries/s | FAISS IndexBinaryFlat median ms | p99 ms | "
+        f"queries/s | speed-up (medians) | answered inside radius {radius} | distinct codes | largest bucket | "
+        "index build s | bytes/doc |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|", *lookups, "",
+    ]
+    section = "\n".join(lines)
+    print(section)
+    write_section("speed", section)
+
+
+if __name__ == "__main__":
+    main()
