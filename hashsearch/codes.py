@@ -46,7 +46,9 @@ def ball_size(bits: int, radius: int) -> int:
 
 
 def default_radius(bits: int, budget: int = DEFAULT_PROBE_BUDGET) -> int:
-    """The largest radius whose ball is at most ``budget`` codes (at least 1): 4 at 16 bits, 2 at 32 and 64, 1 at 128."""
+    """The largest radius whose ball holds at most ``budget`` codes (at least 1).
+
+    With the default budget: 4 at 16 bits, 2 at 32 and 64 bits, 1 at 128 bits."""
     radius = 1
     while ball_size(bits, radius + 1) <= budget:
         radius += 1
@@ -56,7 +58,8 @@ def default_radius(bits: int, budget: int = DEFAULT_PROBE_BUDGET) -> int:
 @lru_cache(maxsize=32)
 def flip_masks(bits: int, distance: int) -> np.ndarray:
     """Every packed mask with exactly ``distance`` bits set; XOR with a code enumerates its neighbours."""
-    positions = np.array(list(combinations(range(bits), distance)), dtype=np.int64).reshape(comb(bits, distance), distance)
+    positions = np.array(list(combinations(range(bits), distance)), dtype=np.int64)
+    positions = positions.reshape(comb(bits, distance), distance)
     masks = np.zeros((len(positions), bits), dtype=bool)
     masks[np.repeat(np.arange(len(positions)), distance), positions.ravel()] = True
     packed = pack(masks)

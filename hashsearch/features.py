@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
-from sklearn.preprocessing import normalize
 
 from .errors import CorpusError, InvalidParameterError
 from .progress import progress
@@ -61,27 +60,53 @@ class TextFeatures:
         self.vocabulary_ = [str(term) for term in counter.get_feature_names_out()]
         document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
         self.idf_ = (np.log((1 + counts.shape[0]) / (1 + document_frequency)) + 1).astype(np.float32)
-        self._counter = counter
-        return self._weight(counts)
+        self._prepare()
+        return self._weight(sp.csr_matrix(counts, dtype=np.float32))
+
+    def _prepare(self) -> None:
+        self._analyze = CountVectorizer(stop_words="english", token_pattern=TOKEN_PATTERN).build_analyzer()
+        self._column = {term: column for column, term in enumerate(self.vocabulary_)}
 
     def transform(self, texts: Iterable[str]) -> sp.csr_matrix:
-        """TF-IDF rows for new texts, with the learned vocabulary (unknown words are ignored)."""
-        return self._weight(self._counter.transform(texts))
+        """TF-IDF rows for new texts, with the learned vocabulary (unknown words are ignored).
+
+        Counts words with the same analyzer as training but without CountVectorizer.transform's
+        per-call overhead: a one-line query costs tens of microseconds, not milliseconds.
+        """
+        indptr, indices, counts = [0], [], []
+        for text in texts:
+            row: dict[int, int] = {}
+            for token in self._analyze(text):
+                column = self._column.get(token)
+                if column is not None:
+                    row[column] = row.get(column, 0) + 1
+            columns = sorted(row)
+            indices += columns
+            counts += [row[c] for c in columns]
+            indptr.append(len(indices))
+        matrix = sp.csr_matrix((np.asarray(counts, dtype=np.float32), np.asarray(indices, dtype=np.int32),
+                                np.asarray(indptr, dtype=np.int64)), shape=(len(indptr) - 1, self.n_features))
+        return self._weight(matrix)
 
     def out_of_vocabulary_share(self, texts: Iterable[str]) -> float:
         """Share of word tokens (stop words excluded) that the vocabulary does not know."""
-        analyze = self._counter.build_analyzer()
-        vocabulary = set(self.vocabulary_)
         known = total = 0
         for text in texts:
-            tokens = analyze(text)
+            tokens = self._analyze(text)
             total += len(tokens)
-            known += sum(token in vocabulary for token in tokens)
+            known += sum(token in self._column for token in tokens)
         return 0.0 if total == 0 else 1.0 - known / total
 
     def _weight(self, counts: sp.csr_matrix) -> sp.csr_matrix:
-        weighted = counts.astype(np.float32) @ sp.diags(self.idf_)
-        return normalize(sp.csr_matrix(weighted, dtype=np.float32), norm="l2", copy=False)
+        """count * idf, then each row scaled to unit length (rows without known words stay zero)."""
+        weighted = counts.copy()
+        weighted.sort_indices()
+        weighted.data = weighted.data * self.idf_[weighted.indices]
+        lengths = np.diff(weighted.indptr)
+        norms = np.sqrt(np.bincount(np.repeat(np.arange(weighted.shape[0]), lengths),
+                                    weights=weighted.data.astype(np.float64) ** 2, minlength=weighted.shape[0]))
+        weighted.data = (weighted.data / np.repeat(norms, lengths)).astype(np.float32)
+        return weighted
 
     @staticmethod
     def row_bytes(X: sp.csr_matrix, row: int) -> bytes:
@@ -92,8 +117,9 @@ class TextFeatures:
     def rows_from_bytes(self, blobs: list[bytes]) -> sp.csr_matrix:
         """The inverse of ``row_bytes`` for several rows."""
         lengths = [len(blob) // 8 for blob in blobs]
-        indices = np.concatenate([np.frombuffer(b[: n * 4], "<i4") for b, n in zip(blobs, lengths)] or [np.empty(0, "<i4")])
-        data = np.concatenate([np.frombuffer(b[n * 4:], "<f4") for b, n in zip(blobs, lengths)] or [np.empty(0, "<f4")])
+        empty = [np.empty(0, "<i4")]
+        indices = np.concatenate([np.frombuffer(b[: n * 4], "<i4") for b, n in zip(blobs, lengths)] or empty)
+        data = np.concatenate([np.frombuffer(b[n * 4:], "<f4") for b, n in zip(blobs, lengths)] or empty)
         indptr = np.concatenate([[0], np.cumsum(lengths)])
         return sp.csr_matrix((data, indices, indptr), shape=(len(blobs), self.n_features))
 
@@ -118,6 +144,5 @@ class TextFeatures:
         features = cls(**state["params"])
         features.vocabulary_ = list(state["vocabulary"])
         features.idf_ = np.asarray(state["idf"], dtype=np.float32)
-        features._counter = CountVectorizer(stop_words="english", token_pattern=TOKEN_PATTERN,
-                                            vocabulary=features.vocabulary_, dtype=np.float32)
+        features._prepare()
         return features

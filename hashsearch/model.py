@@ -99,7 +99,8 @@ class SemanticHasher:
 
     def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in
-                ("bits", "seed", "epochs", "batch_size", "hidden", "learning_rate", "neighbours", "variant", "contrastive", "balance_bits", "max_train_documents", "device")}
+                ("bits", "seed", "epochs", "batch_size", "hidden", "learning_rate", "neighbours", "variant",
+                 "contrastive", "balance_bits", "max_train_documents", "device")}
 
     def check_params(self) -> None:
         """Raise InvalidParameterError naming the first parameter outside its allowed values."""
@@ -150,6 +151,7 @@ class SemanticHasher:
                               batch_size=self.batch_size, learning_rate=self.learning_rate, seed=self.seed,
                               device=device, quiet=self.quiet)
         self.network_.to("cpu")
+        self._numpy_weights = None
         # Per-bit medians split the corpus in half on every bit; 0.5 matches how bits were sampled in training.
         self.thresholds_ = (np.median(self.bit_probabilities(X), axis=0).astype(np.float32) if self.balance_bits
                             else np.full(self.bits, 0.5, dtype=np.float32))
@@ -161,14 +163,25 @@ class SemanticHasher:
         if X.shape[1] != self.network_.config["n_features"]:
             raise InvalidParameterError(f"X must have {self.network_.config['n_features']} columns, "
                                         f"the number the model was trained on. Got {X.shape[1]} instead.")
-        self.network_.eval()
+        weights = self._inference_weights()
         out = np.empty((X.shape[0], self.bits), dtype=np.float32)
-        with torch.inference_mode():
-            for start in range(0, X.shape[0], _ENCODE_BATCH):
-                rows = np.arange(start, min(start + _ENCODE_BATCH, X.shape[0]))
-                logits = self.network_.code_logits(*sparse_batch(X, rows, torch.device("cpu")))
-                out[rows] = torch.sigmoid(logits).numpy()
+        for start in range(0, X.shape[0], _ENCODE_BATCH):
+            hidden = np.maximum(X[start:start + _ENCODE_BATCH] @ weights["input"] + weights["input_bias"], 0)
+            hidden = np.maximum(hidden @ weights["hidden"] + weights["hidden_bias"], 0)
+            logits = hidden @ weights["code"] + weights["code_bias"]
+            out[start:start + _ENCODE_BATCH] = 1 / (1 + np.exp(-logits))
         return out
+
+    def _inference_weights(self) -> dict[str, np.ndarray]:
+        """The encoder as numpy arrays: a forward pass for one query then costs microseconds, not
+        torch's per-call overhead, and documents and queries share this one code path."""
+        if getattr(self, "_numpy_weights", None) is None:
+            state = {name: t.detach().cpu().numpy() for name, t in self.network_.state_dict().items()}
+            self._numpy_weights = {
+                "input": state["input_layer.weight"], "input_bias": state["input_bias"],
+                "hidden": np.ascontiguousarray(state["encoder.1.weight"].T), "hidden_bias": state["encoder.1.bias"],
+                "code": np.ascontiguousarray(state["encoder.3.weight"].T), "code_bias": state["encoder.3.bias"]}
+        return self._numpy_weights
 
     def encode(self, X: sp.spmatrix) -> np.ndarray:
         """(n, bits // 8) uint8 packed codes for the rows of ``X``."""

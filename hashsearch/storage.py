@@ -62,7 +62,8 @@ class StoredDocument:
     metadata: dict[str, Any]
 
     def as_row(self, added_at: float) -> dict[str, Any]:
-        return {"id": self.id, "code": self.code, "vector": self.vector, "content_hash": self.content_hash, "added_at": added_at,
+        return {"id": self.id, "code": self.code, "vector": self.vector, "content_hash": self.content_hash,
+                "added_at": added_at,
                 "snippet": make_snippet(self.text), "text": self.text,
                 "metadata": json.dumps(self.metadata, ensure_ascii=False, default=str)}
 
@@ -227,11 +228,13 @@ class Storage:
             return dict(conn.execute(sa.select(documents_table.c.id, documents_table.c.content_hash)).all())
 
     def read_snippets(self, ids: Sequence[str]) -> dict[str, str]:
-        if not ids:
-            return {}
-        with self._engine.connect() as conn:
-            return dict(conn.execute(sa.select(documents_table.c.id, documents_table.c.snippet)
-                                     .where(documents_table.c.id.in_(list(set(ids))))).all())
+        return self._read_column(documents_table.c.snippet, ids)
+
+    def read_vectors(self, ids: Sequence[str]) -> dict[str, bytes]:
+        return {doc_id: bytes(blob) for doc_id, blob in self._read_column(documents_table.c.vector, ids).items()}
+
+    def read_texts(self, ids: Sequence[str]) -> dict[str, str]:
+        return self._read_column(documents_table.c.text, ids)
 
     def read_recent_texts(self, limit: int) -> list[str]:
         """The texts of the ``limit`` most recently added documents."""
@@ -239,19 +242,18 @@ class Storage:
             return list(conn.execute(sa.select(documents_table.c.text)
                                      .order_by(documents_table.c.added_at.desc()).limit(limit)).scalars())
 
-    def read_vectors(self, ids: Sequence[str]) -> dict[str, bytes]:
+    def _read_column(self, column: sa.Column, ids: Sequence[str]) -> dict[str, Any]:
+        """id -> value of one column for the given ids; ids not stored are absent."""
         if not ids:
             return {}
+        unique = list(set(ids))
+        found: dict[str, Any] = {}
         with self._engine.connect() as conn:
-            return {row[0]: bytes(row[1]) for row in conn.execute(
-                sa.select(documents_table.c.id, documents_table.c.vector).where(documents_table.c.id.in_(list(set(ids)))))}
-
-    def read_texts(self, ids: Sequence[str]) -> dict[str, str]:
-        if not ids:
-            return {}
-        with self._engine.connect() as conn:
-            return dict(conn.execute(sa.select(documents_table.c.id, documents_table.c.text)
-                                     .where(documents_table.c.id.in_(list(set(ids))))).all())
+            for start in range(0, len(unique), _INSERT_CHUNK):
+                chunk = unique[start:start + _INSERT_CHUNK]
+                found.update(conn.execute(sa.select(documents_table.c.id, column)
+                                          .where(documents_table.c.id.in_(chunk))).all())
+        return found
 
 
 def _display_name(db: str | Path) -> str:

@@ -104,3 +104,26 @@ def test_default_epochs_scale_with_corpus_size():
     assert default_epochs(300, 64) == 60
     assert default_epochs(100_000, 64) == 5
     assert 5 < default_epochs(11_314, 64) < 60
+
+
+def test_training_sample_is_capped_and_seeded(sample_matrix):
+    X, _ = sample_matrix
+    options = {"bits": 16, "epochs": 1, "hidden": 32, "max_train_documents": 100}
+    first = SemanticHasher(**options).fit(X)
+    assert sum(first.history_) > 0 and first.encode(X).shape == (X.shape[0], 2)
+    assert np.array_equal(first.encode(X), SemanticHasher(**options).fit(X).encode(X))
+    # A different sample (another seed) learns a different model.
+    assert not np.array_equal(first.encode(X), SemanticHasher(seed=1, **options).fit(X).encode(X))
+
+
+def test_numpy_encoder_matches_the_torch_network(sample_matrix):
+    import torch
+
+    from hashsearch.model import sparse_batch
+
+    X, _ = sample_matrix
+    hasher = SemanticHasher(bits=32, epochs=1, hidden=64).fit(X)
+    with torch.inference_mode():
+        expected = torch.sigmoid(hasher.network_.code_logits(*sparse_batch(X, np.arange(X.shape[0]),
+                                                                          torch.device("cpu")))).numpy()
+    assert np.allclose(hasher.bit_probabilities(X), expected, atol=1e-5)

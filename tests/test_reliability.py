@@ -1,6 +1,5 @@
 """Crashes, concurrent writers and bad input must never damage an index."""
 import json
-import os
 import random
 import shutil
 import signal
