@@ -88,6 +88,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--lookup-sizes", default="10000,100000,1000000")
     parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--postgres", default=None,
+                        help="also run the end-to-end part at the first size on this PostgreSQL URL "
+                             "(any index there is replaced)")
     args = parser.parse_args()
     import bm25s
 
@@ -97,12 +100,14 @@ def main() -> None:
     real = ng_train.texts + rt_train.texts + rt_test.texts + ng_test.texts[args.queries:]
     queries = ng_test.texts[:args.queries]
     end_to_end, builds, lookups = [], [], []
-    searcher_for_codes = None
+    searcher_for_codes: Searcher | None = None
     with tempfile.TemporaryDirectory() as tmp:
-        for size in [int(s) for s in args.sizes.split(",")]:
+        sizes = [int(s) for s in args.sizes.split(",")]
+        runs = [("SQLite", size) for size in sizes] + ([("PostgreSQL", sizes[0])] if args.postgres else [])
+        for backend, size in runs:
             texts = real[:size] + synthetic_texts(real, max(0, size - len(real)), seed=size)
             docs = [{"id": f"doc-{i}", "text": t} for i, t in enumerate(texts)]
-            db = Path(tmp) / f"speed-{size}.db"
+            db = Path(tmp) / f"speed-{size}.db" if backend == "SQLite" else args.postgres
             torch.set_num_threads(2)
             searcher = Searcher.build(docs, db, bits=BITS)
             torch.set_num_threads(1)
@@ -112,10 +117,11 @@ def main() -> None:
             searcher = Searcher.open(db)
             open_seconds = time.perf_counter() - started
             stages = report.stage_seconds
-            builds.append(f"| {size:,} | " + " | ".join(f"{size / stages[s]:,.0f}" for s in
+            disk = f"{db.stat().st_size / size:,.0f}" if backend == "SQLite" else "n/a"
+            builds.append(f"| {backend} | {size:,} | " + " | ".join(f"{size / stages[s]:,.0f}" for s in
                                                       ("reading", "vectorizing", "training", "encoding", "storing"))
                           + f" | {report.seconds:.0f} | {open_seconds:.2f} | "
-                          f"{searcher._snapshot.index.nbytes / size:.1f} | {db.stat().st_size / size:,.0f} |")
+                          f"{searcher._snapshot.index.nbytes / size:.1f} | {disk} |")
             searcher.search(queries[0])
             single = latencies_ms(lambda q: searcher.search(q, k=K), queries)
             batches = [queries[i:i + 100] for i in range(0, len(queries), 100)]
@@ -126,14 +132,19 @@ def main() -> None:
                 two_thread_qps = len(queries) / (time.perf_counter() - started)
             retriever = bm25s.BM25()
             retriever.index(bm25s.tokenize(texts, stopwords="en", show_progress=False), show_progress=False)
-            bm25_ms = latencies_ms(lambda q: retriever.retrieve(bm25s.tokenize([q], stopwords="en", show_progress=False),
-                                                                k=K, show_progress=False), queries)
-            end_to_end.append(f"| {size:,} | {summary(single)} | {np.median(batch_ms):.3f} | {two_thread_qps:,.0f} | "
+            def bm25_search(query: str) -> None:
+                tokens = bm25s.tokenize([query], stopwords="en", show_progress=False)
+                retriever.retrieve(tokens, k=K, show_progress=False)
+
+            bm25_ms = latencies_ms(bm25_search, queries)
+            end_to_end.append(f"| {backend} | {size:,} | {summary(single)} | {np.median(batch_ms):.3f} | "
+                              f"{two_thread_qps:,.0f} | "
                               f"{summary(bm25_ms)} | {np.median(bm25_ms) / np.median(single):.1f}x |")
             print(end_to_end[-1], flush=True)
-            if searcher_for_codes is not None:
-                searcher_for_codes.close()
-            searcher_for_codes = searcher
+            if backend == "SQLite" and size == max(sizes):
+                searcher_for_codes = searcher
+            else:
+                searcher.close()
         snapshot = searcher_for_codes._snapshot
         X_real = snapshot.features.transform(real)
         query_codes = snapshot.hasher.encode(snapshot.features.transform(queries))
@@ -159,16 +170,18 @@ def main() -> None:
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
     lines = [
         "## Speed and scale", "", f"Command: `python {' '.join(sys.argv)}`  ",
-        f"{BITS}-bit codes, k={K}, {args.queries} 20NG test posts as queries; query paths on 1 torch thread, builds on 2; "
+        f"{BITS}-bit codes, k={K}, {args.queries} 20NG test posts as queries; query paths on 1 torch thread, "
+        "builds on 2; "
         f"torch {torch.__version__}, faiss {faiss.__version__}; date {time.strftime('%Y-%m-%d')}. "
         f"Peak memory of the whole run: {peak_gb:.1f} GB.", "",
-        "### End to end (query text to hits with snippets, SQLite)", "",
-        "| documents | single query median ms | p99 ms | queries/s | search_many ms/query | 2 threads queries/s "
-        "| bm25s median ms | p99 ms | queries/s | bm25s / hashsearch (medians) |",
-        "|---|---|---|---|---|---|---|---|---|---|", *end_to_end, "",
+        "### End to end (query text to hits with snippets)", "",
+        "| database | documents | single query median ms | p99 ms | queries/s | search_many ms/query | "
+        "2 threads queries/s | bm25s median ms | p99 ms | queries/s | bm25s / hashsearch (medians) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|", *end_to_end, "",
         "### Build (documents per second by stage) and footprint", "",
-        "| documents | reading | vectorizing | training | encoding | storing | build s | open s | search structures "
-        "bytes/doc | database bytes/doc |", "|---|---|---|---|---|---|---|---|---|---|", *builds, "",
+        "| database | documents | reading | vectorizing | training | encoding | storing | build s | open s | "
+        "search structures bytes/doc | database bytes/doc |", "|---|---|---|---|---|---|---|---|---|---|---|", *builds,
+        "",
         "Training uses a sample of at most 30,000 documents (`max_train_documents`), so its rate grows with size.", "",
         "### Code lookup alone (code to rows) against a FAISS flat scan of the same codes", "",
         f"| documents | hashsearch median ms | p99 ms | queries/s | FAISS IndexBinaryFlat median ms | p99 ms | "

@@ -60,3 +60,25 @@ def test_cli_index_and_query_with_a_database_url(new_db, sample_dir, monkeypatch
     hits = json.loads(runner.invoke(main, ["query", "orbit", "--json", "-k", "3"]).output)
     assert len(hits) == 3
     assert np.all(np.diff([h["distance"] for h in hits]) >= 0)
+
+
+WRITER_BATCH = """
+import json, sys
+from hashsearch import Searcher
+with Searcher.open(sys.argv[1]) as searcher:
+    searcher.add(json.loads(sys.argv[2]))
+"""
+
+
+def test_concurrent_writer_processes_keep_every_document(new_db, sample_docs):
+    db = new_db()
+    Searcher.build(sample_docs[:100], db, bits=32, **FAST).close()
+    batches = [sample_docs[100:200], sample_docs[200:300]]
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER_BATCH, db, json.dumps(batch)]) for batch in batches]
+    assert [writer.wait(timeout=180) for writer in writers] == [0, 0]
+    with Searcher.open(db) as searcher:
+        assert len(searcher) == 300
+        storage = Storage.open(db)
+        ids, _ = storage.read_codes()
+        storage.close()
+        assert sorted(ids) == sorted(d["id"] for d in sample_docs[:300])
