@@ -30,7 +30,8 @@ def test_index_then_query_prints_hits(run, sample_dir):
 
 
 def test_db_option_and_environment_variable(run, sample_dir, tmp_path, monkeypatch):
-    assert run("index", str(sample_dir / "sci.space"), "--db", "space.db", "--bits", "16", "--epochs", "1").exit_code == 0
+    result = run("index", str(sample_dir / "sci.space"), "--db", "space.db", "--bits", "16", "--epochs", "1")
+    assert result.exit_code == 0
     monkeypatch.setenv("HASHSEARCH_DB", "space.db")
     result = run("query", "orbit", "--json")
     assert result.exit_code == 0 and len(json.loads(result.output)) == 10
