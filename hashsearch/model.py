@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import expit
 import torch
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
@@ -169,7 +170,7 @@ class SemanticHasher:
             hidden = np.maximum(X[start:start + _ENCODE_BATCH] @ weights["input"] + weights["input_bias"], 0)
             hidden = np.maximum(hidden @ weights["hidden"] + weights["hidden_bias"], 0)
             logits = hidden @ weights["code"] + weights["code_bias"]
-            out[start:start + _ENCODE_BATCH] = 1 / (1 + np.exp(-logits))
+            out[start:start + _ENCODE_BATCH] = expit(logits)
         return out
 
     def _inference_weights(self) -> dict[str, np.ndarray]:
