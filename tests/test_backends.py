@@ -63,18 +63,21 @@ def test_cli_index_and_query_with_a_database_url(new_db, sample_dir, monkeypatch
 
 
 WRITER_BATCH = """
-import json, sys
+import sys
 from hashsearch import Searcher
 with Searcher.open(sys.argv[1]) as searcher:
-    searcher.add(json.loads(sys.argv[2]))
+    searcher.add(sys.argv[2])
 """
 
 
-def test_concurrent_writer_processes_keep_every_document(new_db, sample_docs):
+def test_concurrent_writer_processes_keep_every_document(new_db, sample_docs, tmp_path):
     db = new_db()
     Searcher.build(sample_docs[:100], db, bits=32, **FAST).close()
-    batches = [sample_docs[100:200], sample_docs[200:300]]
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER_BATCH, db, json.dumps(batch)]) for batch in batches]
+    batches = []
+    for number, batch in enumerate([sample_docs[100:200], sample_docs[200:300]]):
+        batches.append(tmp_path / f"batch-{number}.jsonl")
+        batches[-1].write_text("".join(json.dumps(d) + "\n" for d in batch), encoding="utf-8")
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER_BATCH, db, str(batch)]) for batch in batches]
     assert [writer.wait(timeout=180) for writer in writers] == [0, 0]
     with Searcher.open(db) as searcher:
         assert len(searcher) == 300
