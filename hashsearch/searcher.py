@@ -232,7 +232,8 @@ class Searcher:
         results = [snapshot.index.search(code, shortlist, radius) for code in query_codes]
         ranked = [(list(snapshot.ids[rows]), distances.tolist(), [None] * len(rows)) for rows, distances in results]
         if rerank:
-            ranked = [self._rerank(query_vectors[q], *ranked[q], k) for q in range(len(ranked))]
+            ranked = [self._rerank(query_vectors[q], ids, distances, k)
+                      for q, (ids, distances, _) in enumerate(ranked)]
         snippets = self._storage.read_snippets([i for ids, _, _ in ranked for i in ids])
         # A document removed by another writer after this search began has no snippet row: leave it out.
         return [[Hit(doc_id, int(distance), snippets[doc_id], score)
@@ -240,7 +241,7 @@ class Searcher:
                 for ids, distances, scores in ranked]
 
     def _rerank(self, query_vector: sp.csr_matrix, ids: list[str], distances: list[int],
-                _scores: list[None], k: int) -> tuple[list[str], list[int], list[float]]:
+                k: int) -> tuple[list[str], list[int], list[float]]:
         """Order a shortlist by TF-IDF cosine with the query; equal scores keep their Hamming order."""
         vectors = self._storage.read_vectors(ids)
         present = [i for i in range(len(ids)) if ids[i] in vectors]
