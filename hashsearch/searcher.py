@@ -232,7 +232,7 @@ class Searcher:
         results = [snapshot.index.search(code, shortlist, radius) for code in query_codes]
         ranked = [(list(snapshot.ids[rows]), distances.tolist(), [None] * len(rows)) for rows, distances in results]
         if rerank:
-            ranked = [self._rerank(query_vectors[q], ids, distances, k)
+            ranked = [self._rerank(snapshot.features, query_vectors[q], ids, distances, k)
                       for q, (ids, distances, _) in enumerate(ranked)]
         snippets = self._storage.read_snippets([i for ids, _, _ in ranked for i in ids])
         # A document removed by another writer after this search began has no snippet row: leave it out.
@@ -240,12 +240,12 @@ class Searcher:
                  for doc_id, distance, score in zip(ids, distances, scores) if doc_id in snippets]
                 for ids, distances, scores in ranked]
 
-    def _rerank(self, query_vector: sp.csr_matrix, ids: list[str], distances: list[int],
+    def _rerank(self, features: TextFeatures, query_vector: sp.csr_matrix, ids: list[str], distances: list[int],
                 k: int) -> tuple[list[str], list[int], list[float]]:
         """Order a shortlist by TF-IDF cosine with the query; equal scores keep their Hamming order."""
         vectors = self._storage.read_vectors(ids)
         present = [i for i in range(len(ids)) if ids[i] in vectors]
-        matrix = self._snapshot.features.rows_from_bytes([vectors[ids[i]] for i in present])
+        matrix = features.rows_from_bytes([vectors[ids[i]] for i in present])
         scores = np.asarray((matrix @ query_vector.T).todense()).ravel()
         order = np.argsort(-scores, kind="stable")[:k]
         return ([ids[present[i]] for i in order], [distances[present[i]] for i in order],
