@@ -1,6 +1,6 @@
 """Speed and scale: query latency, lookup against a FAISS flat scan, bm25s, build throughput, memory.
 
-    pip install bm25s      # benchmark-only peer
+    pip install -e ".[bench]"      # bm25s, the benchmark-only peer
     python benchmarks/speed.py [--sizes 10000,100000] [--lookup-sizes 10000,100000,1000000]
 
 Corpora: the 20 Newsgroups and Reuters texts (train and test, 29,635 documents), topped up with
