@@ -170,11 +170,16 @@ class Searcher:
                                         f"not {bits}. Add --retrain to rebuild it with {bits} bits.")
 
     def _load_snapshot(self) -> _Snapshot:
+        """Vocabulary, model and codes, all read from the database."""
         storage = self._storage
         features = TextFeatures.from_json(storage.read_artifact("vocabulary").decode("utf-8"))
         hasher = SemanticHasher.from_bytes(storage.read_artifact("model_config").decode("utf-8"),
                                            storage.read_artifact("model_weights"))
-        ids, codes = storage.read_codes()
+        return self._snapshot_with_codes(features, hasher)
+
+    def _snapshot_with_codes(self, features: TextFeatures, hasher: SemanticHasher) -> _Snapshot:
+        """A snapshot around the stored codes; adds and removes keep the model, so they reuse it."""
+        ids, codes = self._storage.read_codes()
         codes = codes.reshape(len(ids), hasher.bits // 8)
         order = _tiebreak_order(ids)
         return _Snapshot(features, hasher, np.asarray(ids, dtype=object)[order], CodeIndex(codes[order], hasher.bits))
@@ -299,7 +304,7 @@ class Searcher:
             found = [i for i in ids if i in present]
             with self._storage.transaction() as conn:
                 self._storage.delete_documents(conn, found)
-            self._snapshot = self._load_snapshot()
+            self._snapshot = self._snapshot_with_codes(self._snapshot.features, self._snapshot.hasher)
         self.last_change = ChangeReport(removed=len(found), missing=[i for i in ids if i not in present],
                                         seconds=time.perf_counter() - started)
         return self.last_change
@@ -321,7 +326,7 @@ class Searcher:
                 self._storage.delete_documents(conn, [d.id for d in changed] + gone)
                 self._storage.insert_documents(conn, progress(_stored(changed, codes, X), desc="storing", quiet=quiet,
                                                               total=len(changed), unit="doc"))
-            self._snapshot = self._load_snapshot()
+            self._snapshot = self._snapshot_with_codes(snapshot.features, snapshot.hasher)
         updated = sum(d.id in present for d in changed)
         self.last_change = ChangeReport(added=len(changed) - updated, updated=updated, removed=len(gone),
                                         unchanged=len(corpus.documents) - len(changed),
