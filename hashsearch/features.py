@@ -19,6 +19,7 @@ from .progress import progress
 FORMAT_VERSION = 1
 # Runs of two or more letters: numbers and single letters carry little topic and bloat the vocabulary.
 TOKEN_PATTERN = r"(?u)\b[^\W\d_][^\W\d_]+\b"
+ANALYZER = {"stop_words": "english", "token_pattern": TOKEN_PATTERN}  # one tokenizer for training and queries
 
 
 class TextFeatures:
@@ -48,7 +49,7 @@ class TextFeatures:
         texts = list(texts)
         # On a tiny corpus min_df=2 could drop everything; a term seen once is better than no terms.
         min_df = self.min_df if len(texts) >= 50 else 1
-        counter = CountVectorizer(stop_words="english", token_pattern=TOKEN_PATTERN, min_df=min_df,
+        counter = CountVectorizer(**ANALYZER, min_df=min_df,
                                   max_df=self.max_df if len(texts) >= 50 else 1.0,
                                   max_features=self.max_features, dtype=np.float32)
         try:
@@ -64,7 +65,7 @@ class TextFeatures:
         return self._weight(sp.csr_matrix(counts, dtype=np.float32))
 
     def _prepare(self) -> None:
-        self._analyze = CountVectorizer(stop_words="english", token_pattern=TOKEN_PATTERN).build_analyzer()
+        self._analyze = CountVectorizer(**ANALYZER).build_analyzer()
         self._column = {term: column for column, term in enumerate(self.vocabulary_)}
 
     def transform(self, texts: Iterable[str]) -> sp.csr_matrix:

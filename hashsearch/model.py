@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import expit
 import torch
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
+from scipy.special import expit
 from torch import nn
 
 from . import codes as codelib
@@ -48,14 +48,6 @@ class HashingNetwork(nn.Module):
 
     def word_log_probs(self, code: torch.Tensor) -> torch.Tensor:
         return torch.log_softmax(self.decoder(code), dim=1)
-
-
-def sparse_batch(X: sp.csr_matrix, rows: np.ndarray, device: torch.device) -> tuple[torch.Tensor, ...]:
-    """The EmbeddingBag inputs (indices, offsets, weights) for some rows of a CSR matrix."""
-    batch = X[rows]
-    return (torch.from_numpy(batch.indices.astype(np.int64)).to(device),
-            torch.from_numpy(batch.indptr[:-1].astype(np.int64)).to(device),
-            torch.from_numpy(batch.data.astype(np.float32)).to(device))
 
 
 class SemanticHasher:
@@ -133,7 +125,10 @@ class SemanticHasher:
 
     def fit(self, X: sp.spmatrix) -> SemanticHasher:
         """Train on the rows of ``X`` (documents x terms, non-negative, e.g. L2-normalised TF-IDF)."""
-        from .training import nearest_neighbours, train  # training depends on this module, not the reverse
+        from .training import (  # training depends on this module, not the reverse
+            nearest_neighbours,
+            train,
+        )
 
         self.check_params()
         X = sp.csr_matrix(X, dtype=np.float32)

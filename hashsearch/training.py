@@ -14,7 +14,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.preprocessing import normalize
 
-from .model import HashingNetwork, sparse_batch
+from .model import HashingNetwork
 from .progress import progress, progress_bar
 
 TARGET_STEPS = 2000  # optimisation steps the default epoch count aims for
@@ -24,6 +24,14 @@ MASKED_INPUT_SHARE = 0.2  # share of input words hidden from the denoising varia
 KL_WEIGHT = 0.05
 NOISE_SCALE = 1.0
 CONTRASTIVE_TEMPERATURE = 0.3
+
+
+def sparse_batch(X: sp.csr_matrix, rows: np.ndarray, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """The EmbeddingBag inputs (indices, offsets, weights) for some rows of a CSR matrix."""
+    batch = X[rows]
+    return (torch.from_numpy(batch.indices.astype(np.int64)).to(device),
+            torch.from_numpy(batch.indptr[:-1].astype(np.int64)).to(device),
+            torch.from_numpy(batch.data.astype(np.float32)).to(device))
 
 
 def default_epochs(n_documents: int, batch_size: int) -> int:

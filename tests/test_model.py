@@ -119,7 +119,7 @@ def test_training_sample_is_capped_and_seeded(sample_matrix):
 def test_numpy_encoder_matches_the_torch_network(sample_matrix):
     import torch
 
-    from hashsearch.model import sparse_batch
+    from hashsearch.training import sparse_batch
 
     X, _ = sample_matrix
     hasher = SemanticHasher(bits=32, epochs=1, hidden=64).fit(X)
