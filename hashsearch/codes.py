@@ -16,7 +16,7 @@ from .errors import InvalidParameterError
 ALLOWED_BITS = (16, 32, 64, 128)
 # A ball is probed bucket by bucket only while it holds at most this many codes; past that a scan is cheaper.
 DEFAULT_PROBE_BUDGET = 3000
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_FOLD_ROTATION = 29
 
 
 def check_bits(bits: object) -> int:
@@ -68,9 +68,11 @@ def flip_masks(bits: int, distance: int) -> np.ndarray:
 
 
 def bucket_keys(codes: np.ndarray) -> np.ndarray:
-    """One uint64 per code for hash-table lookups: the code itself up to 64 bits, a folded mix above.
+    """One uint64 per code for hash-table lookups: the code itself up to 64 bits, a folded XOR above.
 
-    Folded keys of different codes can collide, so callers compare full codes after a match.
+    The key is linear in the code (key(a ^ b) == key(a) ^ key(b)), so the keys of a code's neighbours
+    are its key XOR precomputed mask keys, with no re-packing per probe. Folded keys of different codes
+    can collide, so callers compare full codes after a match.
     """
     codes = np.ascontiguousarray(codes, dtype=np.uint8)
     n, n_bytes = codes.shape
@@ -80,7 +82,17 @@ def bucket_keys(codes: np.ndarray) -> np.ndarray:
     as_words = padded.view(">u8").astype(np.uint64)
     keys = as_words[:, 0].copy()
     for w in range(1, words):
-        keys = (keys * _GOLDEN) ^ as_words[:, w]
+        # Rotating each further word keeps bit i of one word from always cancelling bit i of the next.
+        shift = np.uint64(_FOLD_ROTATION * w % 64)
+        keys ^= (as_words[:, w] << shift) | (as_words[:, w] >> (np.uint64(64) - shift))
+    return keys
+
+
+@lru_cache(maxsize=32)
+def flip_keys(bits: int, distance: int) -> np.ndarray:
+    """``bucket_keys`` of ``flip_masks``: XOR with a code's key gives the keys of its neighbours."""
+    keys = bucket_keys(flip_masks(bits, distance))
+    keys.setflags(write=False)
     return keys
 
 

@@ -7,17 +7,26 @@ never modified afterwards, which makes concurrent searches safe without locks.
 """
 from __future__ import annotations
 
+from math import comb
+
 import faiss
 import numpy as np
 
 from . import codes as codelib
 
 
+# One bucket probe (a binary search over the sorted bucket keys) costs about as much as a FAISS scan of
+# this many codes. Before probing each further distance the index compares the two and takes the cheaper:
+# small indexes are scanned, large ones probed, and the answer is the same exact top k either way.
+PROBE_COST_IN_CODES = 30.0
+
+
 class CodeIndex:
     """Exact Hamming top-k over packed codes: bucket probes within a radius, then a FAISS scan."""
 
-    def __init__(self, codes: np.ndarray, bits: int) -> None:
+    def __init__(self, codes: np.ndarray, bits: int, *, probe_cost: float = PROBE_COST_IN_CODES) -> None:
         self.bits = bits
+        self.probe_cost = probe_cost
         self.codes = np.ascontiguousarray(codes, dtype=np.uint8).reshape(-1, bits // 8)
         keys = codelib.bucket_keys(self.codes)
         # Rows grouped by bucket key (a CSR layout: bucket b holds rows_by_key[starts[b]:starts[b + 1]]);
@@ -49,41 +58,52 @@ class CodeIndex:
 
     def lookup(self, probes: np.ndarray) -> np.ndarray:
         """Rows whose code equals one of the packed ``probes``, ascending."""
-        probe_keys = codelib.bucket_keys(probes)
-        positions = np.searchsorted(self._bucket_keys, probe_keys)
-        positions = np.minimum(positions, max(len(self._bucket_keys) - 1, 0))
-        hit = (self._bucket_keys[positions] == probe_keys) if len(self._bucket_keys) else np.zeros(0, bool)
-        if not hit.any():
-            return np.empty(0, dtype=np.int64)
-        spans = [self._rows_by_key[self._bucket_starts[p]:self._bucket_starts[p + 1]] for p in positions[hit]]
-        rows = np.concatenate(spans).astype(np.int64)
+        probes = np.ascontiguousarray(probes, dtype=np.uint8).reshape(-1, self.codes.shape[1])
+        rows = self._rows_in_buckets(codelib.bucket_keys(probes))
         if not codelib.keys_are_exact(self.codes.shape[1]):
             # Folded keys may collide: keep only rows whose full code is one of the probes.
-            probe_set = {bytes(p) for p in probes[hit]}
-            rows = rows[[bytes(self.codes[r]) in probe_set for r in rows]]
+            rows = rows[[any(codelib.hamming(probe, self.codes[r:r + 1])[0] == 0 for probe in probes) for r in rows]]
         return np.sort(rows)
+
+    def _rows_in_buckets(self, keys: np.ndarray) -> np.ndarray:
+        """Rows of every bucket whose key is one of ``keys``, bucket by bucket (int64)."""
+        positions = np.searchsorted(self._bucket_keys, keys)
+        inside = positions < len(self._bucket_keys)
+        positions = positions[inside][self._bucket_keys[positions[inside]] == keys[inside]]
+        starts = self._bucket_starts[positions].astype(np.int64)
+        lengths = self._bucket_starts[positions + 1] - starts
+        # Concatenate the ranges starts[j]:starts[j] + lengths[j] without a Python loop.
+        offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+        return self._rows_by_key[offsets + np.arange(len(offsets))].astype(np.int64)
 
     def search(self, query: np.ndarray, k: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` rows nearest to the packed ``query`` by Hamming distance, ties by ascending row.
 
         Probes the exact bucket, then every code at distance 1, 2, ... up to ``radius``; stops as soon
         as a finished distance brings the count to ``k``, which makes the answer exact. When the ball
-        holds fewer than ``k`` rows, a FAISS scan answers instead, so the result is always the true top k.
+        holds fewer than ``k`` rows, or probing a distance would cost more than scanning every code, a
+        FAISS scan answers instead, so the result is always the true top k.
         """
         query = np.ascontiguousarray(query, dtype=np.uint8).reshape(-1)
         k = min(k, len(self.codes))
         if k <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        query_key = codelib.bucket_keys(query[None])[0]
+        exact_keys = codelib.keys_are_exact(len(query))
         found_rows: list[np.ndarray] = []
-        found_distances: list[np.ndarray] = []
         found = 0
         for distance in range(min(radius, self.bits) + 1):
-            rows = self.lookup(query ^ codelib.flip_masks(self.bits, distance))
+            if distance and comb(self.bits, distance) * self.probe_cost > len(self.codes):
+                break
+            rows = self._rows_in_buckets(query_key ^ codelib.flip_keys(self.bits, distance))
+            if not exact_keys:
+                rows = rows[codelib.hamming(query, self.codes[rows]) == distance]
+            rows.sort()
             found_rows.append(rows)
-            found_distances.append(np.full(len(rows), distance, dtype=np.int64))
             found += len(rows)
             if found >= k:
-                return np.concatenate(found_rows)[:k], np.concatenate(found_distances)[:k]
+                distances = np.repeat(np.arange(len(found_rows)), [len(r) for r in found_rows])
+                return np.concatenate(found_rows)[:k], distances[:k]
         return self.scan(query, k)
 
     def scan(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -155,14 +155,16 @@ class SemanticHasher:
 
     def bit_probabilities(self, X: sp.spmatrix) -> np.ndarray:
         """(n, bits) float32: the probability each bit is on, before thresholding."""
-        X = sp.csr_matrix(X, dtype=np.float32)
+        if not (sp.issparse(X) and X.format == "csr" and X.dtype == np.float32):
+            X = sp.csr_matrix(X, dtype=np.float32)
         if X.shape[1] != self.network_.config["n_features"]:
             raise InvalidParameterError(f"X must have {self.network_.config['n_features']} columns, "
                                         f"the number the model was trained on. Got {X.shape[1]} instead.")
         weights = self._inference_weights()
         out = np.empty((X.shape[0], self.bits), dtype=np.float32)
         for start in range(0, X.shape[0], _ENCODE_BATCH):
-            hidden = np.maximum(X[start:start + _ENCODE_BATCH] @ weights["input"] + weights["input_bias"], 0)
+            batch = X if X.shape[0] <= _ENCODE_BATCH else X[start:start + _ENCODE_BATCH]  # slicing costs a query
+            hidden = np.maximum(batch @ weights["input"] + weights["input_bias"], 0)
             hidden = np.maximum(hidden @ weights["hidden"] + weights["hidden_bias"], 0)
             logits = hidden @ weights["code"] + weights["code_bias"]
             out[start:start + _ENCODE_BATCH] = expit(logits)

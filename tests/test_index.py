@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from hashsearch import codes
-from hashsearch.index import CodeIndex
+from hashsearch.index import PROBE_COST_IN_CODES, CodeIndex
 
 
 def reference_top_k(query, database, k):
@@ -22,9 +22,10 @@ def clustered_codes(bits, n, seed):
 
 @pytest.mark.parametrize("bits", [16, 32, 64, 128])
 @pytest.mark.parametrize("k", [1, 10, 100])
-def test_search_equals_brute_force(bits, k):
+@pytest.mark.parametrize("probe_cost", [0.0, PROBE_COST_IN_CODES])  # 0: always probe the whole radius
+def test_search_equals_brute_force(bits, k, probe_cost):
     database = clustered_codes(bits, 3000, seed=bits)
-    index = CodeIndex(database, bits)
+    index = CodeIndex(database, bits, probe_cost=probe_cost)
     rng = np.random.default_rng(0)
     for _ in range(8):
         query = database[rng.integers(len(database))] ^ codes.pack(rng.random((1, bits)) < 0.05)[0]
@@ -64,3 +65,15 @@ def test_lookup_finds_exact_bucket_only():
     assert index.lookup(np.array([[1, 0]], np.uint8)).tolist() == [0, 1]
     assert index.lookup(np.array([[3, 0]], np.uint8)).tolist() == []
     assert index.n_buckets == 2 and index.largest_bucket == 2
+
+
+
+def test_folded_128_bit_keys_that_collide_are_told_apart():
+    # The fold is linear, so a second half that cancels the first gives the all-zero code's key.
+    zero = np.zeros(16, np.uint8)
+    twin = np.frombuffer(np.array([1 << codes._FOLD_ROTATION, 1], dtype=">u8").tobytes(), np.uint8)
+    assert codes.bucket_keys(zero[None])[0] == codes.bucket_keys(twin[None])[0]
+    index = CodeIndex(np.stack([zero, twin]), 128, probe_cost=0.0)
+    assert index.lookup(zero[None]).tolist() == [0] and index.lookup(twin[None]).tolist() == [1]
+    rows, distances = index.search(twin, 2, radius=1)
+    assert rows.tolist() == [1, 0] and distances.tolist() == [0, 2]
