@@ -43,3 +43,18 @@ def test_out_of_vocabulary_share():
 def test_bad_parameters_are_named():
     with pytest.raises(InvalidParameterError, match=r"^max_df must be a float in \(0, 1\]\. Got 2 instead\.$"):
         TextFeatures(max_df=2).fit_transform(TEXTS)
+
+
+def test_documents_and_queries_get_identical_vectors():
+    # fit_transform counts in one pass over the whole corpus; transform is the query path. Same rows.
+    texts = TEXTS * 20 + ["Rocket, rocket: the MOON's fuel!", "hockey-playoffs 2024 tonight tonight"]
+    features = TextFeatures(min_df=1)
+    X = features.fit_transform(texts)
+    assert (X != features.transform(texts)).nnz == 0
+    assert features.vocabulary_ == sorted(features.vocabulary_)
+
+
+def test_max_features_keeps_the_most_frequent_terms():
+    features = TextFeatures(max_features=2, min_df=1, max_df=1.0)
+    features.fit_transform(["moon moon moon rocket rocket hockey"] * 60)
+    assert features.vocabulary_ == ["moon", "rocket"]
