@@ -118,6 +118,12 @@ class TextFeatures:
         """TF-IDF rows for new texts, with the learned vocabulary (unknown words are ignored)."""
         return self._weighted(*self._count(texts))
 
+    def terms(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(columns, TF-IDF weights) of one text: ``transform([text])``'s one row without the sparse
+        matrix, whose construction costs more than the arithmetic for a query."""
+        counts, columns, indptr = self._count([text])
+        return columns, self._weights(counts, columns, indptr)
+
     def out_of_vocabulary_share(self, texts: Iterable[str]) -> float:
         """Share of word tokens (stop words excluded) that the vocabulary does not know."""
         known = total = 0
@@ -128,16 +134,16 @@ class TextFeatures:
         return 0.0 if total == 0 else 1.0 - known / total
 
     def _weighted(self, counts: np.ndarray, indices: np.ndarray, indptr: np.ndarray) -> sp.csr_matrix:
-        """CSR of count * idf with each row scaled to unit length (rows without known words stay zero).
+        return sp.csr_matrix((self._weights(counts, indices, indptr), indices, indptr),
+                             shape=(len(indptr) - 1, self.n_features))
 
-        Works on the raw arrays and builds the matrix once: scipy's per-operation overhead would
-        otherwise cost more than the arithmetic for a one-line query."""
+    def _weights(self, counts: np.ndarray, indices: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+        """count * idf, each row scaled to unit length (rows without known words stay zero)."""
         data = counts * self.idf_[indices]
         lengths = np.diff(indptr)
         rows = np.repeat(np.arange(len(lengths)), lengths)
         norms = np.sqrt(np.bincount(rows, weights=data.astype(np.float64) ** 2, minlength=len(lengths)))
-        data = (data / norms[rows]).astype(np.float32)
-        return sp.csr_matrix((data, indices, indptr), shape=(len(lengths), self.n_features))
+        return (data / norms[rows]).astype(np.float32)
 
     @staticmethod
     def row_bytes(X: sp.csr_matrix, row: int) -> bytes:

@@ -19,6 +19,7 @@ from . import codes as codelib
 # this many codes. Before probing each further distance the index compares the two and takes the cheaper:
 # small indexes are scanned, large ones probed, and the answer is the same exact top k either way.
 PROBE_COST_IN_CODES = 30.0
+SCAN_TIE_MARGIN = 64
 
 
 class CodeIndex:
@@ -62,7 +63,7 @@ class CodeIndex:
         rows = self._rows_in_buckets(codelib.bucket_keys(probes))
         if not codelib.keys_are_exact(self.codes.shape[1]):
             # Folded keys may collide: keep only rows whose full code is one of the probes.
-            rows = rows[[any(codelib.hamming(probe, self.codes[r:r + 1])[0] == 0 for probe in probes) for r in rows]]
+            rows = rows[(self.codes[rows][:, None, :] == probes[None, :, :]).all(axis=2).any(axis=1)]
         return np.sort(rows)
 
     def _rows_in_buckets(self, keys: np.ndarray) -> np.ndarray:
@@ -107,16 +108,22 @@ class CodeIndex:
         return self.scan(query, k)
 
     def scan(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Exact top ``k`` by a FAISS flat scan, with ties at the k-th distance resolved by ascending row."""
+        """Exact top ``k`` by a FAISS flat scan, with ties at the k-th distance resolved by ascending row.
+
+        FAISS picks arbitrarily among rows tied at its last distance, so it is asked for ``k`` plus a
+        margin: when the margin ends past the k-th distance, every row tied at the k-th distance is among
+        its answers and we order them ourselves; otherwise a range search collects them all.
+        """
         query = np.ascontiguousarray(query, dtype=np.uint8).reshape(1, -1)
         k = min(k, len(self.codes))
         if k <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-        distances, _ = self._faiss.search(query, k)
-        kth_distance = int(distances[0, k - 1])
-        # FAISS picks arbitrarily among rows tied at the k-th distance; take them all and order them ourselves.
-        limits, within, rows = self._faiss.range_search(query, kth_distance + 1)
-        within = within[limits[0]:limits[1]].astype(np.int64)
-        rows = rows[limits[0]:limits[1]].astype(np.int64)
-        order = np.lexsort((rows, within))[:k]
-        return rows[order], within[order]
+        wide = min(len(self.codes), k + SCAN_TIE_MARGIN)
+        distances, rows = self._faiss.search(query, wide)
+        distances, rows = distances[0].astype(np.int64), rows[0].astype(np.int64)
+        if wide < len(self.codes) and distances[-1] == distances[k - 1]:
+            limits, distances, rows = self._faiss.range_search(query, int(distances[k - 1]) + 1)
+            distances = distances[limits[0]:limits[1]].astype(np.int64)
+            rows = rows[limits[0]:limits[1]].astype(np.int64)
+        order = np.lexsort((rows, distances))[:k]
+        return rows[order], distances[order]

@@ -163,12 +163,22 @@ class SemanticHasher:
         weights = self._inference_weights()
         out = np.empty((X.shape[0], self.bits), dtype=np.float32)
         for start in range(0, X.shape[0], _ENCODE_BATCH):
-            batch = X if X.shape[0] <= _ENCODE_BATCH else X[start:start + _ENCODE_BATCH]  # slicing costs a query
-            hidden = np.maximum(batch @ weights["input"] + weights["input_bias"], 0)
-            hidden = np.maximum(hidden @ weights["hidden"] + weights["hidden_bias"], 0)
-            logits = hidden @ weights["code"] + weights["code_bias"]
-            out[start:start + _ENCODE_BATCH] = expit(logits)
+            out[start:start + _ENCODE_BATCH] = self._top_layers(X[start:start + _ENCODE_BATCH] @ weights["input"])
         return out
+
+    def encode_terms(self, columns: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """The packed code (bits // 8 uint8) of one document given as (columns, weights), e.g. from
+        ``TextFeatures.terms``: ``encode`` of that one row, without sparse-matrix overhead. The first layer
+        sums the same rows in another order, so the probabilities agree with ``encode``'s to float rounding."""
+        first = weights.astype(np.float32) @ self._inference_weights()["input"][columns]
+        return codelib.pack(self._top_layers(first[None]) > self.thresholds_)[0]
+
+    def _top_layers(self, first: np.ndarray) -> np.ndarray:
+        """From the input layer's output (before its bias) to bit probabilities."""
+        weights = self._inference_weights()
+        hidden = np.maximum(first + weights["input_bias"], 0)
+        hidden = np.maximum(hidden @ weights["hidden"] + weights["hidden_bias"], 0)
+        return expit(hidden @ weights["code"] + weights["code_bias"])
 
     def _inference_weights(self) -> dict[str, np.ndarray]:
         """The encoder as numpy arrays: a forward pass for one query then costs microseconds, not

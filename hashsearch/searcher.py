@@ -222,24 +222,30 @@ class Searcher:
         the ``max(10 * k, 100)`` nearest codes are a shortlist re-ordered by TF-IDF cosine with the
         query (``Hit.score``), Salakhutdinov and Hinton's "filter, then TF-IDF".
         """
-        return self.search_many([text], k=k, radius=radius, rerank=rerank)[0]
+        self._check_queries([text])
+        snapshot = self._snapshot
+        radius = self._check_search_args(k, radius, snapshot.hasher.bits)
+        code = snapshot.hasher.encode_terms(*snapshot.features.terms(text))
+        return self._hits(snapshot, [text], code[None], k, radius, rerank)[0]
 
     def search_many(self, texts: Sequence[str], k: int = 10, radius: int | None = None, *,
                     rerank: bool = False) -> list[list[Hit]]:
         """``search`` for several queries, encoding them in one batch."""
         if isinstance(texts, str):
             raise QueryError("search_many takes a list of query texts, not one string. Use search(text).")
-        for text in texts:
-            if not isinstance(text, str) or not text.strip():
-                raise QueryError("the query is empty. Give some words to search for.")
+        self._check_queries(texts)
         snapshot = self._snapshot
         radius = self._check_search_args(k, radius, snapshot.hasher.bits)
-        query_vectors = snapshot.features.transform(list(texts))
-        query_codes = snapshot.hasher.encode(query_vectors)
+        codes = snapshot.hasher.encode(snapshot.features.transform(list(texts)))
+        return self._hits(snapshot, list(texts), codes, k, radius, rerank)
+
+    def _hits(self, snapshot: _Snapshot, texts: list[str], query_codes: np.ndarray, k: int, radius: int,
+              rerank: bool) -> list[list[Hit]]:
         shortlist = max(RERANK_SHORTLIST_FACTOR * k, RERANK_MIN_SHORTLIST) if rerank else k
         results = [snapshot.index.search(code, shortlist, radius) for code in query_codes]
         ranked = [(list(snapshot.ids[rows]), distances.tolist(), [None] * len(rows)) for rows, distances in results]
         if rerank:
+            query_vectors = snapshot.features.transform(texts)
             ranked = [self._rerank(snapshot.features, query_vectors[q], ids, distances, k)
                       for q, (ids, distances, _) in enumerate(ranked)]
         snippets = self._storage.read_snippets([i for ids, _, _ in ranked for i in ids])
@@ -247,6 +253,12 @@ class Searcher:
         return [[Hit(doc_id, int(distance), snippets[doc_id], score)
                  for doc_id, distance, score in zip(ids, distances, scores) if doc_id in snippets]
                 for ids, distances, scores in ranked]
+
+    @staticmethod
+    def _check_queries(texts: Sequence[str]) -> None:
+        for text in texts:
+            if not isinstance(text, str) or not text.strip():
+                raise QueryError("the query is empty. Give some words to search for.")
 
     def _rerank(self, features: TextFeatures, query_vector: sp.csr_matrix, ids: list[str], distances: list[int],
                 k: int) -> tuple[list[str], list[int], list[float]]:

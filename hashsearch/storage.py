@@ -215,7 +215,7 @@ class Storage:
         return bytes(data)
 
     def read_codes(self) -> tuple[list[str], np.ndarray]:
-        """Every document id and its packed code (through the driver: a million rows in about a second)."""
+        """Every document id and its packed code, read through the driver (opening a large index waits on this)."""
         with self._raw_cursor() as cursor:
             cursor.execute(f"SELECT id, code FROM {documents_table.name}")
             rows = cursor.fetchall()

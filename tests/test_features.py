@@ -58,3 +58,13 @@ def test_max_features_keeps_the_most_frequent_terms():
     features = TextFeatures(max_features=2, min_df=1, max_df=1.0)
     features.fit_transform(["moon moon moon rocket rocket hockey"] * 60)
     assert features.vocabulary_ == ["moon", "rocket"]
+
+
+def test_terms_of_one_text_equal_its_transform_row():
+    features = TextFeatures()
+    features.fit_transform(TEXTS)
+    row = features.transform(["The moon rocket and the hockey rocket"])
+    columns, weights = features.terms("The moon rocket and the hockey rocket")
+    assert columns.tolist() == row.indices.tolist() and np.array_equal(weights, row.data)
+    columns, weights = features.terms("nothing known here")
+    assert len(columns) == 0 and len(weights) == 0

@@ -77,3 +77,14 @@ def test_folded_128_bit_keys_that_collide_are_told_apart():
     assert index.lookup(zero[None]).tolist() == [0] and index.lookup(twin[None]).tolist() == [1]
     rows, distances = index.search(twin, 2, radius=1)
     assert rows.tolist() == [1, 0] and distances.tolist() == [0, 2]
+
+
+@pytest.mark.parametrize("n", [50, 500])  # fewer, then more tied rows than FAISS is asked for
+def test_scan_orders_rows_tied_at_the_kth_distance_by_row(n):
+    database = np.zeros((n, 8), dtype=np.uint8)
+    database[::2, 0] = 1  # even rows at distance 0 from the query, odd rows at distance 1
+    index = CodeIndex(database, 64)
+    for k in (10, 30, 40):
+        rows, distances = index.scan(database[0], k)
+        expected_rows, expected_distances = reference_top_k(database[0], database, k)
+        assert rows.tolist() == expected_rows.tolist() and distances.tolist() == expected_distances.tolist()

@@ -127,3 +127,16 @@ def test_numpy_encoder_matches_the_torch_network(sample_matrix):
         expected = torch.sigmoid(hasher.network_.code_logits(*sparse_batch(X, np.arange(X.shape[0]),
                                                                           torch.device("cpu")))).numpy()
     assert np.allclose(hasher.bit_probabilities(X), expected, atol=1e-5)
+
+
+def test_one_document_path_gives_the_batch_codes(sample_matrix):
+    X, _ = sample_matrix
+    hasher = SemanticHasher(bits=64, epochs=1, hidden=64).fit(X)
+    batch = codelib.unpack(hasher.encode(X))
+    probabilities = hasher.bit_probabilities(X)
+    for row in range(X.shape[0]):
+        start, stop = X.indptr[row], X.indptr[row + 1]
+        single = codelib.unpack(hasher.encode_terms(X.indices[start:stop], X.data[start:stop])[None])[0]
+        # Float rounding may only decide bits whose probability is within a hair of the threshold.
+        undecided = np.abs(probabilities[row] - hasher.thresholds_) < 1e-5
+        assert np.array_equal(single[~undecided], batch[row][~undecided])
