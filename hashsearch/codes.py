@@ -45,6 +45,7 @@ def ball_size(bits: int, radius: int) -> int:
     return sum(comb(bits, r) for r in range(radius + 1))
 
 
+@lru_cache(maxsize=64)
 def default_radius(bits: int, budget: int = DEFAULT_PROBE_BUDGET) -> int:
     """The largest radius whose ball holds at most ``budget`` codes (at least 1).
 
@@ -86,6 +87,18 @@ def bucket_keys(codes: np.ndarray) -> np.ndarray:
         shift = np.uint64(_FOLD_ROTATION * w % 64)
         keys ^= (as_words[:, w] << shift) | (as_words[:, w] >> (np.uint64(64) - shift))
     return keys
+
+
+def bucket_key(code: np.ndarray) -> np.uint64:
+    """``bucket_keys`` of one code, in plain integers: a query needs one key, and numpy's per-call cost
+    for a single row is most of a lookup's time."""
+    raw = bytes(code)
+    raw += b"\0" * (-len(raw) % 8)
+    key = int.from_bytes(raw[:8], "big")
+    for w in range(1, len(raw) // 8):
+        word, shift = int.from_bytes(raw[8 * w:8 * w + 8], "big"), _FOLD_ROTATION * w % 64
+        key ^= ((word << shift) | (word >> (64 - shift))) & 0xFFFF_FFFF_FFFF_FFFF
+    return np.uint64(key)
 
 
 @lru_cache(maxsize=32)

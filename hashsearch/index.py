@@ -15,9 +15,11 @@ import numpy as np
 from . import codes as codelib
 
 
-# One bucket probe (a binary search over the sorted bucket keys) costs about as much as a FAISS scan of
-# this many codes. Before probing each further distance the index compares the two and takes the cheaper:
-# small indexes are scanned, large ones probed, and the answer is the same exact top k either way.
+# Probing one distance costs a fixed overhead (numpy calls) plus a binary search per probed code; both
+# are counted in codes a FAISS scan reads in the same time (measured on 2-core x86, see RESULTS.md).
+# Before each distance the index compares probing with scanning everything and takes the cheaper: small
+# indexes are scanned, large ones probed, and the answer is the same exact top k either way.
+PROBE_OVERHEAD_IN_CODES = 10_000.0
 PROBE_COST_IN_CODES = 30.0
 SCAN_TIE_MARGIN = 64
 
@@ -25,9 +27,11 @@ SCAN_TIE_MARGIN = 64
 class CodeIndex:
     """Exact Hamming top-k over packed codes: bucket probes within a radius, then a FAISS scan."""
 
-    def __init__(self, codes: np.ndarray, bits: int, *, probe_cost: float = PROBE_COST_IN_CODES) -> None:
+    def __init__(self, codes: np.ndarray, bits: int, *, probe_cost: float = PROBE_COST_IN_CODES,
+                 probe_overhead: float = PROBE_OVERHEAD_IN_CODES) -> None:
         self.bits = bits
         self.probe_cost = probe_cost
+        self.probe_overhead = probe_overhead
         self.codes = np.ascontiguousarray(codes, dtype=np.uint8).reshape(-1, bits // 8)
         keys = codelib.bucket_keys(self.codes)
         # Rows grouped by bucket key (a CSR layout: bucket b holds rows_by_key[starts[b]:starts[b + 1]]);
@@ -68,9 +72,13 @@ class CodeIndex:
 
     def _rows_in_buckets(self, keys: np.ndarray) -> np.ndarray:
         """Rows of every bucket whose key is one of ``keys``, bucket by bucket (int64)."""
-        positions = np.searchsorted(self._bucket_keys, keys)
-        inside = positions < len(self._bucket_keys)
-        positions = positions[inside][self._bucket_keys[positions[inside]] == keys[inside]]
+        if not len(self._bucket_keys):
+            return np.empty(0, dtype=np.int64)
+        positions = np.minimum(np.searchsorted(self._bucket_keys, keys), len(self._bucket_keys) - 1)
+        positions = positions[self._bucket_keys[positions] == keys]
+        if len(positions) <= 1:  # the common case: skip the concatenation below
+            span = slice(*self._bucket_starts[positions[0]:positions[0] + 2]) if len(positions) else slice(0, 0)
+            return self._rows_by_key[span].astype(np.int64)
         starts = self._bucket_starts[positions].astype(np.int64)
         lengths = self._bucket_starts[positions + 1] - starts
         # Concatenate the ranges starts[j]:starts[j] + lengths[j] without a Python loop.
@@ -89,12 +97,12 @@ class CodeIndex:
         k = min(k, len(self.codes))
         if k <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-        query_key = codelib.bucket_keys(query[None])[0]
+        query_key = codelib.bucket_key(query)
         exact_keys = codelib.keys_are_exact(len(query))
         found_rows: list[np.ndarray] = []
         found = 0
         for distance in range(min(radius, self.bits) + 1):
-            if distance and comb(self.bits, distance) * self.probe_cost > len(self.codes):
+            if self.probe_overhead + comb(self.bits, distance) * self.probe_cost > len(self.codes):
                 break
             rows = self._rows_in_buckets(query_key ^ codelib.flip_keys(self.bits, distance))
             if not exact_keys:

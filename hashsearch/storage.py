@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -252,14 +253,17 @@ class Storage:
         if not ids:
             return {}
         unique = list(dict.fromkeys(ids))
-        mark = "?" if self._engine.dialect.paramstyle == "qmark" else "%s"
         found: dict[str, Any] = {}
-        with self._raw_cursor() as cursor:
+        connection = self._engine.raw_connection()
+        try:
+            cursor = connection.cursor()
             for start in range(0, len(unique), _INSERT_CHUNK):
                 chunk = unique[start:start + _INSERT_CHUNK]
-                cursor.execute(f"SELECT id, {column.name} FROM {documents_table.name} "
-                               f"WHERE id IN ({', '.join([mark] * len(chunk))})", chunk)
+                cursor.execute(_select_by_ids(self._engine.dialect.paramstyle, column.name, len(chunk)), chunk)
                 found.update(cursor.fetchall())
+            cursor.close()
+        finally:
+            connection.close()  # back to the pool, which rolls back the read transaction
         return found
 
     @contextmanager
@@ -274,6 +278,12 @@ class Storage:
                 cursor.close()
         finally:
             connection.close()  # back to the pool, which rolls back the read transaction
+
+
+@lru_cache(maxsize=256)
+def _select_by_ids(paramstyle: str, column: str, n_ids: int) -> str:
+    mark = "?" if paramstyle == "qmark" else "%s"
+    return f"SELECT id, {column} FROM {documents_table.name} WHERE id IN ({', '.join([mark] * n_ids)})"
 
 
 def _display_name(db: str | Path) -> str:

@@ -57,3 +57,9 @@ def test_bucket_keys_are_exact_up_to_64_bits_and_spread_above():
 def test_check_bits_message():
     with pytest.raises(InvalidParameterError, match=r"^bits must be one of 16, 32, 64, 128\. Got 30 instead\.$"):
         codes.check_bits(30)
+
+
+@pytest.mark.parametrize("bits", [16, 32, 64, 128])
+def test_bucket_key_of_one_code_equals_the_vectorised_keys(bits):
+    packed = np.random.default_rng(bits).integers(0, 256, (200, bits // 8), dtype=np.uint8)
+    assert [codes.bucket_key(p) for p in packed] == codes.bucket_keys(packed).tolist()

@@ -25,7 +25,7 @@ def clustered_codes(bits, n, seed):
 @pytest.mark.parametrize("probe_cost", [0.0, PROBE_COST_IN_CODES])  # 0: always probe the whole radius
 def test_search_equals_brute_force(bits, k, probe_cost):
     database = clustered_codes(bits, 3000, seed=bits)
-    index = CodeIndex(database, bits, probe_cost=probe_cost)
+    index = CodeIndex(database, bits, probe_cost=probe_cost, probe_overhead=0.0)
     rng = np.random.default_rng(0)
     for _ in range(8):
         query = database[rng.integers(len(database))] ^ codes.pack(rng.random((1, bits)) < 0.05)[0]
@@ -38,7 +38,7 @@ def test_search_equals_brute_force(bits, k, probe_cost):
 
 def test_ties_come_in_ascending_row_order_in_bucket_and_scan():
     database = np.zeros((50, 4), dtype=np.uint8)  # every row in one bucket, all at distance 0
-    index = CodeIndex(database, 32)
+    index = CodeIndex(database, 32, probe_overhead=0.0)
     rows, distances = index.search(database[0], 10, radius=0)
     assert rows.tolist() == list(range(10)) and distances.tolist() == [0] * 10
     rows, _ = index.scan(np.full(4, 255, np.uint8), 10)
@@ -73,7 +73,7 @@ def test_folded_128_bit_keys_that_collide_are_told_apart():
     zero = np.zeros(16, np.uint8)
     twin = np.frombuffer(np.array([1 << codes._FOLD_ROTATION, 1], dtype=">u8").tobytes(), np.uint8)
     assert codes.bucket_keys(zero[None])[0] == codes.bucket_keys(twin[None])[0]
-    index = CodeIndex(np.stack([zero, twin]), 128, probe_cost=0.0)
+    index = CodeIndex(np.stack([zero, twin]), 128, probe_cost=0.0, probe_overhead=0.0)
     assert index.lookup(zero[None]).tolist() == [0] and index.lookup(twin[None]).tolist() == [1]
     rows, distances = index.search(twin, 2, radius=1)
     assert rows.tolist() == [1, 0] and distances.tolist() == [0, 2]
