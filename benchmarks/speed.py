@@ -143,7 +143,6 @@ def main() -> None:
 
             bm25_ms = latencies_ms(bm25_search, queries)
             bm25_short_ms = latencies_ms(bm25_search, short_queries)
-            del retriever
             end_to_end.append(f"| {backend} | {size:,} | {summary(single)} | {np.median(batch_ms):.3f} | "
                               f"{two_thread_qps:,.0f} | "
                               f"{summary(bm25_ms)} | {np.median(bm25_ms) / np.median(single):.1f}x | "
