@@ -97,6 +97,6 @@ def test_info_text_and_json(run, sample_dir):
     run("index", str(sample_dir / "sci.crypt"), "--epochs", "1", "--bits", "16")
     result = run("info")
     assert result.exit_code == 0
-    assert result.output.startswith("hashsearch.db: 50 documents, 16-bit codes (bernoulli model trained ")
+    assert result.output.startswith("hashsearch.db: 50 documents, 16-bit codes (variational model trained ")
     facts = json.loads(run("info", "--json").output)
     assert facts["documents"] == 50 and len(facts["bit_on_share"]) == 16

@@ -62,7 +62,7 @@ def test_same_seed_same_codes_other_seed_other_codes(sample_matrix):
     assert not np.array_equal(first, other)
 
 
-@pytest.mark.parametrize("variant", ["variational", "noise", "denoising"])
+@pytest.mark.parametrize("variant", ["bernoulli", "variational", "noise", "denoising"])
 def test_every_variant_trains_and_round_trips(sample_matrix, variant):
     X, _ = sample_matrix
     hasher = SemanticHasher(bits=16, epochs=1, hidden=32, variant=variant).fit(X)
@@ -82,7 +82,7 @@ def test_encode_rejects_wrong_width(sample_matrix):
 @pytest.mark.parametrize("params,message", [
     ({"bits": 30}, r"^bits must be one of 16, 32, 64, 128\. Got 30 instead\.$"),
     ({"epochs": 0}, r"^epochs must be an int >= 1\. Got 0 instead\.$"),
-    ({"variant": "vae"}, r"^variant must be one of bernoulli, variational, noise, denoising\. Got 'vae' instead\.$"),
+    ({"variant": "vae"}, r"^variant must be one of auto, bernoulli, variational, noise, denoising\. Got 'vae' instead\.$"),
     ({"learning_rate": -1.0}, r"^learning_rate must be a float > 0\. Got -1\.0 instead\.$"),
 ])
 def test_bad_parameters_are_named(sample_matrix, params, message):
@@ -140,3 +140,11 @@ def test_one_document_path_gives_the_batch_codes(sample_matrix):
         # Float rounding may only decide bits whose probability is within a hair of the threshold.
         undecided = np.abs(probabilities[row] - hasher.thresholds_) < 1e-5
         assert np.array_equal(single[~undecided], batch[row][~undecided])
+
+
+@pytest.mark.parametrize(("bits", "expected"), [(16, "variational"), (32, "variational"), (64, "bernoulli")])
+def test_auto_variant_depends_on_code_length(sample_matrix, bits, expected):
+    X, _ = sample_matrix
+    hasher = SemanticHasher(bits=bits, epochs=1, hidden=32).fit(X)
+    assert hasher.variant == "auto" and hasher.variant_ == expected
+    assert SemanticHasher.from_bytes(*hasher.to_bytes()).variant_ == expected
