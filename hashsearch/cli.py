@@ -40,7 +40,8 @@ def main() -> None:
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Fixes training: same corpus and seed, same codes.")
 @click.option("--epochs", type=int, default=None, help="Training epochs (default: about 2,000 steps, 5 to 60 epochs).")
-@click.option("--variant", default=None, help="Model variant: auto (default), bernoulli, variational, noise or denoising.")
+@click.option("--variant", default=None,
+              help="Model variant: auto (default), bernoulli, variational, noise or denoising.")
 @click.option("--neighbours", type=int, default=None,
               help="Each document learns to reconstruct the words of this many nearest documents (itself included).")
 @click.option("--max-features", type=int, default=None, help="Vocabulary size cap (default 10,000 terms).")

@@ -64,8 +64,9 @@ class SemanticHasher:
             documents (itself included); 1 reconstructs only itself, like a plain autoencoder.
         variant: "auto" (default: variational below 64 bits, bernoulli from 64 bits, the best measured
             at each length), "bernoulli" (sampled bits, straight-through), "variational" (adds a KL term
-            toward fair coin bits, NASH-style; summed over bits, it overwhelms long codes), "noise" (deterministic code with Gaussian noise before the
-            sigmoid, Salakhutdinov and Hinton), "denoising" (bernoulli, with input words masked).
+            toward fair coin bits, NASH-style; summed over bits, it overwhelms long codes), "noise"
+            (deterministic code with Gaussian noise before the sigmoid, Salakhutdinov and Hinton),
+            "denoising" (bernoulli, with input words masked).
         contrastive: weight of an InfoNCE term that pulls each code toward a random neighbour's code
             and away from the other documents' neighbours in the batch (0 turns it off).
         max_train_documents: train on a random sample (fixed by ``seed``) of at most this many rows;
@@ -187,7 +188,7 @@ class SemanticHasher:
 
     def _inference_weights(self) -> dict[str, np.ndarray]:
         """The encoder as numpy arrays: a forward pass for one query then costs microseconds, not
-        torch's per-call overhead, and documents and queries share this one code path."""
+        torch's per-call overhead, and documents and queries share these arrays."""
         if getattr(self, "_numpy_weights", None) is None:
             state = {name: t.detach().cpu().numpy() for name, t in self.network_.state_dict().items()}
             self._numpy_weights = {

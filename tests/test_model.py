@@ -82,7 +82,8 @@ def test_encode_rejects_wrong_width(sample_matrix):
 @pytest.mark.parametrize("params,message", [
     ({"bits": 30}, r"^bits must be one of 16, 32, 64, 128\. Got 30 instead\.$"),
     ({"epochs": 0}, r"^epochs must be an int >= 1\. Got 0 instead\.$"),
-    ({"variant": "vae"}, r"^variant must be one of auto, bernoulli, variational, noise, denoising\. Got 'vae' instead\.$"),
+    ({"variant": "vae"},
+     r"^variant must be one of auto, bernoulli, variational, noise, denoising\. Got 'vae' instead\.$"),
     ({"learning_rate": -1.0}, r"^learning_rate must be a float > 0\. Got -1\.0 instead\.$"),
 ])
 def test_bad_parameters_are_named(sample_matrix, params, message):
