@@ -72,8 +72,8 @@ class _Snapshot:
 
 def _tiebreak_order(ids: Sequence[str]) -> np.ndarray:
     """Row order for documents: by a hash of the id, so ties are neither insertion order nor label order."""
-    keys = np.fromiter((int.from_bytes(hashlib.blake2b(i.encode("utf-8"), digest_size=8).digest(), "big")
-                        for i in ids), dtype=np.uint64, count=len(ids))
+    digests = b"".join([hashlib.blake2b(i.encode("utf-8"), digest_size=8).digest() for i in ids])
+    keys = np.frombuffer(digests, dtype=">u8").astype(np.uint64)  # the digest read as a big-endian integer
     order = np.argsort(keys, kind="stable")
     if np.any(keys[order][1:] == keys[order][:-1]):  # two ids with one hash: order those by id too
         order = np.lexsort((np.asarray(ids, dtype=object).astype(str), keys))
