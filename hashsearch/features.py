@@ -66,23 +66,24 @@ class TextFeatures:
             indptr.append(len(columns))
         all_columns = np.frombuffer(columns, dtype=np.int32)
         all_counts = np.frombuffer(counts, dtype=np.float32)
-        kept = self._choose_terms(list(term_ids), np.bincount(all_columns, minlength=len(term_ids)),
+        document_frequency = np.bincount(all_columns, minlength=len(term_ids))  # a term is counted once per text
+        kept = self._choose_terms(list(term_ids), document_frequency,
                                   np.bincount(all_columns, weights=all_counts, minlength=len(term_ids)), len(texts))
         if not kept:
             raise CorpusError("the documents contain no usable words (only stop words, numbers or "
                               "symbols). Index documents with some text in them.")
         self.vocabulary_ = sorted(kept)
         self._prepare()
+        kept_ids = [term_ids[term] for term in self.vocabulary_]
         new_column = np.full(len(term_ids), -1, dtype=np.int32)
-        new_column[[term_ids[term] for term in self.vocabulary_]] = np.arange(len(self.vocabulary_))
+        new_column[kept_ids] = np.arange(len(self.vocabulary_))
         mapped = new_column[all_columns]
         known = mapped >= 0
         rows = np.repeat(np.arange(len(texts)), np.diff(np.frombuffer(indptr, dtype=np.int64)))
         matrix = sp.csr_matrix((all_counts[known], (rows[known], mapped[known])),
                                shape=(len(texts), self.n_features), dtype=np.float32)
         matrix.sort_indices()
-        self.idf_ = (np.log((1 + len(texts)) / (1 + np.bincount(matrix.indices, minlength=self.n_features)))
-                     + 1).astype(np.float32)
+        self.idf_ = (np.log((1 + len(texts)) / (1 + document_frequency[kept_ids])) + 1).astype(np.float32)
         return self._weighted(matrix.data, matrix.indices, matrix.indptr)
 
     def _choose_terms(self, terms: list[str], document_frequency: np.ndarray, term_frequency: np.ndarray,

@@ -254,16 +254,11 @@ class Storage:
             return {}
         unique = list(dict.fromkeys(ids))
         found: dict[str, Any] = {}
-        connection = self._engine.raw_connection()
-        try:
-            cursor = connection.cursor()
+        with self._raw_cursor() as cursor:
             for start in range(0, len(unique), _INSERT_CHUNK):
                 chunk = unique[start:start + _INSERT_CHUNK]
                 cursor.execute(_select_by_ids(self._engine.dialect.paramstyle, column.name, len(chunk)), chunk)
                 found.update(cursor.fetchall())
-            cursor.close()
-        finally:
-            connection.close()  # back to the pool, which rolls back the read transaction
         return found
 
     @contextmanager
