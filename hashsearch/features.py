@@ -98,16 +98,21 @@ class TextFeatures:
     def _prepare(self) -> None:
         self._column = {term: column for column, term in enumerate(self.vocabulary_)}
 
+    def _row_counts(self, text: str) -> dict[int, int]:
+        """column -> count of the vocabulary words in one text."""
+        column_of = self._column.get
+        row = {}
+        for token, n in Counter(tokenize(text)).items():
+            column = column_of(token)
+            if column is not None:
+                row[column] = n
+        return row
+
     def _count(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(counts, columns, row pointers) of vocabulary words per text, columns ascending in each row."""
         indptr, indices, counts = [0], [], []
-        column_of = self._column.get
         for text in texts:
-            row = {}
-            for token, n in Counter(tokenize(text)).items():
-                column = column_of(token)
-                if column is not None:
-                    row[column] = n
+            row = self._row_counts(text)
             columns = sorted(row)
             indices += columns
             counts += [row[column] for column in columns]
@@ -121,9 +126,12 @@ class TextFeatures:
 
     def terms(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(columns, TF-IDF weights) of one text: ``transform([text])``'s one row without the sparse
-        matrix, whose construction costs more than the arithmetic for a query."""
-        counts, columns, indptr = self._count([text])
-        return columns, self._weights(counts, columns, indptr)
+        matrix and the per-row bookkeeping, which cost more than the arithmetic for a query."""
+        row = self._row_counts(text)
+        columns = np.array(sorted(row), dtype=np.int32)
+        data = np.array([row[column] for column in columns.tolist()], dtype=np.float32) * self.idf_[columns]
+        norm = np.sqrt(np.dot(data.astype(np.float64), data.astype(np.float64))) if len(data) else 1.0
+        return columns, (data / norm).astype(np.float32)
 
     def out_of_vocabulary_share(self, texts: Iterable[str]) -> float:
         """Share of word tokens (stop words excluded) that the vocabulary does not know."""

@@ -177,10 +177,10 @@ class SemanticHasher:
         ``TextFeatures.terms``: ``encode`` of that one row, without sparse-matrix overhead. The first layer
         sums the same rows in another order, so the probabilities agree with ``encode``'s to float rounding."""
         first = weights.astype(np.float32) @ self._inference_weights()["input"][columns]
-        return codelib.pack(self._top_layers(first[None]) > self.thresholds_)[0]
+        return codelib.pack((self._top_layers(first) > self.thresholds_)[None])[0]
 
     def _top_layers(self, first: np.ndarray) -> np.ndarray:
-        """From the input layer's output (before its bias) to bit probabilities."""
+        """From the input layer's output (before its bias) to bit probabilities; one row or several."""
         weights = self._inference_weights()
         hidden = np.maximum(first + weights["input_bias"], 0)
         hidden = np.maximum(hidden @ weights["hidden"] + weights["hidden_bias"], 0)

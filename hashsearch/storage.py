@@ -3,6 +3,10 @@
 SQLAlchemy Core keeps one schema for SQLite (a path) and PostgreSQL (a URL). Every change is one
 transaction, so a crash or a bad document leaves the previous index whole; SQLite runs in WAL mode so
 readers keep answering from the last committed state while a writer works.
+
+Each document's code and snippet are stored twice: with the document, and in a narrow table that
+opening an index scans (not the whole texts) and every query reads its snippets from (one B-tree
+lookup per hit on SQLite, where the table is clustered by id).
 """
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from .errors import IndexFormatError, IndexNotFoundError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 added the lookup table; version 1 indexes are upgraded on open
 SNIPPET_CHARS = 200
 _INSERT_CHUNK = 2000
 
@@ -47,6 +51,13 @@ documents_table = sa.Table(
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("metadata", sa.Text, nullable=False),
     sa.Column("added_at", sa.Float, nullable=False, index=True),
+)
+lookup_table = sa.Table(
+    "hashsearch_lookup", metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("code", sa.LargeBinary, nullable=False),
+    sa.Column("snippet", sa.Text, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 
@@ -110,6 +121,7 @@ class Storage:
     def __init__(self, engine: Engine, display_name: str) -> None:
         self._engine = engine
         self.display_name = display_name
+        self._idle_readers: list[Any] = []  # driver connections kept for the per-query reads
 
     @classmethod
     def create(cls, db: str | Path) -> Storage:
@@ -130,10 +142,12 @@ class Storage:
         if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
             raise IndexNotFoundError(f"no index at {db}. Run `hashsearch index SOURCE --db {db}` first.")
         storage = cls(_create_engine(url), _display_name(db))
-        storage._check_format(allow_empty=False)
+        if storage._check_format(allow_empty=False) < FORMAT_VERSION:
+            storage._upgrade()
         return storage
 
-    def _check_format(self, *, allow_empty: bool) -> None:
+    def _check_format(self, *, allow_empty: bool) -> int:
+        """The stored format version (FORMAT_VERSION for an empty database); raises for anything unusable."""
         try:
             with self._engine.connect() as conn:
                 tables = set(sa.inspect(conn).get_table_names())
@@ -146,7 +160,7 @@ class Storage:
             raise IndexNotFoundError(f"{self.display_name} is not a hashsearch index ({_reason(exc)}).") from None
         if version is None:
             if allow_empty and not tables - {t.name for t in metadata.sorted_tables}:
-                return
+                return FORMAT_VERSION
             self.close()
             if allow_empty:
                 raise IndexNotFoundError(f"{self.display_name} holds other data, not a hashsearch index. "
@@ -157,8 +171,24 @@ class Storage:
             self.close()
             raise IndexFormatError(f"{self.display_name} was written by a newer hashsearch (format {version}; "
                                    f"this version reads up to {FORMAT_VERSION}). Upgrade hashsearch.")
+        return int(version)
+
+    def _upgrade(self) -> None:
+        """Version 1 to 2: fill the lookup table from the documents, in one transaction."""
+        with self.transaction() as conn:
+            lookup_table.create(conn, checkfirst=True)
+            conn.execute(sa.delete(lookup_table))
+            conn.execute(sa.insert(lookup_table).from_select(
+                ["id", "code", "snippet"],
+                sa.select(documents_table.c.id, documents_table.c.code, documents_table.c.snippet)))
+            self.write_meta(conn, {})
 
     def close(self) -> None:
+        while self._idle_readers:
+            try:
+                self._idle_readers.pop().close()
+            except IndexError:  # another thread took the last one
+                break
         self._engine.dispose()
 
     @contextmanager
@@ -182,24 +212,32 @@ class Storage:
 
     @staticmethod
     def delete_all_documents(conn: Connection) -> None:
-        conn.execute(sa.delete(documents_table))
+        for table in (documents_table, lookup_table):
+            conn.execute(sa.delete(table))
 
     @staticmethod
     def delete_documents(conn: Connection, ids: Sequence[str]) -> None:
         for start in range(0, len(ids), _INSERT_CHUNK):
-            conn.execute(sa.delete(documents_table).where(documents_table.c.id.in_(ids[start:start + _INSERT_CHUNK])))
+            for table in (documents_table, lookup_table):
+                conn.execute(sa.delete(table).where(table.c.id.in_(ids[start:start + _INSERT_CHUNK])))
 
     @staticmethod
     def insert_documents(conn: Connection, documents: Iterable[StoredDocument]) -> None:
         batch: list[dict[str, Any]] = []
         now = time.time()
+
+        def flush() -> None:
+            conn.execute(sa.insert(documents_table), batch)
+            conn.execute(sa.insert(lookup_table), [{"id": row["id"], "code": row["code"], "snippet": row["snippet"]}
+                                                   for row in batch])
+            batch.clear()
+
         for document in documents:
             batch.append(document.as_row(now))
             if len(batch) >= _INSERT_CHUNK:
-                conn.execute(sa.insert(documents_table), batch)
-                batch = []
+                flush()
         if batch:
-            conn.execute(sa.insert(documents_table), batch)
+            flush()
 
     # -- reads --------------------------------------------------------------------------------------
 
@@ -218,7 +256,7 @@ class Storage:
     def read_codes(self) -> tuple[list[str], np.ndarray]:
         """Every document id and its packed code, read through the driver (opening a large index waits on this)."""
         with self._raw_cursor() as cursor:
-            cursor.execute(f"SELECT id, code FROM {documents_table.name}")
+            cursor.execute(f"SELECT id, code FROM {lookup_table.name}")
             rows = cursor.fetchall()
         ids = [row[0] for row in rows]
         codes = np.frombuffer(b"".join([bytes(row[1]) for row in rows]), dtype=np.uint8)
@@ -229,7 +267,7 @@ class Storage:
             return dict(conn.execute(sa.select(documents_table.c.id, documents_table.c.content_hash)).all())
 
     def read_snippets(self, ids: Sequence[str]) -> dict[str, str]:
-        return self._read_column(documents_table.c.snippet, ids)
+        return self._read_column(lookup_table.c.snippet, ids)
 
     def read_vectors(self, ids: Sequence[str]) -> dict[str, bytes]:
         return {doc_id: bytes(blob) for doc_id, blob in self._read_column(documents_table.c.vector, ids).items()}
@@ -246,24 +284,54 @@ class Storage:
     def _read_column(self, column: sa.Column, ids: Sequence[str]) -> dict[str, Any]:
         """id -> value of one column for the given ids; ids not stored are absent.
 
-        Every query reads its hits' snippets here, so this goes straight to the driver: SQLAlchemy's
-        statement building and result handling cost several times more than SQLite's own work for ten
-        rows. The SQL is plain enough to be the same on every backend.
+        Every query reads its hits' snippets here, so this goes straight to the driver on a kept
+        connection: SQLAlchemy's statement building, result handling and pool checkout cost several
+        times more than SQLite's own work for ten rows. The SQL is the same on every backend.
         """
         if not ids:
             return {}
         unique = list(dict.fromkeys(ids))
+        try:
+            return self._read_by_ids(self._take_reader(), column, unique)
+        except self._engine.dialect.loaded_dbapi.Error:
+            # A kept connection can go stale (a database server restarted): retry once on a new one.
+            return self._read_by_ids(self._new_reader(), column, unique)
+
+    def _read_by_ids(self, connection: Any, column: sa.Column, ids: list[str]) -> dict[str, Any]:
         found: dict[str, Any] = {}
-        with self._raw_cursor() as cursor:
-            for start in range(0, len(unique), _INSERT_CHUNK):
-                chunk = unique[start:start + _INSERT_CHUNK]
-                cursor.execute(_select_by_ids(self._engine.dialect.paramstyle, column.name, len(chunk)), chunk)
+        try:
+            cursor = connection.cursor()
+            for start in range(0, len(ids), _INSERT_CHUNK):
+                chunk = ids[start:start + _INSERT_CHUNK]
+                cursor.execute(_select_by_ids(self._engine.dialect.paramstyle, column.table.name, column.name,
+                                              len(chunk)), chunk)
                 found.update(cursor.fetchall())
+            cursor.close()
+        except BaseException:
+            connection.close()  # in an unknown state: never reused
+            raise
+        self._idle_readers.append(connection)  # list.append and list.pop are atomic: no lock per query
         return found
+
+    def _take_reader(self) -> Any:
+        try:
+            return self._idle_readers.pop()
+        except IndexError:
+            return self._new_reader()
+
+    def _new_reader(self) -> Any:
+        """A driver connection of its own (outside the pool), in autocommit so that every read sees the
+        latest commit and no transaction stays open between queries."""
+        pooled = self._engine.raw_connection()
+        connection = pooled.dbapi_connection
+        pooled.detach()
+        connection.rollback()
+        self._engine.dialect.set_isolation_level(connection, "AUTOCOMMIT")
+        return connection
 
     @contextmanager
     def _raw_cursor(self) -> Iterator[Any]:
-        """A DBAPI cursor on a pooled connection, for the reads where speed matters."""
+        """A DBAPI cursor on a pooled connection, for bulk reads."""
         connection = self._engine.raw_connection()
         try:
             cursor = connection.cursor()
@@ -276,9 +344,9 @@ class Storage:
 
 
 @lru_cache(maxsize=256)
-def _select_by_ids(paramstyle: str, column: str, n_ids: int) -> str:
+def _select_by_ids(paramstyle: str, table: str, column: str, n_ids: int) -> str:
     mark = "?" if paramstyle == "qmark" else "%s"
-    return f"SELECT id, {column} FROM {documents_table.name} WHERE id IN ({', '.join([mark] * n_ids)})"
+    return f"SELECT id, {column} FROM {table} WHERE id IN ({', '.join([mark] * n_ids)})"
 
 
 def _display_name(db: str | Path) -> str:

@@ -4,11 +4,12 @@ import subprocess
 import sys
 
 import numpy as np
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from hashsearch import Searcher, SemanticHasher
 from hashsearch.cli import main
-from hashsearch.storage import Storage
+from hashsearch.storage import Storage, lookup_table
 from tests.conftest import FAST
 
 WRITER = """
@@ -85,3 +86,23 @@ def test_concurrent_writer_processes_keep_every_document(new_db, sample_docs, tm
         ids, _ = storage.read_codes()
         storage.close()
         assert sorted(ids) == sorted(d["id"] for d in sample_docs[:300])
+
+
+def test_a_stale_kept_connection_is_replaced_and_reads_see_new_commits(new_db, sample_docs):
+    """Snippet reads keep driver connections between queries; one that died (a server restart) is
+    dropped and the read retried, and a kept connection never holds on to an old snapshot."""
+    db = new_db()
+    with Searcher.build(sample_docs[:60], db, bits=32, **FAST) as searcher:
+        assert searcher.search("space shuttle", k=3)
+        storage = searcher._storage
+        stale = storage._take_reader()
+        stale.close()
+        storage._idle_readers.append(stale)
+        hits = searcher.search("space shuttle", k=3)
+        assert len(hits) == 3 and all(hit.snippet for hit in hits)
+        assert stale not in storage._idle_readers
+        writer = Storage.open(db)
+        with writer.transaction() as conn:
+            conn.execute(sa.update(lookup_table).where(lookup_table.c.id == hits[0].id).values(snippet="changed"))
+        writer.close()
+        assert storage.read_snippets([hits[0].id]) == {hits[0].id: "changed"}
