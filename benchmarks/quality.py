@@ -150,7 +150,7 @@ def main() -> None:
     parser.add_argument("--corpora", default="20ng,reuters")
     parser.add_argument("--bits", default="16,32,64,128")
     parser.add_argument("--modes", default="matrix,text", help="matrix, text or both")
-    parser.add_argument("--variants", default="bernoulli", help="model variants for the matrix mode")
+    parser.add_argument("--variants", default="variational", help="model variants for the matrix mode")
     parser.add_argument("--seeds", default="0", help="seeds for the matrix mode, e.g. 0,1,2")
     parser.add_argument("--options", default="{}", help="extra SemanticHasher options as JSON")
     parser.add_argument("--max-queries", type=int, default=None, help="evaluate a random subset of test queries")

@@ -41,7 +41,7 @@ def main() -> None:
               help="Fixes training: same corpus and seed, same codes.")
 @click.option("--epochs", type=int, default=None, help="Training epochs (default: about 2,000 steps, 5 to 60 epochs).")
 @click.option("--variant", default=None,
-              help="Model variant: auto (default), bernoulli, variational, noise or denoising.")
+              help="Model variant: variational (default), bernoulli, noise or denoising.")
 @click.option("--neighbours", type=int, default=None,
               help="Each document learns to reconstruct the words of this many nearest documents (itself included).")
 @click.option("--max-features", type=int, default=None, help="Vocabulary size cap (default 10,000 terms).")

@@ -25,9 +25,7 @@ from . import codes as codelib
 from .errors import InvalidParameterError
 
 FORMAT_VERSION = 1
-VARIANTS = ("auto", "bernoulli", "variational", "noise", "denoising")
-# "auto": the variant that measured best at each code length on both benchmark corpora (RESULTS.md).
-AUTO_VARIANT_SHORT, AUTO_VARIANT_LONG, AUTO_LONG_FROM_BITS = "variational", "bernoulli", 64
+VARIANTS = ("bernoulli", "variational", "noise", "denoising")
 _ENCODE_BATCH = 4096
 
 
@@ -62,11 +60,10 @@ class SemanticHasher:
         batch_size, hidden, learning_rate: the usual.
         neighbours: each document learns to reconstruct the mean TF-IDF of its ``neighbours`` nearest
             documents (itself included); 1 reconstructs only itself, like a plain autoencoder.
-        variant: "auto" (default: variational below 64 bits, bernoulli from 64 bits, the best measured
-            at each length), "bernoulli" (sampled bits, straight-through), "variational" (adds a KL term
-            toward fair coin bits, NASH-style; summed over bits, it overwhelms long codes), "noise"
-            (deterministic code with Gaussian noise before the sigmoid, Salakhutdinov and Hinton),
-            "denoising" (bernoulli, with input words masked).
+        variant: "variational" (default, the best measured at every code length on both benchmark
+            corpora: bernoulli plus a KL term toward fair-coin bits, NASH-style), "bernoulli" (sampled bits,
+            straight-through), "noise" (deterministic code with Gaussian noise before the sigmoid,
+            Salakhutdinov and Hinton), "denoising" (bernoulli, with input words masked).
         contrastive: weight of an InfoNCE term that pulls each code toward a random neighbour's code
             and away from the other documents' neighbours in the batch (0 turns it off).
         max_train_documents: train on a random sample (fixed by ``seed``) of at most this many rows;
@@ -78,7 +75,7 @@ class SemanticHasher:
 
     def __init__(self, *, bits: int = 32, seed: int = 0, epochs: int | None = None, batch_size: int = 64,
                  hidden: int = 500, learning_rate: float = 3e-3, neighbours: int = 20,
-                 variant: str = "auto", contrastive: float = 1.0, balance_bits: bool = False,
+                 variant: str = "variational", contrastive: float = 1.0, balance_bits: bool = False,
                  max_train_documents: int = 30_000, device: str = "cpu", quiet: bool = True) -> None:
         self.bits = bits
         self.seed = seed
@@ -145,9 +142,7 @@ class SemanticHasher:
         torch.manual_seed(self.seed)
         self.network_ = HashingNetwork(n_features=X.shape[1], hidden=self.hidden, bits=self.bits).to(device)
         neighbour_rows = nearest_neighbours(X, min(self.neighbours, X.shape[0]), quiet=self.quiet)
-        self.variant_ = self.variant if self.variant != "auto" else (
-            AUTO_VARIANT_LONG if self.bits >= AUTO_LONG_FROM_BITS else AUTO_VARIANT_SHORT)
-        self.history_ = train(self.network_, X, neighbour_rows, variant=self.variant_,
+        self.history_ = train(self.network_, X, neighbour_rows, variant=self.variant,
                               contrastive_weight=self.contrastive if neighbour_rows.shape[1] > 1 else 0.0,
                               epochs=self.epochs,
                               batch_size=self.batch_size, learning_rate=self.learning_rate, seed=self.seed,
@@ -203,8 +198,8 @@ class SemanticHasher:
 
     def to_bytes(self) -> tuple[str, bytes]:
         """(config JSON, safetensors bytes): the estimator's params and architecture beside its weights."""
-        config = {"format_version": FORMAT_VERSION, "params": self.get_params(), "variant": self.variant_,
-                  "network": self.network_.config, "history": self.history_}
+        config = {"format_version": FORMAT_VERSION, "params": self.get_params(), "network": self.network_.config,
+                  "history": self.history_}
         tensors = {name: t.detach().contiguous() for name, t in self.network_.state_dict().items()}
         tensors["thresholds"] = torch.from_numpy(self.thresholds_)
         return json.dumps(config), save_tensors(tensors)
@@ -214,12 +209,14 @@ class SemanticHasher:
         config = json.loads(config_json)
         if config.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"unsupported model format {config.get('format_version')!r}")
-        hasher = cls(**config["params"])
+        params = config["params"]
+        if params["variant"] == "auto":  # an earlier default, resolved by code length when it was trained
+            params["variant"] = config["variant"]
+        hasher = cls(**params)
         tensors = load_tensors(weights)
         hasher.thresholds_ = tensors.pop("thresholds").numpy()
         hasher.network_ = HashingNetwork(**config["network"])
         hasher.network_.load_state_dict(tensors)
         hasher.network_.eval()
         hasher.history_ = config["history"]
-        hasher.variant_ = config.get("variant", hasher.variant)
         return hasher

@@ -123,7 +123,7 @@ class Searcher:
                 storage.write_artifact(conn, "model_weights", weights)
                 storage.write_meta(conn, {
                     "bits": bits,
-                    "variant": hasher.variant_,
+                    "variant": hasher.variant,
                     "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "training_documents": len(documents),
                     "training_oov_share": features.out_of_vocabulary_share(

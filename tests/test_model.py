@@ -1,10 +1,13 @@
+import json
+
 import numpy as np
 import pytest
+import torch
 
 from hashsearch import InvalidParameterError, SemanticHasher
 from hashsearch import codes as codelib
 from hashsearch.features import TextFeatures
-from hashsearch.training import default_epochs, nearest_neighbours
+from hashsearch.training import binarize, default_epochs, nearest_neighbours
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +86,7 @@ def test_encode_rejects_wrong_width(sample_matrix):
     ({"bits": 30}, r"^bits must be one of 16, 32, 64, 128\. Got 30 instead\.$"),
     ({"epochs": 0}, r"^epochs must be an int >= 1\. Got 0 instead\.$"),
     ({"variant": "vae"},
-     r"^variant must be one of auto, bernoulli, variational, noise, denoising\. Got 'vae' instead\.$"),
+     r"^variant must be one of bernoulli, variational, noise, denoising\. Got 'vae' instead\.$"),
     ({"learning_rate": -1.0}, r"^learning_rate must be a float > 0\. Got -1\.0 instead\.$"),
 ])
 def test_bad_parameters_are_named(sample_matrix, params, message):
@@ -143,9 +146,22 @@ def test_one_document_path_gives_the_batch_codes(sample_matrix):
         assert np.array_equal(single[~undecided], batch[row][~undecided])
 
 
-@pytest.mark.parametrize(("bits", "expected"), [(16, "variational"), (32, "variational"), (64, "bernoulli")])
-def test_auto_variant_depends_on_code_length(sample_matrix, bits, expected):
+def test_the_default_is_variational_and_a_model_saved_with_auto_still_loads(sample_matrix):
     X, _ = sample_matrix
-    hasher = SemanticHasher(bits=bits, epochs=1, hidden=32).fit(X)
-    assert hasher.variant == "auto" and hasher.variant_ == expected
-    assert SemanticHasher.from_bytes(*hasher.to_bytes()).variant_ == expected
+    hasher = SemanticHasher(bits=64, epochs=1, hidden=32).fit(X)
+    assert hasher.variant == "variational"
+    config, weights = hasher.to_bytes()
+    saved_by_session_2 = json.loads(config)  # "auto" was the default then; "variant" held what it resolved to
+    saved_by_session_2["params"]["variant"], saved_by_session_2["variant"] = "auto", "bernoulli"
+    assert SemanticHasher.from_bytes(json.dumps(saved_by_session_2), weights).variant == "bernoulli"
+
+
+def test_the_kl_pull_is_the_same_in_total_for_codes_of_32_bits_and_more():
+    """Summed over bits the KL term would grow with the code length; past 32 bits its weight shrinks."""
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.full((4, 128), 2.0)
+    _, penalty_128 = binarize(logits, "variational", generator)
+    _, penalty_32 = binarize(logits[:, :32], "variational", generator)
+    _, penalty_16 = binarize(logits[:, :16], "variational", generator)
+    assert torch.isclose(penalty_128, penalty_32) and torch.isclose(penalty_16, penalty_32 / 2)
+    assert float(binarize(logits, "bernoulli", generator)[1]) == 0.0
