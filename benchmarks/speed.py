@@ -92,6 +92,8 @@ def main() -> None:
     parser.add_argument("--postgres", default=None,
                         help="also run the end-to-end part at the first size on this PostgreSQL URL "
                              "(any index there is replaced)")
+    parser.add_argument("--section", default="speed", help="which section of RESULTS.md to (re)write")
+    parser.add_argument("--title", default="Speed and scale")
     args = parser.parse_args()
     import bm25s
 
@@ -176,7 +178,7 @@ def main() -> None:
         searcher_for_codes.close()
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
     lines = [
-        "## Speed and scale", "", f"Command: `python {' '.join(sys.argv)}`  ",
+        f"## {args.title}", "", f"Command: `python {' '.join(sys.argv)}`  ",
         f"{BITS}-bit codes, k={K}, {args.queries} 20NG test posts as queries; query paths on 1 torch thread, "
         "builds on 2; "
         f"torch {torch.__version__}, faiss {faiss.__version__}; date {time.strftime('%Y-%m-%d')}. "
@@ -198,7 +200,7 @@ def main() -> None:
     ]
     section = "\n".join(lines)
     print(section)
-    write_section("speed", section)
+    write_section(args.section, section)
 
 
 if __name__ == "__main__":
