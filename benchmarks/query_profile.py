@@ -1,0 +1,70 @@
+"""Where one query's time goes: timers around each step of ``Searcher.search`` on an existing index.
+
+    python benchmarks/query_profile.py INDEX_DB [--short]
+
+Queries: the first 1,000 20NG test posts (``--short``: their first 8 words), k=10, one thread, two passes
+(the first warms caches). Each step is timed separately, then the whole ``search`` call on the same
+query; prints medians, means and 90th percentiles in milliseconds.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import faiss
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.datasets import DEFAULT_DIR, load_text  # noqa: E402
+from hashsearch import Searcher  # noqa: E402
+from hashsearch import codes as codelib  # noqa: E402
+
+STEPS = ("TF-IDF", "encoder", "lookup", "snippets", "whole search")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("db")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DIR)
+    parser.add_argument("--short", action="store_true", help="first 8 words of each post")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    faiss.omp_set_num_threads(1)
+    queries = load_text("20ng", args.data_dir)[1].texts[:1000]
+    if args.short:
+        queries = [" ".join(q.split()[:8]) for q in queries]
+    searcher = Searcher.open(args.db)
+    snapshot = searcher._snapshot
+    radius = codelib.default_radius(searcher.bits)
+    ms: dict[str, list[float]] = {step: [] for step in STEPS}
+    beyond_radius = 0
+    for warm in (True, False):
+        for query in queries:
+            clock = [time.perf_counter()]
+            columns, weights = snapshot.features.terms(query)
+            clock.append(time.perf_counter())
+            code = snapshot.hasher.encode_terms(columns, weights)
+            clock.append(time.perf_counter())
+            rows, distances = snapshot.index.search(code, 10, radius)
+            clock.append(time.perf_counter())
+            searcher._storage.read_snippets(list(snapshot.ids[rows]))
+            clock.append(time.perf_counter())
+            searcher.search(query)
+            clock.append(time.perf_counter())
+            if not warm:
+                for step, before, after in zip(STEPS, clock, clock[1:]):
+                    ms[step].append((after - before) * 1000)
+                beyond_radius += int(distances[-1] > radius)
+    searcher.close()
+    for step in STEPS:
+        values = np.asarray(ms[step])
+        print(f"{step:13s} median {np.median(values):.3f}  mean {values.mean():.3f}  "
+              f"p90 {np.percentile(values, 90):.3f}")
+    print(f"queries whose 10th hit lies beyond radius {radius}: {beyond_radius / len(queries):.0%}")
+
+
+if __name__ == "__main__":
+    main()
