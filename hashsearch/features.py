@@ -130,7 +130,8 @@ class TextFeatures:
         row = self._row_counts(text)
         columns = np.array(sorted(row), dtype=np.int32)
         data = np.array([row[column] for column in columns.tolist()], dtype=np.float32) * self.idf_[columns]
-        norm = np.sqrt(np.dot(data.astype(np.float64), data.astype(np.float64))) if len(data) else 1.0
+        wide = data.astype(np.float64)
+        norm = np.sqrt(wide @ wide) if len(data) else 1.0
         return columns, (data / norm).astype(np.float32)
 
     def out_of_vocabulary_share(self, texts: Iterable[str]) -> float:
