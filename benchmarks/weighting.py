@@ -33,23 +33,17 @@ from benchmarks.datasets import DEFAULT_DIR, load_text  # noqa: E402
 from benchmarks.metrics import precision_at_k_codes, precision_at_k_cosine  # noqa: E402
 from benchmarks.quality import write_section  # noqa: E402
 from hashsearch import SemanticHasher  # noqa: E402
-from hashsearch.features import TextFeatures, tokenize  # noqa: E402
+from hashsearch.features import TextFeatures  # noqa: E402
 
 BM25_K1, BM25_B = 1.2, 0.75
+WEIGHTINGS = ("tfidf", "log", "bm25")
 
 
 def word_counts(features: TextFeatures, texts: list[str]) -> sp.csr_matrix:
-    """Counts of the vocabulary's words per text (the input every weighting starts from)."""
-    column = {term: i for i, term in enumerate(features.vocabulary_)}
-    rows, columns = [], []
-    for row, text in enumerate(texts):
-        found = [column[token] for token in tokenize(text) if token in column]
-        rows += [row] * len(found)
-        columns += found
-    counts = sp.csr_matrix((np.ones(len(rows), dtype=np.float64), (rows, columns)),
-                           shape=(len(texts), features.n_features))
-    counts.sum_duplicates()
-    return counts
+    """Counts of the vocabulary's words per text, counted as hashsearch counts them (the input every
+    weighting starts from)."""
+    counts, columns, indptr = features._count(texts)
+    return sp.csr_matrix((counts.astype(np.float64), columns, indptr), shape=(len(texts), features.n_features))
 
 
 def weighted(counts: sp.csr_matrix, idf: np.ndarray, weighting: str, mean_length: float) -> sp.csr_matrix:
@@ -59,8 +53,6 @@ def weighted(counts: sp.csr_matrix, idf: np.ndarray, weighting: str, mean_length
     elif weighting == "bm25":
         lengths = np.repeat(np.asarray(counts.sum(axis=1)).ravel(), np.diff(counts.indptr))
         X.data = X.data * (BM25_K1 + 1) / (X.data + BM25_K1 * (1 - BM25_B + BM25_B * lengths / mean_length))
-    elif weighting != "tfidf":
-        raise SystemExit(f"--weightings: unknown weighting {weighting!r}; choose from tfidf, log, bm25")
     X = sp.csr_matrix(X.multiply(idf[None, :]))
     norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
@@ -77,6 +69,8 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args()
     weightings = args.weightings.split(",")
+    if unknown := set(weightings) - set(WEIGHTINGS):
+        parser.error(f"--weightings: unknown {sorted(unknown)}; choose from {', '.join(WEIGHTINGS)}")
     sizes = [int(s) for s in args.vocab_sizes.split(",")]
     runs = [(w, sizes[0]) for w in weightings] + [(weightings[0], s) for s in sizes[1:]]
     lines = ["## Input weighting and vocabulary size", "", f"Command: `python {' '.join(sys.argv)}`  ",
