@@ -6,8 +6,10 @@ distance with ties broken uniformly at random (exact expectation, see metrics.ex
     python benchmarks/quality.py                      # everything: both corpora, 16/32/64/128 bits
     python benchmarks/quality.py --quick              # 20NG, 32 bits, a few minutes of CPU
 
-Two ways in for hashsearch: "matrix" trains SemanticHasher on the shared 10k-term TF-IDF matrices (the
-same input the baselines get); "text" runs the public API end to end (Searcher.build on the raw train
+Two ways in for hashsearch: "matrix" trains SemanticHasher on one document matrix that the baselines
+get too: the shared 10k-term TF-IDF matrices (``--features shared``), or hashsearch's own features from
+the raw text (``--features bm25``, ``tfidf`` or ``log``: ``TextFeatures`` with that weighting, as
+``Searcher.build`` makes them); "text" runs the public API end to end (Searcher.build on the raw train
 texts, search_many on the test texts, ranking exactly as users get it). Results go to stdout and into
 the quality section of benchmarks/RESULTS.md.
 """
@@ -26,32 +28,44 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.baselines import ITQ, LSH  # noqa: E402
-from benchmarks.datasets import DEFAULT_DIR, load_matrices, load_text  # noqa: E402
+from benchmarks.datasets import DEFAULT_DIR, Matrices, load_matrices, load_text  # noqa: E402
 from benchmarks.metrics import (precision_at_k_codes, precision_at_k_cosine,  # noqa: E402
                                 precision_of_ranked_ids)
 from hashsearch import SemanticHasher, Searcher  # noqa: E402
+from hashsearch.features import WEIGHTINGS, TextFeatures  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
+def document_matrices(corpus: str, features: str, data_dir: Path) -> Matrices:
+    """The shared TF-IDF matrices, or hashsearch's own features of the raw text with one weighting."""
+    if features == "shared":
+        return load_matrices(corpus, data_dir)
+    train, test = load_text(corpus, data_dir)
+    text_features = TextFeatures(weighting=features)
+    return Matrices(text_features.fit_transform(train.texts), text_features.transform(test.texts),
+                    train.labels, test.labels)
+
+
 def run_matrix(corpus: str, bits_list: list[int], variants: list[str], seeds: list[int], options: dict,
-               data_dir: Path, max_queries: int | None) -> list[dict]:
-    m = load_matrices(corpus, data_dir)
+               features: str, data_dir: Path, max_queries: int | None) -> list[dict]:
+    m = document_matrices(corpus, features, data_dir)
+    name = "TF-IDF" if features == "shared" else f"our {features}"
     X_test, Y_test = m.X_test, m.Y_test
     if max_queries:
         pick = np.random.default_rng(0).choice(X_test.shape[0], min(max_queries, X_test.shape[0]), replace=False)
         X_test, Y_test = X_test[np.sort(pick)], Y_test[np.sort(pick)]
-    rows = [{"corpus": corpus, "method": "exact TF-IDF cosine (no hashing)", "bits": None,
+    rows = [{"corpus": corpus, "method": f"exact {name} cosine (no hashing)", "bits": None,
              "p100": [precision_at_k_cosine(X_test, m.X_train, Y_test, m.Y_train)], "seconds": None}]
-    print(f"{corpus}: TF-IDF cosine P@100 {rows[0]['p100'][0]:.3f}", flush=True)
+    print(f"{corpus}: {name} cosine P@100 {rows[0]['p100'][0]:.3f}", flush=True)
     for bits in bits_list:
-        for name, make in (("LSH on TF-IDF", LSH), ("ITQ on TF-IDF", ITQ)):
+        for baseline, make in ((f"LSH on {name}", LSH), (f"ITQ on {name}", ITQ)):
             started = time.perf_counter()
             model = make(bits=bits, seed=0).fit(m.X_train)
             p = precision_at_k_codes(model.encode(X_test), model.encode(m.X_train), Y_test, m.Y_train)
-            rows.append({"corpus": corpus, "method": name, "bits": bits, "p100": [p],
+            rows.append({"corpus": corpus, "method": baseline, "bits": bits, "p100": [p],
                          "seconds": time.perf_counter() - started})
-            print(f"{corpus} {bits} bits {name}: {p:.3f}", flush=True)
+            print(f"{corpus} {bits} bits {baseline}: {p:.3f}", flush=True)
         for variant in variants:
             scores, seconds = [], []
             for seed in seeds:
@@ -60,7 +74,7 @@ def run_matrix(corpus: str, bits_list: list[int], variants: list[str], seeds: li
                 seconds.append(time.perf_counter() - started)
                 scores.append(precision_at_k_codes(hasher.encode(X_test), hasher.encode(m.X_train),
                                                    Y_test, m.Y_train))
-            rows.append({"corpus": corpus, "method": f"hashsearch {variant} (SemanticHasher on the TF-IDF)",
+            rows.append({"corpus": corpus, "method": f"hashsearch {variant} (SemanticHasher on the {name})",
                          "bits": bits, "p100": scores, "seconds": float(np.median(seconds))})
             print(f"{corpus} {bits} bits hashsearch {variant}: {np.mean(scores):.3f} "
                   f"(seeds {seeds}, train {np.median(seconds):.0f} s)", flush=True)
@@ -89,7 +103,7 @@ def run_text(corpus: str, bits_list: list[int], options: dict, data_dir: Path,
                     per_query_ms = (time.perf_counter() - started) / len(texts) * 1000
                     ranked = [[row_of[h.id] for h in chunk] for chunk in hits]
                     p = precision_of_ranked_ids(ranked, test.labels[queries], train.labels)
-                    method = ("hashsearch end to end + rerank (TF-IDF cosine of a 1,000-code shortlist)" if rerank
+                    method = ("hashsearch end to end + rerank (term-vector cosine of a 1,000-code shortlist)" if rerank
                               else "hashsearch end to end (Searcher on raw text)")
                     note = f"{per_query_ms:.1f} ms/query" + ("" if rerank else f", build {build_seconds:.0f} s")
                     rows.append({"corpus": corpus, "method": method, "bits": bits, "p100": [p], "seconds": None,
@@ -150,6 +164,9 @@ def main() -> None:
     parser.add_argument("--corpora", default="20ng,reuters")
     parser.add_argument("--bits", default="16,32,64,128")
     parser.add_argument("--modes", default="matrix,text", help="matrix, text or both")
+    parser.add_argument("--features", default="shared", choices=("shared", *WEIGHTINGS),
+                        help="matrix mode input: the shared TF-IDF matrices, or hashsearch's features of the "
+                             "raw text with this weighting")
     parser.add_argument("--variants", default="variational", help="model variants for the matrix mode")
     parser.add_argument("--seeds", default="0", help="seeds for the matrix mode, e.g. 0,1,2")
     parser.add_argument("--options", default="{}", help="extra SemanticHasher options as JSON")
@@ -169,7 +186,8 @@ def main() -> None:
     for corpus in args.corpora.split(","):
         if "matrix" in args.modes:
             rows += run_matrix(corpus, bits_list, args.variants.split(","),
-                               [int(s) for s in args.seeds.split(",")], options, args.data_dir, args.max_queries)
+                               [int(s) for s in args.seeds.split(",")], options, args.features, args.data_dir,
+                               args.max_queries)
         if "text" in args.modes:
             rows += run_text(corpus, bits_list, options, args.data_dir, args.max_queries or args.text_queries)
     section = markdown(rows, bits_list, "python " + " ".join(sys.argv), args.title)

@@ -45,6 +45,7 @@ def main() -> None:
 @click.option("--neighbours", type=int, default=None,
               help="Each document learns to reconstruct the words of this many nearest documents (itself included).")
 @click.option("--max-features", type=int, default=None, help="Vocabulary size cap (default 10,000 terms).")
+@click.option("--weighting", default=None, help="Word weights: bm25 (default), tfidf or log.")
 @click.option("--device", default=None, help="Training device: cpu, cuda or auto.")
 @click.option("--retrain", is_flag=True,
               help="Re-learn vocabulary and model and re-encode everything; the old index answers until done.")
@@ -89,7 +90,7 @@ def remove(ids: tuple[str, ...], db: str) -> None:
 @click.option("--radius", type=int, default=None,
               help="Hamming radius probed bucket by bucket before a full scan (default: by code length).")
 @click.option("--rerank", is_flag=True,
-              help="Re-order a shortlist of the nearest codes by TF-IDF cosine with the query (slower, better).")
+              help="Re-order a shortlist of the nearest codes by term-vector cosine with the query (slower).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of hits.")
 def query(text: str, db: str, k: int, radius: int | None, rerank: bool, as_json: bool) -> None:
     """Search the index for TEXT and print the nearest documents."""

@@ -28,7 +28,7 @@ from .progress import progress
 from .storage import Storage, StoredDocument
 
 Source = str | Path | Iterable[Mapping[str, Any]]
-_FEATURE_OPTIONS = ("max_features", "min_df", "max_df")
+_FEATURE_OPTIONS = ("max_features", "min_df", "max_df", "weighting")
 # Recent documents missing this much more of their words than the training corpus did: the vocabulary is stale.
 RETRAIN_OOV_MARGIN = 0.10
 RERANK_SHORTLIST_FACTOR, RERANK_MIN_SHORTLIST = 10, 100
@@ -97,7 +97,7 @@ class Searcher:
         """Learn vocabulary and model from ``source``, encode every document and store it all in ``db``.
 
         An index already in ``db`` is replaced in one transaction: until it commits, readers see the old one.
-        ``options``: vocabulary (max_features, min_df, max_df) and training (see ``SemanticHasher``).
+        ``options``: vocabulary (max_features, min_df, max_df, weighting) and training (see ``SemanticHasher``).
         """
         started = time.perf_counter()
         features, hasher = _configure(bits=bits, seed=seed, quiet=quiet, **options)
@@ -219,8 +219,9 @@ class Searcher:
         """The ``k`` documents whose codes are nearest the query's, nearest first.
 
         Ties at one distance come in a fixed order given by a hash of the document id. With ``rerank``,
-        the ``max(10 * k, 100)`` nearest codes are a shortlist re-ordered by TF-IDF cosine with the
-        query (``Hit.score``), Salakhutdinov and Hinton's "filter, then TF-IDF".
+        the ``max(10 * k, 100)`` nearest codes are a shortlist re-ordered by cosine of the weighted term
+        vectors (BM25 or TF-IDF, see ``TextFeatures``) with the query (``Hit.score``), Salakhutdinov and
+        Hinton's "filter, then TF-IDF".
         """
         self._check_queries([text])
         snapshot = self._snapshot
@@ -262,7 +263,7 @@ class Searcher:
 
     def _rerank(self, features: TextFeatures, query_vector: sp.csr_matrix, ids: list[str], distances: list[int],
                 k: int) -> tuple[list[str], list[int], list[float]]:
-        """Order a shortlist by TF-IDF cosine with the query; equal scores keep their Hamming order."""
+        """Order a shortlist by term-vector cosine with the query; equal scores keep their Hamming order."""
         vectors = self._storage.read_vectors(ids)
         present = [i for i in range(len(ids)) if ids[i] in vectors]
         matrix = features.rows_from_bytes([vectors[ids[i]] for i in present])

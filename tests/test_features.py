@@ -1,9 +1,11 @@
+import json
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from hashsearch import InvalidParameterError
-from hashsearch.features import TextFeatures
+from hashsearch.features import WEIGHTINGS, TextFeatures
 
 TEXTS = ["The rocket launch to the moon", "Moon rocket engines and fuel", "Hockey playoffs tonight",
          "The hockey team won the playoffs", "42 1993 the and of"]
@@ -25,12 +27,46 @@ def test_max_features_caps_vocabulary():
     assert features.n_features == 3
 
 
-def test_json_round_trip_transforms_identically():
-    features = TextFeatures()
+@pytest.mark.parametrize("weighting", WEIGHTINGS)
+def test_json_round_trip_transforms_identically(weighting):
+    features = TextFeatures(weighting=weighting)
     features.fit_transform(TEXTS)
     restored = TextFeatures.from_json(features.to_json())
-    new = ["a rocket to the moon", "unknown words only"]
+    assert restored.weighting == weighting and restored.mean_length_ == features.mean_length_
+    new = ["a rocket to the moon moon moon", "unknown words only"]
     assert (features.transform(new) != restored.transform(new)).nnz == 0
+
+
+def test_version_1_vocabulary_loads_as_tfidf():
+    # Indexes saved before the weighting option were built with count * idf; they must encode queries the same way.
+    features = TextFeatures(weighting="tfidf")
+    features.fit_transform(TEXTS)
+    state = json.loads(features.to_json())
+    state["format_version"] = 1
+    del state["params"]["weighting"], state["mean_length"]
+    restored = TextFeatures.from_json(json.dumps(state))
+    assert restored.weighting == "tfidf"
+    new = ["a rocket to the moon moon moon"]
+    assert (features.transform(new) != restored.transform(new)).nnz == 0
+
+
+def test_weightings_follow_their_formulas():
+    texts = ["moon moon moon rocket", "rocket hockey", "hockey playoffs playoffs"] * 20
+    by_weighting = {}
+    for weighting in WEIGHTINGS:
+        features = TextFeatures(max_df=1.0, weighting=weighting)
+        X = features.fit_transform(texts)
+        by_weighting[weighting] = X[0].toarray().ravel()
+    moon, rocket = features.vocabulary_.index("moon"), features.vocabulary_.index("rocket")
+    idf = features.idf_
+    assert features.mean_length_ == pytest.approx(3.0)  # (4 + 2 + 3) / 3 vocabulary words per text
+    bm25_moon = 3 * 2.2 / (3 + 1.2 * (0.25 + 0.75 * 4 / 3))
+    bm25_rocket = 1 * 2.2 / (1 + 1.2 * (0.25 + 0.75 * 4 / 3))
+    expected = {"tfidf": (3 * idf[moon], idf[rocket]), "log": ((1 + np.log(3)) * idf[moon], idf[rocket]),
+                "bm25": (bm25_moon * idf[moon], bm25_rocket * idf[rocket])}
+    for weighting, (w_moon, w_rocket) in expected.items():
+        row = by_weighting[weighting]
+        assert row[moon] / row[rocket] == pytest.approx(w_moon / w_rocket, rel=1e-5), weighting
 
 
 def test_out_of_vocabulary_share():
@@ -43,12 +79,16 @@ def test_out_of_vocabulary_share():
 def test_bad_parameters_are_named():
     with pytest.raises(InvalidParameterError, match=r"^max_df must be a float in \(0, 1\]\. Got 2 instead\.$"):
         TextFeatures(max_df=2).fit_transform(TEXTS)
+    with pytest.raises(InvalidParameterError,
+                       match=r"^weighting must be one of bm25, tfidf, log\. Got 'bm52' instead\.$"):
+        TextFeatures(weighting="bm52").fit_transform(TEXTS)
 
 
-def test_documents_and_queries_get_identical_vectors():
+@pytest.mark.parametrize("weighting", WEIGHTINGS)
+def test_documents_and_queries_get_identical_vectors(weighting):
     # fit_transform counts in one pass over the whole corpus; transform is the query path. Same rows.
     texts = TEXTS * 20 + ["Rocket, rocket: the MOON's fuel!", "hockey-playoffs 2024 tonight tonight"]
-    features = TextFeatures(min_df=1)
+    features = TextFeatures(min_df=1, weighting=weighting)
     X = features.fit_transform(texts)
     assert (X != features.transform(texts)).nnz == 0
     assert features.vocabulary_ == sorted(features.vocabulary_)
@@ -60,8 +100,9 @@ def test_max_features_keeps_the_most_frequent_terms():
     assert features.vocabulary_ == ["moon", "rocket"]
 
 
-def test_terms_of_one_text_equal_its_transform_row():
-    features = TextFeatures()
+@pytest.mark.parametrize("weighting", WEIGHTINGS)
+def test_terms_of_one_text_equal_its_transform_row(weighting):
+    features = TextFeatures(weighting=weighting)
     features.fit_transform(TEXTS)
     row = features.transform(["The moon rocket and the hockey rocket"])
     columns, weights = features.terms("The moon rocket and the hockey rocket")
