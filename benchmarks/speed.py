@@ -6,7 +6,8 @@
 Corpora: the 20 Newsgroups and Reuters texts (train and test, 29,635 documents), topped up with
 synthetic documents that resample the words of a random real document (same length, words drawn with
 replacement), so vocabulary and topic mixture stay realistic. Queries: 1,000 20NG test posts, k=10,
-and the first 8 words of each of them as short queries.
+and the first 8 words of each of them as short queries; each query's steps are also timed one by one
+(``benchmarks/query_profile.py``).
 
 End to end (``--sizes``): ``Searcher.build`` on a SQLite file, then single queries (median, p99, queries
 per second), ``search_many`` batches of 100, and 2 threads sharing one Searcher; bm25s on the same
@@ -33,6 +34,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.datasets import DEFAULT_DIR, load_text  # noqa: E402
 from benchmarks.quality import write_section  # noqa: E402
+from benchmarks.query_profile import STEPS, step_times  # noqa: E402
 from hashsearch import Searcher  # noqa: E402
 from hashsearch import codes as codelib  # noqa: E402
 from hashsearch.index import CodeIndex  # noqa: E402
@@ -105,7 +107,7 @@ def main() -> None:
     real = ng_train.texts + rt_train.texts + rt_test.texts + ng_test.texts[args.queries:]
     queries = ng_test.texts[:args.queries]
     short_queries = [" ".join(q.split()[:8]) for q in queries]
-    end_to_end, builds, lookups = [], [], []
+    end_to_end, steps, builds, lookups = [], [], [], []
     searcher_for_codes: Searcher | None = None
     with tempfile.TemporaryDirectory() as tmp:
         sizes = [int(s) for s in args.sizes.split(",")]
@@ -151,6 +153,9 @@ def main() -> None:
                               f"{np.median(single_short):.3f} | {np.median(bm25_short_ms):.3f} | "
                               f"{np.median(bm25_short_ms) / np.median(single_short):.1f}x |")
             print(end_to_end[-1], flush=True)
+            medians = {step: np.median(ms) for step, ms in step_times(searcher, queries).items()}
+            steps.append(f"| {backend} | {size:,} | " + " | ".join(f"{medians[step]:.3f}" for step in STEPS) + " |")
+            print(steps[-1], flush=True)
             if backend == "SQLite" and size == max(sizes):
                 searcher_for_codes = searcher
             else:
@@ -188,6 +193,8 @@ def main() -> None:
         "2 threads queries/s | bm25s median ms | p99 ms | queries/s | bm25s / hashsearch (medians) | "
         "short queries: hashsearch median ms | bm25s median ms | bm25s / hashsearch |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|", *end_to_end, "",
+        "### Where a single query's time goes (medians, ms; each step timed alone, then the whole search)", "",
+        "| database | documents | " + " | ".join(STEPS) + " |", "|---|---|" + "---|" * len(STEPS), *steps, "",
         "### Build (documents per second by stage) and footprint", "",
         "| database | documents | reading | vectorizing | training | encoding | storing | build s | open s | "
         "search structures bytes/doc | database bytes/doc |", "|---|---|---|---|---|---|---|---|---|---|---|", *builds,

@@ -1,8 +1,9 @@
 """The semantic-hashing autoencoder and its scikit-learn style estimator, ``SemanticHasher``.
 
-Encoder: sparse TF-IDF -> 2 ReLU layers -> ``bits`` logits. During training each code bit is a
-Bernoulli sample of sigmoid(logit) with a straight-through gradient, so the decoder learns to work
-from binary codes, not from the real-valued activations that would be thrown away at search time.
+Encoder: sparse term vector (BM25 or TF-IDF) -> 2 ReLU layers -> ``bits`` logits. During training
+each code bit is a Bernoulli sample of sigmoid(logit) with a straight-through gradient, so the decoder
+learns to work from binary codes, not from the real-valued activations that would be thrown away at
+search time.
 Decoder: code -> softmax over the vocabulary, scored by the multinomial log-likelihood of a target
 word distribution (the document's own words, mixed with its nearest neighbours', see training.py).
 At encode time a bit is on when its probability exceeds a threshold (0.5, or the bit's median over the
@@ -51,14 +52,14 @@ class HashingNetwork(nn.Module):
 
 
 class SemanticHasher:
-    """Learns binary codes for sparse document vectors (rows of a TF-IDF matrix).
+    """Learns binary codes for sparse document vectors (rows of a BM25 or TF-IDF matrix).
 
     Parameters (keyword-only, stored as given; checked in ``fit``):
         bits: code length, one of 16, 32, 64, 128.
         seed: fixes initialisation, sampling and batch order: same data and seed, same codes.
         epochs: passes over the data; None picks about 2,000 optimisation steps (between 5 and 60 epochs).
         batch_size, hidden, learning_rate: the usual.
-        neighbours: each document learns to reconstruct the mean TF-IDF of its ``neighbours`` nearest
+        neighbours: each document learns to reconstruct the mean vector of its ``neighbours`` nearest
             documents (itself included); 1 reconstructs only itself, like a plain autoencoder.
         variant: "variational" (default, the best measured at every code length on both benchmark
             corpora: bernoulli plus a KL term toward fair-coin bits, NASH-style), "bernoulli" (sampled bits,
@@ -125,7 +126,7 @@ class SemanticHasher:
         return torch.device(self.device)
 
     def fit(self, X: sp.spmatrix) -> SemanticHasher:
-        """Train on the rows of ``X`` (documents x terms, non-negative, e.g. L2-normalised TF-IDF)."""
+        """Train on the rows of ``X`` (documents x terms, non-negative, e.g. L2-normalised BM25 or TF-IDF)."""
         from .training import (  # training depends on this module, not the reverse
             nearest_neighbours,
             train,

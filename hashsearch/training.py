@@ -1,7 +1,7 @@
 """The training signal and the training loop.
 
 Neighbourhood targets: a document alone is a noisy sample of its topic, so each document learns to
-reconstruct the mean TF-IDF of its nearest documents (itself included), found once by cosine
+reconstruct the mean term vector of its nearest documents (itself included), found once by cosine
 similarity. Documents that share a neighbourhood then share most of their code (NbrReg, SNUH do the
 same). Queries never need the neighbour graph: it only shapes training.
 """
