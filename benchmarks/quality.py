@@ -50,7 +50,7 @@ def document_matrices(corpus: str, features: str, data_dir: Path) -> Matrices:
 def run_matrix(corpus: str, bits_list: list[int], variants: list[str], seeds: list[int], options: dict,
                features: str, data_dir: Path, max_queries: int | None) -> list[dict]:
     m = document_matrices(corpus, features, data_dir)
-    name = "TF-IDF" if features == "shared" else f"our {features}"
+    name = "TF-IDF" if features == "shared" else f"{features} (ours)"
     X_test, Y_test = m.X_test, m.Y_test
     if max_queries:
         pick = np.random.default_rng(0).choice(X_test.shape[0], min(max_queries, X_test.shape[0]), replace=False)
@@ -74,7 +74,7 @@ def run_matrix(corpus: str, bits_list: list[int], variants: list[str], seeds: li
                 seconds.append(time.perf_counter() - started)
                 scores.append(precision_at_k_codes(hasher.encode(X_test), hasher.encode(m.X_train),
                                                    Y_test, m.Y_train))
-            rows.append({"corpus": corpus, "method": f"hashsearch {variant} (SemanticHasher on the {name})",
+            rows.append({"corpus": corpus, "method": f"hashsearch {variant} (SemanticHasher on the same {name})",
                          "bits": bits, "p100": scores, "seconds": float(np.median(seconds))})
             print(f"{corpus} {bits} bits hashsearch {variant}: {np.mean(scores):.3f} "
                   f"(seeds {seeds}, train {np.median(seconds):.0f} s)", flush=True)
