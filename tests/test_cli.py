@@ -60,6 +60,8 @@ def test_reindex_add_and_remove(run, tmp_path, sample_dir):
     (["index", "empty"], "Error: empty: no documents to index (1 empty or binary skipped). Give a folder of .txt/.md "
                          "files, a .jsonl or a .csv with id and text.\n"),
     (["index", "empty", "--bits", "30"], "Error: bits must be one of 16, 32, 64, 128. Got 30 instead.\n"),
+    (["index", "empty", "--weighting", "bm52"], "Error: weighting must be one of bm25, tfidf, log. "
+                                                "Got 'bm52' instead.\n"),
     (["query", "moon"], "Error: no index at hashsearch.db. Run `hashsearch index SOURCE --db hashsearch.db` first.\n"),
     (["query", "moon", "--db", "other.db"], "Error: other.db is not a hashsearch index. "
                                             "Run `hashsearch index SOURCE --db other.db` to create one.\n"),
