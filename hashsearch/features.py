@@ -24,11 +24,20 @@ WEIGHTINGS = ("bm25", "tfidf", "log")
 BM25_K1, BM25_B = 1.2, 0.75  # the usual Okapi constants
 # Runs of two or more letters: numbers and single letters carry little topic and bloat the vocabulary.
 TOKEN_PATTERN = re.compile(r"(?u)\b[^\W\d_][^\W\d_]+\b")
+# Maximal runs of two or more word characters. Every token is one; the other runs hold a digit or an
+# underscore, so they are never vocabulary words. Counting words over runs gives the same counts as
+# over tokens at half the regex time, which is most of a query's feature time.
+WORD_RUNS = re.compile(r"\w\w+")
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-cased word tokens; the one tokenizer for documents, queries and vocabulary."""
+    """Lower-cased word tokens; the one definition of a word for documents, queries and vocabulary."""
     return TOKEN_PATTERN.findall(text.lower())
+
+
+def _word_runs(text: str) -> list[str]:
+    """Lower-cased ``WORD_RUNS``: the tokens and some runs that are never vocabulary words."""
+    return WORD_RUNS.findall(text.lower())
 
 
 class TextFeatures:
@@ -76,7 +85,7 @@ class TextFeatures:
         term_ids: dict[str, int] = {}
         columns, counts, indptr = array("i"), array("f"), array("q", [0])
         for text in progress(texts, desc="vectorizing", quiet=quiet, total=len(texts), unit="doc"):
-            in_text = Counter(tokenize(text))
+            in_text = Counter(_word_runs(text))
             columns.extend([term_ids.setdefault(term, len(term_ids)) for term in in_text])
             counts.extend(in_text.values())
             indptr.append(len(columns))
@@ -109,7 +118,8 @@ class TextFeatures:
         # On a tiny corpus min_df=2 could drop everything; a term seen once is better than no terms.
         min_df, max_df = (self.min_df, self.max_df) if n_texts >= 50 else (1, 1.0)
         eligible = np.flatnonzero((document_frequency >= min_df) & (document_frequency <= max_df * n_texts))
-        candidates = [(-term_frequency[i], terms[i]) for i in eligible if terms[i] not in ENGLISH_STOP_WORDS]
+        candidates = [(-term_frequency[i], terms[i]) for i in eligible
+                      if terms[i] not in ENGLISH_STOP_WORDS and TOKEN_PATTERN.fullmatch(terms[i])]
         return [term for _, term in sorted(candidates)[:self.max_features]]
 
     def _prepare(self) -> None:
@@ -119,7 +129,7 @@ class TextFeatures:
         """column -> count of the vocabulary words in one text."""
         column_of = self._column.get
         row = {}
-        for token, n in Counter(tokenize(text)).items():
+        for token, n in Counter(_word_runs(text)).items():
             column = column_of(token)
             if column is not None:
                 row[column] = n

@@ -1,11 +1,13 @@
 import json
+from collections import Counter
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from hashsearch import InvalidParameterError
-from hashsearch.features import WEIGHTINGS, TextFeatures
+from hashsearch.features import WEIGHTINGS, TextFeatures, tokenize
 
 TEXTS = ["The rocket launch to the moon", "Moon rocket engines and fuel", "Hockey playoffs tonight",
          "The hockey team won the playoffs", "42 1993 the and of"]
@@ -109,3 +111,23 @@ def test_terms_of_one_text_equal_its_transform_row(weighting):
     assert columns.tolist() == row.indices.tolist() and np.array_equal(weights, row.data)
     columns, weights = features.terms("nothing known here")
     assert len(columns) == 0 and len(weights) == 0
+
+
+def test_words_are_counted_as_tokenize_defines_them():
+    """Counting runs over word runs (faster) must give what counting tokens would: runs with digits,
+    underscores or numerals never become words, and letters of any script do."""
+    texts = ["abc123 abc x_y été Straße ½x 3rd o'neil", "abc été straße neil abc123 x_y 3rd",
+             "ABC Été x2 x_y 1993"]
+    features = TextFeatures(weighting="tfidf", min_df=1)
+    X = features.fit_transform(texts)
+    words = {token for text in texts for token in tokenize(text)} - ENGLISH_STOP_WORDS
+    assert set(features.vocabulary_) == words
+    assert {"abc123", "x_y", "3rd", "x2"}.isdisjoint(features.vocabulary_)
+    for row, text in enumerate(texts):
+        counts = Counter(token for token in tokenize(text) if token in words)
+        expected = {features.vocabulary_.index(word): n * features.idf_[features.vocabulary_.index(word)]
+                    for word, n in counts.items()}
+        got = dict(zip(X[row].indices.tolist(), X[row].data.tolist()))
+        norm = np.sqrt(sum(v * v for v in expected.values()))
+        assert got.keys() == expected.keys()
+        assert np.allclose([got[c] for c in expected], [v / norm for v in expected.values()])
