@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import string
 from array import array
 from collections import Counter
 from collections.abc import Iterable
@@ -28,6 +29,10 @@ TOKEN_PATTERN = re.compile(r"(?u)\b[^\W\d_][^\W\d_]+\b")
 # underscore, so they are never vocabulary words. Counting words over runs gives the same counts as
 # over tokens at half the regex time, which is most of a query's feature time.
 WORD_RUNS = re.compile(r"\w\w+")
+# ASCII text, most text, is cut faster as bytes: one translate() folds case and turns every byte that
+# is not a word character into a space, and split() then yields the same runs of word characters.
+_ASCII_WORD_BYTES = frozenset((string.ascii_letters + string.digits + "_").encode())
+_ASCII_FOLD = bytes(ord(chr(b).lower()) if b in _ASCII_WORD_BYTES else ord(" ") for b in range(256))
 
 
 def tokenize(text: str) -> list[str]:
@@ -124,13 +129,17 @@ class TextFeatures:
 
     def _prepare(self) -> None:
         self._column = {term: column for column, term in enumerate(self.vocabulary_)}
+        self._ascii_column = {term.encode(): column for term, column in self._column.items() if term.isascii()}
 
     def _row_counts(self, text: str) -> dict[int, int]:
         """column -> count of the vocabulary words in one text."""
-        column_of = self._column.get
+        if text.isascii():
+            runs, column_of = text.encode("ascii").translate(_ASCII_FOLD).split(), self._ascii_column.get
+        else:
+            runs, column_of = _word_runs(text), self._column.get
         row = {}
-        for token, n in Counter(_word_runs(text)).items():
-            column = column_of(token)
+        for run, n in Counter(runs).items():
+            column = column_of(run)
             if column is not None:
                 row[column] = n
         return row

@@ -131,3 +131,17 @@ def test_words_are_counted_as_tokenize_defines_them():
         norm = np.sqrt(sum(v * v for v in expected.values()))
         assert got.keys() == expected.keys()
         assert np.allclose([got[c] for c in expected], [v / norm for v in expected.values()])
+
+
+@pytest.mark.parametrize("weighting", WEIGHTINGS)
+def test_ascii_and_unicode_texts_are_counted_alike(weighting):
+    """ASCII texts take a faster path; a non-word character that is not ASCII sends the same text down
+    the general one, and both must give the same row."""
+    texts = ["Rocket_fuel ROCKET moon2 moon, moon... (hockey)-playoffs 42nd", "été rocket été fuel"] + TEXTS
+    features = TextFeatures(weighting=weighting, min_df=1)
+    features.fit_transform(texts)
+    for text in texts[:1] + TEXTS:
+        ascii_row, unicode_row = features.transform([text, text + " \N{SNOWMAN}"])
+        assert ascii_row.indices.tolist() == unicode_row.indices.tolist()
+        assert np.array_equal(ascii_row.data, unicode_row.data)
+    assert features.transform(["Rocket_fuel ROCKET moon2"]).nnz == 1  # rocket only: moon2 is one run
