@@ -114,7 +114,7 @@ def test_terms_of_one_text_equal_its_transform_row(weighting):
 
 
 def test_words_are_counted_as_tokenize_defines_them():
-    """Counting runs over word runs (faster) must give what counting tokens would: runs with digits,
+    """Counting words over word runs (faster) must give what counting tokens would: runs with digits,
     underscores or numerals never become words, and letters of any script do."""
     texts = ["abc123 abc x_y été Straße ½x 3rd o'neil", "abc été straße neil abc123 x_y 3rd",
              "ABC Été x2 x_y 1993"]
