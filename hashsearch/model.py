@@ -57,10 +57,11 @@ class SemanticHasher:
     Parameters (keyword-only, stored as given; checked in ``fit``):
         bits: code length, one of 16, 32, 64, 128.
         seed: fixes initialisation, sampling and batch order: same data and seed, same codes.
-        epochs: passes over the data; None picks about 2,000 optimisation steps (between 5 and 60 epochs).
+        epochs: passes over the data; None picks about 2,500 optimisation steps (between 5 and 60 epochs).
         batch_size, hidden, learning_rate: the usual.
         neighbours: each document learns to reconstruct the mean vector of its ``neighbours`` nearest
-            documents (itself included); 1 reconstructs only itself, like a plain autoencoder.
+            documents (itself included; at most one training document in 20, so small corpora get
+            fewer); 1 reconstructs only itself, like a plain autoencoder.
         variant: "variational" (default, the best measured at every code length on both benchmark
             corpora: bernoulli plus a KL term toward fair-coin bits, NASH-style), "bernoulli" (sampled bits,
             straight-through), "noise" (deterministic code with Gaussian noise before the sigmoid,
@@ -75,7 +76,7 @@ class SemanticHasher:
     """
 
     def __init__(self, *, bits: int = 32, seed: int = 0, epochs: int | None = None, batch_size: int = 64,
-                 hidden: int = 500, learning_rate: float = 3e-3, neighbours: int = 20,
+                 hidden: int = 500, learning_rate: float = 3e-3, neighbours: int = 50,
                  variant: str = "variational", contrastive: float = 1.0, balance_bits: bool = False,
                  max_train_documents: int = 30_000, device: str = "cpu", quiet: bool = True) -> None:
         self.bits = bits
@@ -142,7 +143,8 @@ class SemanticHasher:
             X = X[np.sort(sample)]
         torch.manual_seed(self.seed)
         self.network_ = HashingNetwork(n_features=X.shape[1], hidden=self.hidden, bits=self.bits).to(device)
-        neighbour_rows = nearest_neighbours(X, min(self.neighbours, X.shape[0]), quiet=self.quiet)
+        # A neighbourhood as large as a topic blurs topics: at most one document in 20 (20 of 400).
+        neighbour_rows = nearest_neighbours(X, min(self.neighbours, max(2, X.shape[0] // 20)), quiet=self.quiet)
         self.history_ = train(self.network_, X, neighbour_rows, variant=self.variant,
                               contrastive_weight=self.contrastive if neighbour_rows.shape[1] > 1 else 0.0,
                               epochs=self.epochs,

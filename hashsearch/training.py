@@ -17,7 +17,7 @@ from sklearn.preprocessing import normalize
 from .model import HashingNetwork
 from .progress import progress, progress_bar
 
-TARGET_STEPS = 2000  # optimisation steps the default epoch count aims for
+TARGET_STEPS = 2500  # optimisation steps the default epoch count aims for
 MIN_EPOCHS, MAX_EPOCHS = 5, 60
 _SIMILARITY_CELLS = 20_000_000  # float32 cells of one dense similarity chunk (80 MB)
 MASKED_INPUT_SHARE = 0.2  # share of input words hidden from the denoising variant
@@ -116,17 +116,19 @@ def train(network: HashingNetwork, X: sp.csr_matrix, neighbour_rows: np.ndarray,
             loss_sum = 0.0
             for start in range(0, n, batch_size):
                 rows = order[start:start + batch_size]
-                indices, offsets, weights = sparse_batch(X, rows, device)
+                # Each document's contrastive partner is a random neighbour, encoded in the same pass as
+                # the batch: one input-layer gradient instead of two (a third less time per step).
+                partners = (neighbour_rows[rows, rng.integers(1, neighbour_rows.shape[1], len(rows))]
+                            if contrastive_weight else rows[:0])
+                indices, offsets, weights = sparse_batch(X, np.concatenate([rows, partners]), device)
                 if variant == "denoising":
                     weights = weights * (torch.rand(weights.shape, generator=generator, device=device)
                                          >= MASKED_INPUT_SHARE)
                 target = neighbourhood_targets(X, neighbour_rows[rows], device)
-                code, penalty = binarize(network.code_logits(indices, offsets, weights), variant, generator)
+                codes, penalty = binarize(network.code_logits(indices, offsets, weights), variant, generator)
+                code, partner_code = codes[:len(rows)], codes[len(rows):]
                 loss = -(target * network.word_log_probs(code)).sum(1).mean() + penalty
                 if contrastive_weight:
-                    partners = neighbour_rows[rows, rng.integers(1, neighbour_rows.shape[1], len(rows))]
-                    partner_code, _ = binarize(network.code_logits(*sparse_batch(X, partners, device)), variant,
-                                               generator)
                     loss = loss + contrastive_weight * contrastive_loss(code, partner_code)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
