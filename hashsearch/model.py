@@ -59,9 +59,9 @@ class SemanticHasher:
         seed: fixes initialisation, sampling and batch order: same data and seed, same codes.
         epochs: passes over the data; None picks about 2,500 optimisation steps (between 5 and 60 epochs).
         batch_size, hidden, learning_rate: the usual.
-        neighbours: each document learns to reconstruct the mean vector of its ``neighbours`` nearest
-            documents (itself included; at most one training document in 20, so small corpora get
-            fewer); 1 reconstructs only itself, like a plain autoencoder.
+        neighbours: each document learns to reconstruct the vectors of its ``neighbours`` nearest
+            documents, weighted by cosine similarity (itself included; at most one training document
+            in 20, so small corpora get fewer); 1 reconstructs only itself, like a plain autoencoder.
         variant: "variational" (default, the best measured at every code length on both benchmark
             corpora: bernoulli plus a KL term toward fair-coin bits, NASH-style), "bernoulli" (sampled bits,
             straight-through), "noise" (deterministic code with Gaussian noise before the sigmoid,
@@ -144,8 +144,9 @@ class SemanticHasher:
         torch.manual_seed(self.seed)
         self.network_ = HashingNetwork(n_features=X.shape[1], hidden=self.hidden, bits=self.bits).to(device)
         # A neighbourhood as large as a topic blurs topics: at most one document in 20 (20 of 400).
-        neighbour_rows = nearest_neighbours(X, min(self.neighbours, max(2, X.shape[0] // 20)), quiet=self.quiet)
-        self.history_ = train(self.network_, X, neighbour_rows, variant=self.variant,
+        neighbour_rows, similarities = nearest_neighbours(X, min(self.neighbours, max(2, X.shape[0] // 20)),
+                                                          quiet=self.quiet)
+        self.history_ = train(self.network_, X, neighbour_rows, similarities, variant=self.variant,
                               contrastive_weight=self.contrastive if neighbour_rows.shape[1] > 1 else 0.0,
                               epochs=self.epochs,
                               batch_size=self.batch_size, learning_rate=self.learning_rate, seed=self.seed,

@@ -1,9 +1,11 @@
 """The training signal and the training loop.
 
 Neighbourhood targets: a document alone is a noisy sample of its topic, so each document learns to
-reconstruct the mean term vector of its nearest documents (itself included), found once by cosine
-similarity. Documents that share a neighbourhood then share most of their code (NbrReg, SNUH do the
-same). Queries never need the neighbour graph: it only shapes training.
+reconstruct the term vectors of its nearest documents (itself included), found once by cosine
+similarity and weighted by it. Documents that share a neighbourhood then share most of their code
+(NbrReg, SNUH do the same). Weighting by similarity lets one neighbour count suit tight and loose
+topics: far, weakly similar neighbours count little. Queries never need the neighbour graph: it only
+shapes training.
 """
 from __future__ import annotations
 
@@ -42,17 +44,19 @@ def default_epochs(n_documents: int, batch_size: int) -> int:
     return int(np.clip(round(TARGET_STEPS / steps_per_epoch), MIN_EPOCHS, MAX_EPOCHS))
 
 
-def nearest_neighbours(X: sp.csr_matrix, k: int, *, quiet: bool = True) -> np.ndarray:
-    """(n, k) row numbers of each row's ``k`` most cosine-similar rows, itself first.
+def nearest_neighbours(X: sp.csr_matrix, k: int, *, quiet: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(n, k) row numbers of each row's ``k`` most cosine-similar rows, itself first, and (n, k) float32
+    similarities to them (1 for itself, never below 0).
 
     Computed in chunks of rows so memory stays at one dense (chunk x n) block.
     """
     X = normalize(sp.csr_matrix(X, dtype=np.float32))
     n = X.shape[0]
     neighbours = np.empty((n, k), dtype=np.int64)
+    similarities = np.ones((n, k), dtype=np.float32)
     if k == 1:
         neighbours[:, 0] = np.arange(n)
-        return neighbours
+        return neighbours, similarities
     chunk = max(1, _SIMILARITY_CELLS // n)
     XT = X.T.tocsc()
     for start in progress(range(0, n, chunk), desc="neighbours", quiet=quiet, total=math.ceil(n / chunk), unit="chunk"):
@@ -62,13 +66,16 @@ def nearest_neighbours(X: sp.csr_matrix, k: int, *, quiet: bool = True) -> np.nd
         top = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
         order = np.argsort(-np.take_along_axis(similarity, top, axis=1), axis=1, kind="stable")
         neighbours[start:stop] = np.take_along_axis(top, order, axis=1)
-    return neighbours
+        similarities[start:stop, 1:] = np.take_along_axis(similarity, neighbours[start:stop, 1:], axis=1)
+    return neighbours, np.maximum(similarities, 0)
 
 
-def neighbourhood_targets(X: sp.csr_matrix, neighbour_rows: np.ndarray, device: torch.device) -> torch.Tensor:
-    """(batch, vocabulary) word distributions: the L1-normalised mean of each document's neighbours."""
+def neighbourhood_targets(X: sp.csr_matrix, neighbour_rows: np.ndarray, similarities: np.ndarray,
+                          device: torch.device) -> torch.Tensor:
+    """(batch, vocabulary) word distributions: each document's neighbours summed, weighted by their
+    similarity to it, L1-normalised."""
     batch, k = neighbour_rows.shape
-    grouping = sp.csr_matrix((np.ones(batch * k, dtype=np.float32), neighbour_rows.ravel(),
+    grouping = sp.csr_matrix((similarities.ravel(), neighbour_rows.ravel(),
                               np.arange(0, batch * k + 1, k)), shape=(batch, X.shape[0]))
     summed = normalize(grouping @ X, norm="l1")
     return torch.from_numpy(summed.toarray()).to(device)
@@ -98,7 +105,8 @@ def contrastive_loss(code: torch.Tensor, partner_code: torch.Tensor) -> torch.Te
                                              torch.arange(len(code), device=code.device))
 
 
-def train(network: HashingNetwork, X: sp.csr_matrix, neighbour_rows: np.ndarray, *, variant: str,
+def train(network: HashingNetwork, X: sp.csr_matrix, neighbour_rows: np.ndarray, similarities: np.ndarray, *,
+          variant: str,
           contrastive_weight: float,
           epochs: int | None, batch_size: int, learning_rate: float, seed: int, device: torch.device,
           quiet: bool) -> list[float]:
@@ -124,7 +132,7 @@ def train(network: HashingNetwork, X: sp.csr_matrix, neighbour_rows: np.ndarray,
                 if variant == "denoising":
                     weights = weights * (torch.rand(weights.shape, generator=generator, device=device)
                                          >= MASKED_INPUT_SHARE)
-                target = neighbourhood_targets(X, neighbour_rows[rows], device)
+                target = neighbourhood_targets(X, neighbour_rows[rows], similarities[rows], device)
                 codes, penalty = binarize(network.code_logits(indices, offsets, weights), variant, generator)
                 code, partner_code = codes[:len(rows)], codes[len(rows):]
                 loss = -(target * network.word_log_probs(code)).sum(1).mean() + penalty

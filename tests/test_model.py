@@ -96,12 +96,14 @@ def test_bad_parameters_are_named(sample_matrix, params, message):
 
 def test_nearest_neighbours_start_with_self_and_match_brute_force(sample_matrix):
     X, _ = sample_matrix
-    neighbours = nearest_neighbours(X[:60], 5)
+    neighbours, similarities = nearest_neighbours(X[:60], 5)
     assert (neighbours[:, 0] == np.arange(60)).all()
+    assert (similarities[:, 0] == 1).all()
     similarity = (X[:60] @ X[:60].T).toarray()
     np.fill_diagonal(similarity, -1)
     for i in range(60):
         assert np.isclose(similarity[i, neighbours[i, 1]], similarity[i].max())
+        assert np.allclose(similarities[i, 1:], similarity[i, neighbours[i, 1:]], atol=1e-6)
 
 
 def test_default_epochs_scale_with_corpus_size():
