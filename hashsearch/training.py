@@ -106,10 +106,8 @@ def contrastive_loss(code: torch.Tensor, partner_code: torch.Tensor) -> torch.Te
 
 
 def train(network: HashingNetwork, X: sp.csr_matrix, neighbour_rows: np.ndarray, similarities: np.ndarray, *,
-          variant: str,
-          contrastive_weight: float,
-          epochs: int | None, batch_size: int, learning_rate: float, seed: int, device: torch.device,
-          quiet: bool) -> list[float]:
+          variant: str, contrastive_weight: float, epochs: int | None, batch_size: int, learning_rate: float,
+          seed: int, device: torch.device, quiet: bool) -> list[float]:
     """Fit ``network`` in place; returns the mean loss of each epoch (plain floats)."""
     n = X.shape[0]
     epochs = epochs or default_epochs(n, batch_size)
