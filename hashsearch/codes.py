@@ -102,9 +102,10 @@ def bucket_key(code: np.ndarray) -> np.uint64:
 
 
 @lru_cache(maxsize=32)
-def flip_keys(bits: int, distance: int) -> np.ndarray:
-    """``bucket_keys`` of ``flip_masks``: XOR with a code's key gives the keys of its neighbours."""
-    keys = bucket_keys(flip_masks(bits, distance))
+def ball_keys(bits: int, radius: int) -> np.ndarray:
+    """``bucket_keys`` of every mask with at most ``radius`` bits set: XOR with a code's key gives the
+    keys of every code in its Hamming ball. Each key once: folded keys of two masks can be equal."""
+    keys = np.unique(np.concatenate([bucket_keys(flip_masks(bits, distance)) for distance in range(radius + 1)]))
     keys.setflags(write=False)
     return keys
 

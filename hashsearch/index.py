@@ -7,21 +7,23 @@ never modified afterwards, which makes concurrent searches safe without locks.
 """
 from __future__ import annotations
 
-from math import comb
-
 import faiss
 import numpy as np
 
 from . import codes as codelib
 
 
-# Probing one distance costs a fixed overhead (numpy calls) plus a binary search per probed code; both
-# are counted in codes a FAISS scan reads in the same time (measured on 2-core x86, see RESULTS.md).
-# Before each distance the index compares probing with scanning everything and takes the cheaper: small
-# indexes are scanned, large ones probed, and the answer is the same exact top k either way.
+# Probing a ball costs a fixed overhead (numpy calls) plus a little per probed code; both are counted in
+# codes a FAISS scan reads in the same time (measured on 2-core x86, see RESULTS.md). Before probing,
+# the index takes the largest distance within the radius whose ball is cheaper to probe than a scan of
+# everything: small indexes are scanned, large ones probed, and the answer is the same exact top k.
 PROBE_OVERHEAD_IN_CODES = 10_000.0
 PROBE_COST_IN_CODES = 30.0
 SCAN_TIE_MARGIN = 64
+# Slots per bucket (rounded up to a power of two) in the filter that most probes of a ball never pass.
+FILTER_SLOTS_PER_BUCKET = 4
+FILTER_FROM_KEYS = 256  # smaller balls go straight to the binary search: the filter's calls cost more
+_FIBONACCI_HASH = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio, odd: multiplying spreads the bits
 
 
 class CodeIndex:
@@ -40,6 +42,17 @@ class CodeIndex:
         self._rows_by_key = np.argsort(keys, kind="stable").astype(row_type)
         self._bucket_keys, starts = np.unique(keys[self._rows_by_key], return_index=True)
         self._bucket_starts = np.append(starts, len(self.codes)).astype(row_type)
+        # A one-hash Bloom filter over the bucket keys: most codes in a ball belong to no document, and
+        # one gather turns most of them away before the binary search, which costs several times more.
+        slots = max(4, len(self._bucket_keys) * FILTER_SLOTS_PER_BUCKET)
+        self._filter_shift = np.uint64(64 - int(np.ceil(np.log2(slots))))
+        self._filter = np.zeros(1 << (64 - int(self._filter_shift)), dtype=bool)
+        self._filter[self._filter_slots(self._bucket_keys)] = True
+        # The widest ball (-1: none) that costs less to probe than a scan of every code.
+        self._widest_ball = -1
+        while (self._widest_ball < bits and probe_overhead + codelib.ball_size(bits, self._widest_ball + 1)
+               * probe_cost <= len(self.codes)):
+            self._widest_ball += 1
         self._faiss = faiss.IndexBinaryFlat(bits)
         if len(self.codes):
             self._faiss.add(self.codes)
@@ -57,63 +70,97 @@ class CodeIndex:
 
     @property
     def nbytes(self) -> int:
-        """Memory held by the search structures (codes, hash table, FAISS copy of the codes)."""
+        """Memory held by the search structures (codes, hash table and its filter, FAISS copy of the codes)."""
         return (self.codes.nbytes * 2 + self._rows_by_key.nbytes + self._bucket_keys.nbytes
-                + self._bucket_starts.nbytes)
+                + self._bucket_starts.nbytes + self._filter.nbytes)
 
     def lookup(self, probes: np.ndarray) -> np.ndarray:
         """Rows whose code equals one of the packed ``probes``, ascending."""
         probes = np.ascontiguousarray(probes, dtype=np.uint8).reshape(-1, self.codes.shape[1])
-        rows = self._rows_in_buckets(codelib.bucket_keys(probes))
+        rows = self._bucket_rows(self._bucket_positions(codelib.bucket_keys(probes)))
         if not codelib.keys_are_exact(self.codes.shape[1]):
             # Folded keys may collide: keep only rows whose full code is one of the probes.
             rows = rows[(self.codes[rows][:, None, :] == probes[None, :, :]).all(axis=2).any(axis=1)]
         return np.sort(rows)
 
-    def _rows_in_buckets(self, keys: np.ndarray) -> np.ndarray:
-        """Rows of every bucket whose key is one of ``keys``, bucket by bucket (int64)."""
-        if not len(self._bucket_keys):
-            return np.empty(0, dtype=np.int64)
-        positions = np.minimum(np.searchsorted(self._bucket_keys, keys), len(self._bucket_keys) - 1)
-        positions = positions[self._bucket_keys[positions] == keys]
-        if len(positions) <= 1:  # the common case: skip the concatenation below
-            span = slice(*self._bucket_starts[positions[0]:positions[0] + 2]) if len(positions) else slice(0, 0)
-            return self._rows_by_key[span].astype(np.int64)
-        starts = self._bucket_starts[positions].astype(np.int64)
-        lengths = self._bucket_starts[positions + 1] - starts
-        # Concatenate the ranges starts[j]:starts[j] + lengths[j] without a Python loop.
-        offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-        return self._rows_by_key[offsets + np.arange(len(offsets))].astype(np.int64)
+    def _filter_slots(self, keys: np.ndarray) -> np.ndarray:
+        return (keys * _FIBONACCI_HASH) >> self._filter_shift
+
+    def _bucket_positions(self, keys: np.ndarray) -> np.ndarray:
+        """Positions (in ``_bucket_keys``) of the buckets whose key is one of ``keys``."""
+        if len(keys) > FILTER_FROM_KEYS:
+            keys = keys[self._filter.take(self._filter_slots(keys))]
+        positions = self._bucket_keys.searchsorted(keys)
+        return positions[self._bucket_keys.take(positions, mode="clip") == keys]
+
+    def _bucket_rows(self, positions: np.ndarray) -> np.ndarray:
+        """Rows (int64) of the buckets at ``positions``, bucket by bucket."""
+        starts = self._bucket_starts.take(positions)
+        return self._ranges(starts, self._bucket_starts.take(positions + 1) - starts)
+
+    def _ranges(self, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """``_rows_by_key`` over the ranges starts[j]:starts[j] + lengths[j], concatenated (int64)."""
+        ends = np.cumsum(lengths)
+        offsets = np.repeat(starts - (ends - lengths), lengths) + np.arange(ends[-1] if len(ends) else 0)
+        return self._rows_by_key.take(offsets).astype(np.int64)
 
     def search(self, query: np.ndarray, k: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` rows nearest to the packed ``query`` by Hamming distance, ties by ascending row.
 
-        Probes the exact bucket, then every code at distance 1, 2, ... up to ``radius``; stops as soon
-        as a finished distance brings the count to ``k``, which makes the answer exact. When the ball
-        holds fewer than ``k`` rows, or probing a distance would cost more than scanning every code, a
-        FAISS scan answers instead, so the result is always the true top k.
+        Probes the query's own bucket, then the buckets of every code within distance 1, then within
+        ``radius``; stops as soon as one of these holds ``k`` rows, which makes the answer exact. When
+        the widest holds fewer, or probing it would cost more than scanning every code, a FAISS scan
+        answers instead, so the result is always the true top k.
         """
         query = np.ascontiguousarray(query, dtype=np.uint8).reshape(-1)
         k = min(k, len(self.codes))
         if k <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-        query_key = codelib.bucket_key(query)
-        exact_keys = codelib.keys_are_exact(len(query))
-        found_rows: list[np.ndarray] = []
-        found = 0
-        for distance in range(min(radius, self.bits) + 1):
-            if self.probe_overhead + comb(self.bits, distance) * self.probe_cost > len(self.codes):
-                break
-            rows = self._rows_in_buckets(query_key ^ codelib.flip_keys(self.bits, distance))
-            if not exact_keys:
-                rows = rows[codelib.hamming(query, self.codes[rows]) == distance]
-            rows.sort()
-            found_rows.append(rows)
-            found += len(rows)
-            if found >= k:
-                distances = np.repeat(np.arange(len(found_rows)), [len(r) for r in found_rows])
-                return np.concatenate(found_rows)[:k], distances[:k]
+        widest = min(radius, self._widest_ball)
+        if widest >= 0:
+            query_key = codelib.bucket_key(query)
+            if codelib.keys_are_exact(len(query)):
+                found = self._search_own_bucket(query_key, k)
+                if found is not None:
+                    return found
+            for ball_radius in (1, widest) if widest > 1 else (widest,):
+                found = self._search_ball(query, query_key, k, ball_radius)
+                if found is not None:
+                    return found
         return self.scan(query, k)
+
+    def _search_own_bucket(self, query_key: np.uint64, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The first ``k`` rows of the query's bucket when it holds that many (exact keys only); scalar
+        steps, since most queries end here and numpy's per-call cost exceeds the work."""
+        position = int(self._bucket_keys.searchsorted(query_key))
+        if position < len(self._bucket_keys) and self._bucket_keys[position] == query_key:
+            start = int(self._bucket_starts[position])
+            if self._bucket_starts[position + 1] - start >= k:
+                return self._rows_by_key[start:start + k].astype(np.int64), np.zeros(k, dtype=np.int64)
+        return None
+
+    def _search_ball(self, query: np.ndarray, query_key: np.uint64, k: int,
+                     radius: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The exact top ``k`` when the ball of ``radius`` around ``query`` holds ``k`` rows, else None."""
+        positions = self._bucket_positions(query_key ^ codelib.ball_keys(self.bits, radius))
+        starts = self._bucket_starts.take(positions)
+        lengths = self._bucket_starts.take(positions + 1) - starts
+        if lengths.sum() < k:  # folded keys can only find fewer rows than this
+            return None
+        if codelib.keys_are_exact(len(query)):
+            # A bucket's rows ascend, so past its first k none can be among the top k; its key is its code.
+            lengths = np.minimum(lengths, k)
+            rows = self._ranges(starts, lengths)
+            distances = np.repeat(np.bitwise_count(self._bucket_keys.take(positions) ^ query_key), lengths)
+        else:
+            # Folded keys may collide: a matched bucket can hold codes outside the ball.
+            rows = self._ranges(starts, lengths)
+            distances = codelib.hamming(query, self.codes[rows])
+            rows, distances = rows[distances <= radius], distances[distances <= radius]
+            if len(rows) < k:
+                return None
+        order = np.lexsort((rows, distances))[:k]
+        return rows[order], distances[order].astype(np.int64)
 
     def scan(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Exact top ``k`` by a FAISS flat scan, with ties at the k-th distance resolved by ascending row.

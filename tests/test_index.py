@@ -88,3 +88,27 @@ def test_scan_orders_rows_tied_at_the_kth_distance_by_row(n):
         rows, distances = index.scan(database[0], k)
         expected_rows, expected_distances = reference_top_k(database[0], database, k)
         assert rows.tolist() == expected_rows.tolist() and distances.tolist() == expected_distances.tolist()
+
+
+def test_folded_keys_shared_by_two_flips_give_each_row_once():
+    # At 128 bits, flipping bit 29 of the first word and bit 0 of the second fold to the same key bit.
+    query = np.zeros(16, np.uint8)
+    database = codes.pack(np.eye(128, dtype=bool))  # every code at distance 1 from the query
+    index = CodeIndex(database, 128, probe_cost=0.0, probe_overhead=0.0)
+    rows, distances = index.search(query, 128, radius=1)
+    assert rows.tolist() == list(range(128)) and distances.tolist() == [1] * 128
+
+
+@pytest.mark.parametrize("bits", [16, 32, 64, 128])
+def test_ball_probe_equals_brute_force_on_random_codes(bits):
+    # Spread codes: the filter turns most probes away, and the ball rarely holds k rows.
+    rng = np.random.default_rng(bits)
+    database = rng.integers(0, 256, (20_000, bits // 8), dtype=np.uint8)
+    index = CodeIndex(database, bits, probe_cost=0.0, probe_overhead=0.0)
+    for row in rng.integers(0, len(database), 20):
+        query = database[row] ^ codes.pack(rng.random((1, bits)) < 0.02)[0]
+        for k in (1, 3):
+            rows, distances = index.search(query, k, codes.default_radius(bits))
+            expected_rows, expected_distances = reference_top_k(query, database, k)
+            assert rows.tolist() == expected_rows.tolist()
+            assert distances.tolist() == expected_distances.tolist()
