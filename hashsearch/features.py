@@ -164,12 +164,12 @@ class TextFeatures:
         """(columns, weights) of one text: ``transform([text])``'s one row without the sparse
         matrix and the per-row bookkeeping, which cost more than the arithmetic for a query."""
         row = self._row_counts(text)
-        columns = np.array(sorted(row), dtype=np.int32)
-        counts = np.array([row[column] for column in columns.tolist()], dtype=np.float32)
-        data = self._term_frequency(counts, counts.sum()) * self.idf_[columns]
+        columns = sorted(row)
+        counts = np.array(list(map(row.__getitem__, columns)), dtype=np.float32)
+        columns = np.array(columns, dtype=np.int32)
+        data = self._term_frequency(counts, np.float32(sum(row.values()))) * self.idf_.take(columns)
         wide = data.astype(np.float64)
-        norm = np.sqrt(wide @ wide) if len(data) else 1.0
-        return columns, (data / norm).astype(np.float32)
+        return columns, (data / (np.sqrt(wide @ wide) if len(data) else 1.0)).astype(np.float32)
 
     def out_of_vocabulary_share(self, texts: Iterable[str]) -> float:
         """Share of word tokens (stop words excluded) that the vocabulary does not know."""

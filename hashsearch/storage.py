@@ -29,6 +29,7 @@ from .errors import IndexFormatError, IndexNotFoundError
 FORMAT_VERSION = 2  # 2 added the lookup table; version 1 indexes are upgraded on open
 SNIPPET_CHARS = 200
 _INSERT_CHUNK = 2000
+SQLITE_MMAP_BYTES = 1 << 30
 
 metadata = sa.MetaData()
 meta_table = sa.Table(
@@ -110,6 +111,9 @@ def _create_engine(url: str) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Pages read through a memory map instead of read() calls: ten random snippet rows of a 100k
+        # index in 66 instead of 88 us. Address space only; the OS page cache holds the data either way.
+        cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         cursor.close()
 
     return engine
