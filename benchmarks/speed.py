@@ -82,7 +82,9 @@ def resampled_rows(X: sp.csr_matrix, n: int, seed: int) -> sp.csr_matrix:
     rows, cols = np.concatenate(rows), np.concatenate(cols)
     counts = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n, X.shape[1]))
     counts.sum_duplicates()
-    return sp.csr_matrix(counts.multiply(1 / np.sqrt(counts.multiply(counts).sum(axis=1))).astype(np.float32))
+    norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)))
+    norms[norms == 0] = 1  # a row drawn from an empty document stays empty
+    return sp.csr_matrix(counts.multiply(1 / norms).astype(np.float32))
 
 
 def main() -> None:
