@@ -44,9 +44,9 @@ class CodeIndex:
         self._bucket_starts = np.append(starts, len(self.codes)).astype(row_type)
         # A one-hash Bloom filter over the bucket keys: most codes in a ball belong to no document, and
         # one gather turns most of them away before the binary search, which costs several times more.
-        slots = max(4, len(self._bucket_keys) * FILTER_SLOTS_PER_BUCKET)
-        self._filter_shift = np.uint64(64 - int(np.ceil(np.log2(slots))))
-        self._filter = np.zeros(1 << (64 - int(self._filter_shift)), dtype=bool)
+        slot_bits = int(np.ceil(np.log2(max(4, len(self._bucket_keys) * FILTER_SLOTS_PER_BUCKET))))
+        self._filter_shift = np.uint64(64 - slot_bits)
+        self._filter = np.zeros(1 << slot_bits, dtype=bool)
         self._filter[self._filter_slots(self._bucket_keys)] = True
         # The widest ball (-1: none) that costs less to probe than a scan of every code.
         self._widest_ball = -1
@@ -93,10 +93,14 @@ class CodeIndex:
         positions = self._bucket_keys.searchsorted(keys)
         return positions[self._bucket_keys.take(positions, mode="clip") == keys]
 
+    def _bucket_spans(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where the rows of the buckets at ``positions`` start in ``_rows_by_key``, and how many there are."""
+        starts = self._bucket_starts.take(positions)
+        return starts, self._bucket_starts.take(positions + 1) - starts
+
     def _bucket_rows(self, positions: np.ndarray) -> np.ndarray:
         """Rows (int64) of the buckets at ``positions``, bucket by bucket."""
-        starts = self._bucket_starts.take(positions)
-        return self._ranges(starts, self._bucket_starts.take(positions + 1) - starts)
+        return self._ranges(*self._bucket_spans(positions))
 
     def _ranges(self, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """``_rows_by_key`` over the ranges starts[j]:starts[j] + lengths[j], concatenated (int64)."""
@@ -119,11 +123,13 @@ class CodeIndex:
         widest = min(radius, self._widest_ball)
         if widest >= 0:
             query_key = codelib.bucket_key(query)
+            balls = (1, widest) if widest > 1 else (widest,)
             if codelib.keys_are_exact(len(query)):
                 found = self._search_own_bucket(query_key, k)
                 if found is not None:
                     return found
-            for ball_radius in (1, widest) if widest > 1 else (widest,):
+                balls = balls if widest > 0 else ()  # the own bucket was the whole radius-0 ball
+            for ball_radius in balls:
                 found = self._search_ball(query, query_key, k, ball_radius)
                 if found is not None:
                     return found
@@ -143,8 +149,7 @@ class CodeIndex:
                      radius: int) -> tuple[np.ndarray, np.ndarray] | None:
         """The exact top ``k`` when the ball of ``radius`` around ``query`` holds ``k`` rows, else None."""
         positions = self._bucket_positions(query_key ^ codelib.ball_keys(self.bits, radius))
-        starts = self._bucket_starts.take(positions)
-        lengths = self._bucket_starts.take(positions + 1) - starts
+        starts, lengths = self._bucket_spans(positions)
         if lengths.sum() < k:  # folded keys can only find fewer rows than this
             return None
         if codelib.keys_are_exact(len(query)):
