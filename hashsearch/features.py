@@ -6,6 +6,7 @@ would take 4 GB. The learned state is a term list, an idf array and the mean doc
 from __future__ import annotations
 
 import json
+import math
 import re
 import string
 from array import array
@@ -137,11 +138,8 @@ class TextFeatures:
             runs, column_of = text.encode("ascii").translate(_ASCII_FOLD).split(), self._ascii_column.get
         else:
             runs, column_of = _word_runs(text), self._column.get
-        row = {}
-        for run, n in Counter(runs).items():
-            column = column_of(run)
-            if column is not None:
-                row[column] = n
+        row = Counter(map(column_of, runs))  # each run hashed once; the ints then count cheaply
+        row.pop(None, None)  # runs outside the vocabulary
         return row
 
     def _count(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -164,12 +162,13 @@ class TextFeatures:
         """(columns, weights) of one text: ``transform([text])``'s one row without the sparse
         matrix and the per-row bookkeeping, which cost more than the arithmetic for a query."""
         row = self._row_counts(text)
-        columns = sorted(row)
-        counts = np.array(list(map(row.__getitem__, columns)), dtype=np.float32)
-        columns = np.array(columns, dtype=np.int32)
+        columns = np.fromiter(row, dtype=np.int32, count=len(row))
+        counts = np.fromiter(row.values(), dtype=np.float32, count=len(row))
+        order = columns.argsort()
+        columns, counts = columns.take(order), counts.take(order)
         data = self._term_frequency(counts, np.float32(sum(row.values()))) * self.idf_.take(columns)
         wide = data.astype(np.float64)
-        return columns, (data / (np.sqrt(wide @ wide) if len(data) else 1.0)).astype(np.float32)
+        return columns, (wide / (math.sqrt(wide @ wide) if len(wide) else 1.0)).astype(np.float32)
 
     def out_of_vocabulary_share(self, texts: Iterable[str]) -> float:
         """Share of word tokens (stop words excluded) that the vocabulary does not know."""
@@ -184,20 +183,21 @@ class TextFeatures:
         return sp.csr_matrix((self._weights(counts, indices, indptr), indices, indptr),
                              shape=(len(indptr) - 1, self.n_features))
 
-    def _term_frequency(self, counts: np.ndarray, lengths: np.ndarray | float) -> np.ndarray:
-        """The weighting's term frequency for each count; ``lengths`` are the texts' vocabulary words."""
+    def _term_frequency(self, counts: np.ndarray, lengths: np.ndarray | np.float32) -> np.ndarray:
+        """The weighting's term frequency for each float32 count; ``lengths`` are the texts' vocabulary
+        words, float32 (one text's is a scalar: numpy's 0-d arrays cost a microsecond an operation)."""
         if self.weighting == "log":
             return (1 + np.log(counts)).astype(np.float32)
         if self.weighting == "bm25":
-            saturation = BM25_K1 * (1 - BM25_B + BM25_B * np.asarray(lengths, np.float32) / self.mean_length_)
-            return (counts * (BM25_K1 + 1) / (counts + saturation)).astype(np.float32)
+            saturation = BM25_K1 * (1 - BM25_B + BM25_B * lengths / self.mean_length_)
+            return counts * (BM25_K1 + 1) / (counts + saturation)
         return counts
 
     def _weights(self, counts: np.ndarray, indices: np.ndarray, indptr: np.ndarray) -> np.ndarray:
         """term frequency * idf, each row scaled to unit length (rows without known words stay zero)."""
         entries = np.diff(indptr)
         rows = np.repeat(np.arange(len(entries)), entries)
-        lengths = np.bincount(rows, weights=counts, minlength=len(entries))[rows]
+        lengths = np.bincount(rows, weights=counts, minlength=len(entries))[rows].astype(np.float32)
         data = self._term_frequency(counts, lengths) * self.idf_[indices]
         norms = np.sqrt(np.bincount(rows, weights=data.astype(np.float64) ** 2, minlength=len(entries)))
         return (data / norms[rows]).astype(np.float32)

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from hashsearch import codes
+from hashsearch import index as index_module
 from hashsearch.index import PROBE_COST_IN_CODES, CodeIndex
 
 
@@ -23,7 +24,9 @@ def clustered_codes(bits, n, seed):
 @pytest.mark.parametrize("bits", [16, 32, 64, 128])
 @pytest.mark.parametrize("k", [1, 10, 100])
 @pytest.mark.parametrize("probe_cost", [0.0, PROBE_COST_IN_CODES])  # 0: always probe the whole radius
-def test_search_equals_brute_force(bits, k, probe_cost):
+@pytest.mark.parametrize("few_buckets", [0, 10**6])  # rank every ball's rows with numpy / in plain Python
+def test_search_equals_brute_force(bits, k, probe_cost, few_buckets, monkeypatch):
+    monkeypatch.setattr(index_module, "FEW_BUCKETS", few_buckets)
     database = clustered_codes(bits, 3000, seed=bits)
     index = CodeIndex(database, bits, probe_cost=probe_cost, probe_overhead=0.0)
     rng = np.random.default_rng(0)
