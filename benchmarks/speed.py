@@ -10,10 +10,11 @@ and the first 8 words of each of them as short queries; each query's steps are a
 (``benchmarks/query_profile.py``).
 
 End to end (``--sizes``): ``Searcher.build`` on a SQLite file, then single queries (median, p99, queries
-per second), ``search_many`` batches of 100, and 2 threads sharing one Searcher; bm25s on the same
-texts in the same run. Lookup only (``--lookup-sizes``): codes made by the largest end-to-end model
-from resampled TF-IDF rows; ``CodeIndex.search`` (exact bucket, then radius 2, then scan) against
-FAISS ``IndexBinaryFlat.search`` on the same codes. Writes the speed section of RESULTS.md.
+per second), single queries without snippets (ranked ids only, what bm25s answers with), ``search_many``
+batches of 100, and 2 threads sharing one Searcher; bm25s on the same texts in the same run. Lookup
+only (``--lookup-sizes``): codes made by the largest end-to-end model from resampled TF-IDF rows;
+``CodeIndex.search`` (exact bucket, then radius 2, then scan) against FAISS ``IndexBinaryFlat.search``
+on the same codes. Writes the speed section of RESULTS.md.
 """
 from __future__ import annotations
 
@@ -135,6 +136,7 @@ def main() -> None:
             searcher.search(queries[0])
             single = latencies_ms(lambda q: searcher.search(q, k=K), queries)
             single_short = latencies_ms(lambda q: searcher.search(q, k=K), short_queries)
+            no_snippets = latencies_ms(lambda q: searcher.search(q, k=K, snippets=False), queries)
             batches = [queries[i:i + 100] for i in range(0, len(queries), 100)]
             batch_ms = latencies_ms(lambda b: searcher.search_many(b, k=K), batches) / 100
             with ThreadPoolExecutor(2) as pool:
@@ -152,6 +154,7 @@ def main() -> None:
             end_to_end.append(f"| {backend} | {size:,} | {summary(single)} | {np.median(batch_ms):.3f} | "
                               f"{two_thread_qps:,.0f} | "
                               f"{summary(bm25_ms)} | {np.median(bm25_ms) / np.median(single):.1f}x | "
+                              f"{np.median(no_snippets):.3f} | {np.median(bm25_ms) / np.median(no_snippets):.1f}x | "
                               f"{np.median(single_short):.3f} | {np.median(bm25_short_ms):.3f} | "
                               f"{np.median(bm25_short_ms) / np.median(single_short):.1f}x |")
             print(end_to_end[-1], flush=True)
@@ -193,8 +196,11 @@ def main() -> None:
         "### End to end (query text to hits with snippets)", "",
         "| database | documents | single query median ms | p99 ms | queries/s | search_many ms/query | "
         "2 threads queries/s | bm25s median ms | p99 ms | queries/s | bm25s / hashsearch (medians) | "
+        "without snippets: hashsearch median ms | bm25s / hashsearch | "
         "short queries: hashsearch median ms | bm25s median ms | bm25s / hashsearch |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|", *end_to_end, "",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|", *end_to_end, "",
+        "Without snippets: `search(text, snippets=False)`, ranked ids and distances only, the job bm25s does "
+        "here (it returns document numbers).", "",
         "### Where a single query's time goes (medians, ms; each step timed alone, then the whole search)", "",
         "| database | documents | " + " | ".join(STEPS) + " |", "|---|---|" + "---|" * len(STEPS), *steps, "",
         "### Build (documents per second by stage) and footprint", "",

@@ -47,6 +47,15 @@ def test_hits_carry_snippets(searcher):
     assert set(hit.to_dict()) == {"id", "distance", "snippet", "score"}
 
 
+def test_search_without_snippets_gives_the_same_hits(searcher):
+    for text in QUERIES:
+        with_snippets = searcher.search(text, k=12)
+        without = searcher.search(text, k=12, snippets=False)
+        assert [(h.id, h.distance, None) for h in with_snippets] == [(h.id, h.distance, h.snippet) for h in without]
+    assert searcher.search_many(QUERIES, k=5, snippets=False) == [searcher.search(q, k=5, snippets=False)
+                                                                  for q in QUERIES]
+
+
 def test_rerank_orders_the_hamming_shortlist_by_tfidf_cosine(searcher, sample_docs):
     text = "the space shuttle and nasa launch schedule"
     hits = searcher.search(text, k=10, rerank=True)
