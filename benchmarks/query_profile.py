@@ -3,8 +3,8 @@
     python benchmarks/query_profile.py INDEX_DB [--short]
 
 Queries: the first 1,000 20NG test posts (``--short``: their first 8 words), k=10, one thread, two passes
-(the first warms caches). Each step is timed separately, then the whole ``search`` call on the same
-query; prints medians, means and 90th percentiles in milliseconds.
+(the first warms caches). Each step is timed separately; then the whole ``search`` calls, in a third
+pass; prints medians, means and 90th percentiles in milliseconds.
 """
 from __future__ import annotations
 
@@ -26,7 +26,10 @@ STEPS = ("features", "encoder", "lookup", "snippets", "whole search")
 
 
 def step_times(searcher: Searcher, queries: list[str]) -> dict[str, np.ndarray]:
-    """Milliseconds of each step (and of the whole ``search``) per query, after one warming pass."""
+    """Milliseconds of each step (and of the whole ``search``) per query, after one warming pass.
+
+    The whole searches run in a pass of their own: right after its steps, a query's search would find
+    its words, weight rows and snippet pages in the caches (0.42 against 0.54 ms in one 100k run)."""
     snapshot = searcher._snapshot
     radius = codelib.default_radius(searcher.bits)
     ms: dict[str, list[float]] = {step: [] for step in STEPS}
@@ -41,11 +44,13 @@ def step_times(searcher: Searcher, queries: list[str]) -> dict[str, np.ndarray]:
             clock.append(time.perf_counter())
             searcher._storage.read_snippets(list(snapshot.ids[rows]))
             clock.append(time.perf_counter())
-            searcher.search(query)
-            clock.append(time.perf_counter())
             if not warm:
                 for step, before, after in zip(STEPS, clock, clock[1:]):
                     ms[step].append((after - before) * 1000)
+    for query in queries:
+        started = time.perf_counter()
+        searcher.search(query)
+        ms["whole search"].append((time.perf_counter() - started) * 1000)
     return {step: np.asarray(values) for step, values in ms.items()}
 
 
