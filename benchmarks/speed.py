@@ -201,7 +201,8 @@ def main() -> None:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|", *end_to_end, "",
         "Without snippets: `search(text, snippets=False)`, ranked ids and distances only, the job bm25s does "
         "here (it returns document numbers).", "",
-        "### Where a single query's time goes (medians, ms; each step timed alone, then whole searches in a pass of their own)", "",
+        "### Where a single query's time goes (medians, ms; each step timed alone, then whole searches in a "
+        "pass of their own)", "",
         "| database | documents | " + " | ".join(STEPS) + " |", "|---|---|" + "---|" * len(STEPS), *steps, "",
         "### Build (documents per second by stage) and footprint", "",
         "| database | documents | reading | vectorizing | training | encoding | storing | build s | open s | "
