@@ -39,6 +39,7 @@ class CodeIndex:
         self.probe_cost = probe_cost
         self.probe_overhead = probe_overhead
         self.codes = np.ascontiguousarray(codes, dtype=np.uint8).reshape(-1, bits // 8)
+        self._exact_keys = codelib.keys_are_exact(bits // 8)  # else folded keys: compare full codes too
         keys = codelib.bucket_keys(self.codes)
         # Rows grouped by bucket key (a CSR layout: bucket b holds rows_by_key[starts[b]:starts[b + 1]]);
         # the stable sort keeps ascending rows within a bucket. int32 keeps it near 4 bytes a document.
@@ -82,7 +83,7 @@ class CodeIndex:
         """Rows whose code equals one of the packed ``probes``, ascending."""
         probes = np.ascontiguousarray(probes, dtype=np.uint8).reshape(-1, self.codes.shape[1])
         rows = self._bucket_rows(self._bucket_positions(codelib.bucket_keys(probes)))
-        if not codelib.keys_are_exact(self.codes.shape[1]):
+        if not self._exact_keys:
             # Folded keys may collide: keep only rows whose full code is one of the probes.
             rows = rows[(self.codes[rows][:, None, :] == probes[None, :, :]).all(axis=2).any(axis=1)]
         return np.sort(rows)
@@ -128,7 +129,7 @@ class CodeIndex:
         if widest >= 0:
             query_key = codelib.bucket_key(query)
             balls = (1, widest) if widest > 1 else (widest,)
-            if codelib.keys_are_exact(len(query)):
+            if self._exact_keys:
                 found = self._search_own_bucket(query_key, k)
                 if found is not None:
                     return found
@@ -153,13 +154,12 @@ class CodeIndex:
                      radius: int) -> tuple[np.ndarray, np.ndarray] | None:
         """The exact top ``k`` when the ball of ``radius`` around ``query`` holds ``k`` rows, else None."""
         positions = self._bucket_positions(query_key ^ codelib.ball_keys(self.bits, radius))
-        exact = codelib.keys_are_exact(len(query))
-        if exact and len(positions) <= FEW_BUCKETS:
+        if self._exact_keys and len(positions) <= FEW_BUCKETS:
             return self._rank_few_buckets(positions, int(query_key), k)
         starts, lengths = self._bucket_spans(positions)
         if lengths.sum() < k:  # folded keys can only find fewer rows than this
             return None
-        if exact:
+        if self._exact_keys:
             # A bucket's rows ascend, so past its first k none can be among the top k; its key is its code.
             lengths = np.minimum(lengths, k)
             rows = self._ranges(starts, lengths)
