@@ -19,6 +19,8 @@ on the same codes. Writes the speed section of RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import random
 import resource
 import sys
@@ -42,6 +44,17 @@ from hashsearch.index import CodeIndex  # noqa: E402
 
 K = 10
 BITS = 64
+
+
+def cpu_model() -> str:
+    """The processor, its cache and core count: ratios against bm25s differ from machine to machine."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        lines = []
+    info = {key.strip(): value.strip() for key, _, value in (line.partition(":") for line in lines)}
+    cache = f", {info['cache size']} cache" if "cache size" in info else ""
+    return f"{info.get('model name', platform.processor() or platform.machine())}{cache}, {os.cpu_count()} cores"
 
 
 def latencies_ms(function, items) -> np.ndarray:
@@ -191,7 +204,8 @@ def main() -> None:
         f"## {args.title}", "", f"Command: `python {' '.join(sys.argv)}`  ",
         f"{BITS}-bit codes, k={K}, {args.queries} 20NG test posts as queries; query paths on 1 torch thread, "
         "builds on 2; "
-        f"torch {torch.__version__}, faiss {faiss.__version__}; date {time.strftime('%Y-%m-%d')}. "
+        f"torch {torch.__version__}, faiss {faiss.__version__}, numpy {np.__version__}, "
+        f"bm25s {bm25s.__version__}; CPU {cpu_model()}; date {time.strftime('%Y-%m-%d')}. "
         f"Peak memory of the whole run: {peak_gb:.1f} GB.", "",
         "### End to end (query text to hits with snippets)", "",
         "| database | documents | single query median ms | p99 ms | queries/s | search_many ms/query | "

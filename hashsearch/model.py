@@ -175,7 +175,7 @@ class SemanticHasher:
         """The packed code (bits // 8 uint8) of one document given as (columns, weights), e.g. from
         ``TextFeatures.terms``: ``encode`` of that one row, without sparse-matrix overhead. The first layer
         sums the same rows in another order, so the probabilities agree with ``encode``'s to float rounding."""
-        first = weights.astype(np.float32, copy=False) @ self._inference_weights()["input"][columns]
+        first = weights.astype(np.float32, copy=False) @ self._inference_weights()["input"].take(columns, axis=0)
         return np.packbits(self._top_layers(first) > self.thresholds_)  # one row: codelib.pack's layout
 
     def _top_layers(self, first: np.ndarray) -> np.ndarray:
