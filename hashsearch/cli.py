@@ -10,6 +10,7 @@ import click
 
 from . import __version__
 from .errors import HashsearchError
+from .ranking import MODES
 from .searcher import ChangeReport, Hit, Searcher
 
 db_option = click.option("--db", envvar="HASHSEARCH_DB", default="hashsearch.db", show_default=True,
@@ -36,7 +37,7 @@ def main() -> None:
 @click.argument("source")
 @db_option
 @click.option("--bits", type=int, default=None,
-              help="Code length in bits: 16, 32, 64 or 128 (new index: 32). Longer codes separate finer topics.")
+              help="Code length in bits: 16, 32, 64 or 128 (new index: 64). Longer codes separate finer topics.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Fixes training: same corpus and seed, same codes.")
 @click.option("--epochs", type=int, default=None, help="Training epochs (default: about 2,500 steps, 5 to 60 epochs).")
@@ -87,15 +88,15 @@ def remove(ids: tuple[str, ...], db: str) -> None:
 @click.argument("text")
 @db_option
 @click.option("-k", "--top", "k", type=int, default=10, show_default=True, help="How many hits to return.")
+@click.option("--mode", type=click.Choice(MODES), default=MODES[0], show_default=True,
+              help="hybrid: the query's words and code scored together; hamming: nearest codes only (fastest).")
 @click.option("--radius", type=int, default=None,
               help="Hamming radius probed bucket by bucket before a full scan (default: by code length).")
-@click.option("--rerank", is_flag=True,
-              help="Re-order a shortlist of the nearest codes by term-vector cosine with the query (slower).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of hits.")
-def query(text: str, db: str, k: int, radius: int | None, rerank: bool, as_json: bool) -> None:
-    """Search the index for TEXT and print the nearest documents."""
+def query(text: str, db: str, k: int, mode: str, radius: int | None, as_json: bool) -> None:
+    """Search the index for TEXT and print the best documents."""
     with user_errors(), Searcher.open(db) as searcher:
-        hits = searcher.search(text, k=k, radius=radius, rerank=rerank)
+        hits = searcher.search(text, k=k, radius=radius, mode=mode)
     if as_json:
         click.echo(json.dumps([hit.to_dict() for hit in hits], ensure_ascii=False, indent=2))
         return
@@ -129,7 +130,7 @@ def info(db: str, as_json: bool) -> None:
 
 
 def _format_hit(rank: int, hit: Hit, width: int) -> str:
-    score = "" if hit.score is None else f"cos={hit.score:.3f}  "
+    score = "" if hit.score is None else f"score={hit.score:.3f}  "
     return f"{rank:>3}  d={hit.distance:<3} {score}{hit.id:<{width}}  {click.style(hit.snippet[:100], dim=True)}"
 
 

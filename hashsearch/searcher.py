@@ -25,19 +25,22 @@ from .features import TextFeatures
 from .index import CodeIndex
 from .model import SemanticHasher
 from .progress import progress
+from .ranking import MODES, rank
 from .storage import Storage, StoredDocument
+from .words import WordIndex, encode_words
 
 Source = str | Path | Iterable[Mapping[str, Any]]
 _FEATURE_OPTIONS = ("max_features", "min_df", "max_df", "weighting")
 # Recent documents missing this much more of their words than the training corpus did: the vocabulary is stale.
 RETRAIN_OOV_MARGIN = 0.10
-RERANK_SHORTLIST_FACTOR, RERANK_MIN_SHORTLIST = 10, 100
+DEFAULT_BITS = 64  # beat 32 bits in every column of benchmarks/user_queries.py, for 4 more bytes a document
 
 
 @dataclass(slots=True)
 class Hit:
     """One search result. ``distance`` is the Hamming distance between the query's code and the document's;
-    ``snippet`` is None when the search was asked for none. Not frozen: a frozen dataclass takes four
+    ``score`` the default ranking's score (None in the pure Hamming mode); ``snippet`` is None when the
+    search was asked for none. Not frozen: a frozen dataclass takes four
     times as long to make (1.7 against 0.4 us), a tenth of a query's time for ten hits."""
 
     id: str
@@ -68,8 +71,9 @@ class ChangeReport:
 class _Snapshot:
     features: TextFeatures
     hasher: SemanticHasher
-    ids: np.ndarray  # object array; position = row in ``index``
+    ids: np.ndarray  # object array; position = row in ``index`` and ``words``
     index: CodeIndex
+    words: WordIndex
 
 
 def _tiebreak_order(ids: Sequence[str]) -> np.ndarray:
@@ -94,7 +98,7 @@ class Searcher:
     # -- creating and opening ---------------------------------------------------------------------------
 
     @classmethod
-    def build(cls, source: Source, db: str | Path = "hashsearch.db", *, bits: int = 32, seed: int = 0,
+    def build(cls, source: Source, db: str | Path = "hashsearch.db", *, bits: int = DEFAULT_BITS, seed: int = 0,
               quiet: bool = True, **options: Any) -> Searcher:
         """Learn vocabulary and model from ``source``, encode every document and store it all in ``db``.
 
@@ -183,11 +187,14 @@ class Searcher:
         return self._snapshot_with_codes(features, hasher)
 
     def _snapshot_with_codes(self, features: TextFeatures, hasher: SemanticHasher) -> _Snapshot:
-        """A snapshot around the stored codes; adds and removes keep the model, so they reuse it."""
-        ids, codes = self._storage.read_codes()
+        """A snapshot around the stored codes and words; adds and removes keep the model, so they reuse it."""
+        ids, codes, words = self._storage.read_codes()
         codes = codes.reshape(len(ids), hasher.bits // 8)
         order = _tiebreak_order(ids)
-        return _Snapshot(features, hasher, np.asarray(ids, dtype=object)[order], CodeIndex(codes[order], hasher.bits))
+        row_of_stored = np.empty(len(ids), dtype=np.int64)
+        row_of_stored[order] = np.arange(len(ids))
+        return _Snapshot(features, hasher, np.asarray(ids, dtype=object)[order], CodeIndex(codes[order], hasher.bits),
+                         WordIndex(words, row_of_stored))
 
     def refresh(self) -> None:
         """Reload from the database, to see changes another process committed."""
@@ -217,43 +224,45 @@ class Searcher:
         snapshot = self._snapshot
         return snapshot.hasher.encode(snapshot.features.transform(texts))
 
-    def search(self, text: str, k: int = 10, radius: int | None = None, *, rerank: bool = False,
+    def search(self, text: str, k: int = 10, radius: int | None = None, *, mode: str = "hybrid",
                snippets: bool = True) -> list[Hit]:
-        """The ``k`` documents whose codes are nearest the query's, nearest first.
+        """The ``k`` best documents for the query, best first.
 
-        Ties at one distance come in a fixed order given by a hash of the document id. With ``rerank``,
-        the ``max(10 * k, 100)`` nearest codes are a shortlist re-ordered by cosine of the weighted term
-        vectors (BM25 or TF-IDF, see ``TextFeatures``) with the query (``Hit.score``), Salakhutdinov and
-        Hinton's "filter, then TF-IDF". ``snippets=False`` skips reading the hits' snippets from the
-        database (a quarter of a query's time on SQLite, a round trip on a database server) for callers
-        that show documents from their own store; hits then come from the searcher's snapshot alone.
+        ``mode="hybrid"`` (the default) scores the documents that hold the query's words and the nearest
+        codes by both (``ranking.rank``): what a search box needs, for a few words, a title or a whole
+        document. ``mode="hamming"`` is the pure code path: the true Hamming top ``k`` (exact code, then
+        bit flips within ``radius``, then a scan), the fastest, and what the codes-alone benchmarks
+        measure. Ties come in a fixed order given by a hash of the document id. ``snippets=False`` skips
+        reading the hits' snippets from the database (a quarter of a query's time on SQLite, a round
+        trip on a database server) for callers that show documents from their own store.
         """
         self._check_queries([text])
         snapshot = self._snapshot
-        radius = self._check_search_args(k, radius, snapshot.hasher.bits)
+        radius = self._check_search_args(k, radius, mode, snapshot.hasher.bits)
         code = snapshot.hasher.encode_terms(*snapshot.features.terms(text))
-        return self._hits(snapshot, [text], code[None], k, radius, rerank, snippets)[0]
+        return self._hits(snapshot, [text], code[None], k, radius, mode, snippets)[0]
 
     def search_many(self, texts: Sequence[str], k: int = 10, radius: int | None = None, *,
-                    rerank: bool = False, snippets: bool = True) -> list[list[Hit]]:
+                    mode: str = "hybrid", snippets: bool = True) -> list[list[Hit]]:
         """``search`` for several queries, encoding them in one batch."""
         if isinstance(texts, str):
             raise QueryError("search_many takes a list of query texts, not one string. Use search(text).")
         self._check_queries(texts)
         snapshot = self._snapshot
-        radius = self._check_search_args(k, radius, snapshot.hasher.bits)
+        radius = self._check_search_args(k, radius, mode, snapshot.hasher.bits)
         codes = snapshot.hasher.encode(snapshot.features.transform(list(texts)))
-        return self._hits(snapshot, list(texts), codes, k, radius, rerank, snippets)
+        return self._hits(snapshot, list(texts), codes, k, radius, mode, snippets)
 
     def _hits(self, snapshot: _Snapshot, texts: list[str], query_codes: np.ndarray, k: int, radius: int,
-              rerank: bool, snippets: bool) -> list[list[Hit]]:
-        shortlist = max(RERANK_SHORTLIST_FACTOR * k, RERANK_MIN_SHORTLIST) if rerank else k
-        results = [snapshot.index.search(code, shortlist, radius) for code in query_codes]
-        ranked = [(list(snapshot.ids[rows]), distances.tolist(), [None] * len(rows)) for rows, distances in results]
-        if rerank:
-            query_vectors = snapshot.features.transform(texts)
-            ranked = [self._rerank(snapshot.features, query_vectors[q], ids, distances, k)
-                      for q, (ids, distances, _) in enumerate(ranked)]
+              mode: str, snippets: bool) -> list[list[Hit]]:
+        if mode == "hamming":
+            results = [(*snapshot.index.search(code, k, radius), None) for code in query_codes]
+        else:
+            results = [rank(snapshot.words, snapshot.index, text, code, k, radius)
+                       for text, code in zip(texts, query_codes)]
+        ranked = [(list(snapshot.ids[rows]), distances.tolist(),
+                   [None] * len(rows) if scores is None else [round(float(s), 6) for s in scores])
+                  for rows, distances, scores in results]
         if not snippets:
             return [[Hit(doc_id, distance, None, score) for doc_id, distance, score in zip(ids, distances, scores)]
                     for ids, distances, scores in ranked]
@@ -269,21 +278,12 @@ class Searcher:
             if not isinstance(text, str) or not text.strip():
                 raise QueryError("the query is empty. Give some words to search for.")
 
-    def _rerank(self, features: TextFeatures, query_vector: sp.csr_matrix, ids: list[str], distances: list[int],
-                k: int) -> tuple[list[str], list[int], list[float]]:
-        """Order a shortlist by term-vector cosine with the query; equal scores keep their Hamming order."""
-        vectors = self._storage.read_vectors(ids)
-        present = [i for i in range(len(ids)) if ids[i] in vectors]
-        matrix = features.rows_from_bytes([vectors[ids[i]] for i in present])
-        scores = np.asarray((matrix @ query_vector.T).todense()).ravel()
-        order = np.argsort(-scores, kind="stable")[:k]
-        return ([ids[present[i]] for i in order], [distances[present[i]] for i in order],
-                [round(float(scores[i]), 6) for i in order])
-
     @staticmethod
-    def _check_search_args(k: int, radius: int | None, bits: int) -> int:
+    def _check_search_args(k: int, radius: int | None, mode: str, bits: int) -> int:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise InvalidParameterError(f"k must be an int >= 1. Got {k!r} instead.")
+        if mode not in MODES:
+            raise InvalidParameterError(f"mode must be one of {', '.join(MODES)}. Got {mode!r} instead.")
         if radius is None:
             return codelib.default_radius(bits)
         if isinstance(radius, bool) or not isinstance(radius, (int, np.integer)) or not 0 <= radius <= bits:
@@ -400,5 +400,5 @@ def _read_nonempty(source: Source, quiet: bool) -> Corpus:
 
 def _stored(documents: Sequence[Document], codes: np.ndarray, X: sp.csr_matrix) -> Iterable[StoredDocument]:
     for row, (document, code) in enumerate(zip(documents, codes)):
-        yield StoredDocument(document.id, code.tobytes(), TextFeatures.row_bytes(X, row), document.content_hash,
-                             document.text, document.metadata)
+        yield StoredDocument(document.id, code.tobytes(), TextFeatures.row_bytes(X, row), encode_words(document.text),
+                             document.content_hash, document.text, document.metadata)

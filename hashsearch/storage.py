@@ -6,7 +6,8 @@ readers keep answering from the last committed state while a writer works.
 
 Each document's code and snippet are stored twice: with the document, and in a narrow table that
 opening an index scans (not the whole texts) and every query reads its snippets from (one B-tree
-lookup per hit on SQLite, where the table is clustered by id).
+lookup per hit on SQLite, where the table is clustered by id). That table also holds each document's
+word counts (``words.encode_words``), from which opening builds the word index.
 """
 from __future__ import annotations
 
@@ -25,8 +26,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from .errors import IndexFormatError, IndexNotFoundError
+from .words import encode_words
 
-FORMAT_VERSION = 2  # 2 added the lookup table; version 1 indexes are upgraded on open
+FORMAT_VERSION = 3  # 2 added the lookup table, 3 its word counts; older indexes are upgraded on open
 SNIPPET_CHARS = 200
 _INSERT_CHUNK = 2000
 SQLITE_MMAP_BYTES = 1 << 30
@@ -58,6 +60,7 @@ lookup_table = sa.Table(
     sa.Column("id", sa.Text, primary_key=True),
     sa.Column("code", sa.LargeBinary, nullable=False),
     sa.Column("snippet", sa.Text, nullable=False),
+    sa.Column("words", sa.LargeBinary, nullable=False),
     sqlite_with_rowid=False,
 )
 
@@ -69,6 +72,7 @@ class StoredDocument:
     id: str
     code: bytes
     vector: bytes
+    words: bytes
     content_hash: str
     text: str
     metadata: dict[str, Any]
@@ -178,13 +182,16 @@ class Storage:
         return int(version)
 
     def _upgrade(self) -> None:
-        """Version 1 to 2: fill the lookup table from the documents, in one transaction."""
+        """Versions 1 and 2 to 3: the lookup table made anew from the documents, in one transaction."""
         with self.transaction() as conn:
-            lookup_table.create(conn, checkfirst=True)
-            conn.execute(sa.delete(lookup_table))
-            conn.execute(sa.insert(lookup_table).from_select(
-                ["id", "code", "snippet"],
-                sa.select(documents_table.c.id, documents_table.c.code, documents_table.c.snippet)))
+            lookup_table.drop(conn, checkfirst=True)
+            lookup_table.create(conn)
+            rows = conn.execute(sa.select(documents_table.c.id, documents_table.c.code, documents_table.c.snippet,
+                                          documents_table.c.text))
+            while chunk := rows.fetchmany(_INSERT_CHUNK):
+                conn.execute(sa.insert(lookup_table), [
+                    {"id": doc_id, "code": code, "snippet": snippet, "words": encode_words(text)}
+                    for doc_id, code, snippet, text in chunk])
             self.write_meta(conn, {})
 
     def close(self) -> None:
@@ -227,17 +234,17 @@ class Storage:
 
     @staticmethod
     def insert_documents(conn: Connection, documents: Iterable[StoredDocument]) -> None:
-        batch: list[dict[str, Any]] = []
+        batch: list[tuple[dict[str, Any], bytes]] = []
         now = time.time()
 
         def flush() -> None:
-            conn.execute(sa.insert(documents_table), batch)
-            conn.execute(sa.insert(lookup_table), [{"id": row["id"], "code": row["code"], "snippet": row["snippet"]}
-                                                   for row in batch])
+            conn.execute(sa.insert(documents_table), [row for row, _ in batch])
+            conn.execute(sa.insert(lookup_table), [{"id": row["id"], "code": row["code"], "snippet": row["snippet"],
+                                                    "words": words} for row, words in batch])
             batch.clear()
 
         for document in documents:
-            batch.append(document.as_row(now))
+            batch.append((document.as_row(now), document.words))
             if len(batch) >= _INSERT_CHUNK:
                 flush()
         if batch:
@@ -257,14 +264,15 @@ class Storage:
                                    "`hashsearch index SOURCE --retrain`.")
         return bytes(data)
 
-    def read_codes(self) -> tuple[list[str], np.ndarray]:
-        """Every document id and its packed code, read through the driver (opening a large index waits on this)."""
+    def read_codes(self) -> tuple[list[str], np.ndarray, list[bytes]]:
+        """Every document id, its packed code and its word counts, read through the driver (opening a
+        large index waits on this)."""
         with self._raw_cursor() as cursor:
-            cursor.execute(f"SELECT id, code FROM {lookup_table.name}")
+            cursor.execute(f"SELECT id, code, words FROM {lookup_table.name}")
             rows = cursor.fetchall()
         ids = [row[0] for row in rows]
         codes = np.frombuffer(b"".join([bytes(row[1]) for row in rows]), dtype=np.uint8)
-        return ids, codes
+        return ids, codes, [bytes(row[2]) for row in rows]
 
     def read_content_hashes(self) -> dict[str, str]:
         with self._engine.connect() as conn:
@@ -272,9 +280,6 @@ class Storage:
 
     def read_snippets(self, ids: Sequence[str]) -> dict[str, str]:
         return self._read_column(lookup_table.c.snippet, ids)
-
-    def read_vectors(self, ids: Sequence[str]) -> dict[str, bytes]:
-        return {doc_id: bytes(blob) for doc_id, blob in self._read_column(documents_table.c.vector, ids).items()}
 
     def read_texts(self, ids: Sequence[str]) -> dict[str, str]:
         return self._read_column(documents_table.c.text, ids)

@@ -18,15 +18,20 @@ def test_index_then_query_prints_hits(run, sample_dir):
     result = run("index", str(sample_dir), "--epochs", "2", "--quiet")
     assert result.exit_code == 0, result.output
     assert result.output.startswith("hashsearch.db: 400 added, 0 updated, 0 removed, 0 unchanged; 400 documents, "
-                                    "32-bit codes")
+                                    "64-bit codes")
     result = run("query", "rocket launch to the moon", "-k", "5")
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    assert len(lines) == 5 and lines[0].lstrip().startswith("1  d=")
-    result = run("query", "rocket launch to the moon", "-k", "3", "--json", "--radius", "1")
+    assert len(lines) == 5 and lines[0].lstrip().startswith("1  d=") and "score=" in lines[0]
+    result = run("query", "rocket launch to the moon", "-k", "3", "--json")
     hits = json.loads(result.output)
-    assert len(hits) == 3 and {"id", "distance", "snippet"} <= set(hits[0])
-    assert [h["distance"] for h in hits] == sorted(h["distance"] for h in hits)
+    assert len(hits) == 3 and {"id", "distance", "snippet", "score"} <= set(hits[0])
+    assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+    result = run("query", "rocket launch to the moon", "-k", "3", "--json", "--radius", "1", "--mode", "hamming")
+    hits = json.loads(result.output)
+    assert [h["distance"] for h in hits] == sorted(h["distance"] for h in hits) and hits[0]["score"] is None
+    result = run("query", "rocket", "--mode", "cosine")
+    assert result.exit_code == 2 and "'cosine' is not one of 'hybrid', 'hamming'" in result.output
 
 
 def test_db_option_and_environment_variable(run, sample_dir, tmp_path, monkeypatch):

@@ -5,6 +5,7 @@ import pytest
 
 from hashsearch import InvalidParameterError, QueryError, Searcher
 from hashsearch import codes as codelib
+from hashsearch import ranking
 from hashsearch.storage import Storage
 from tests.conftest import FAST
 
@@ -15,7 +16,7 @@ QUERIES = ["rocket launch to the moon", "encryption keys and the clipper chip", 
 def brute_force(searcher, db, text, k):
     """Reference top k: popcount distance to every stored code, ties by the documented id-hash order."""
     storage = Storage.open(db)
-    ids, stored = storage.read_codes()
+    ids, stored, _ = storage.read_codes()
     storage.close()
     stored = stored.reshape(len(ids), -1)
     query = searcher.encode([text])[0]
@@ -29,16 +30,18 @@ def brute_force(searcher, db, text, k):
 @pytest.mark.parametrize("k", [1, 10, 100, 1000])
 def test_search_returns_true_hamming_top_k(searcher, built_db, k):
     for text in QUERIES[:4]:
-        hits = searcher.search(text, k=k)
+        hits = searcher.search(text, k=k, mode="hamming")
         assert [(h.id, h.distance) for h in hits] == brute_force(searcher, built_db, text, k)
+        assert all(h.score is None for h in hits)
         assert len(hits) == min(k, 400)
 
 
-def test_radius_changes_the_path_not_the_answer(searcher):
+@pytest.mark.parametrize("mode", ["hybrid", "hamming"])
+def test_radius_changes_the_path_not_the_answer(searcher, mode):
     for text in QUERIES:
-        reference = searcher.search(text, k=25, radius=0)
+        reference = searcher.search(text, k=25, radius=0, mode=mode)
         for radius in (1, 2, 3):
-            assert searcher.search(text, k=25, radius=radius) == reference
+            assert searcher.search(text, k=25, radius=radius, mode=mode) == reference
 
 
 def test_hits_carry_snippets(searcher):
@@ -56,19 +59,60 @@ def test_search_without_snippets_gives_the_same_hits(searcher):
                                                                   for q in QUERIES]
 
 
-def test_rerank_orders_the_hamming_shortlist_by_tfidf_cosine(searcher, sample_docs):
-    text = "the space shuttle and nasa launch schedule"
-    hits = searcher.search(text, k=10, rerank=True)
-    shortlist = {h.id for h in searcher.search(text, k=100)}
-    assert {h.id for h in hits} <= shortlist
+def hybrid_brute_force(searcher, text, k):
+    """Reference for the default ranking: every document scored by ranking.rank's formula, ties by row.
+
+    Exact for k <= HASH_CANDIDATES on an index whose posting lists are not pruned: a document outside
+    both candidate sets holds no query word and is no nearer than the candidate codes."""
     snapshot = searcher._snapshot
-    texts = {d["id"]: d["text"] for d in sample_docs}
-    query = snapshot.features.transform([text])
-    expected = sorted(((float((snapshot.features.transform([texts[i]]) @ query.T).toarray()[0, 0]), i)
-                       for i in shortlist), key=lambda pair: -pair[0])[:10]
-    assert [h.score for h in hits] == pytest.approx([score for score, _ in expected], abs=1e-5)
-    own = sample_docs[7]
-    assert searcher.search(own["text"], k=1, rerank=True)[0].id == own["id"]
+    words, index = snapshot.words, snapshot.index
+    query_words = words.query_words(text)
+    lexical = np.zeros(len(index), dtype=np.float32)
+    rows, scores = words.scores(words.rarest(query_words, ranking.MAX_QUERY_WORDS))
+    if len(rows):
+        lexical[rows] = scores / scores.max()
+    distances = codelib.hamming(searcher.encode([text])[0], index.codes)
+    total = lexical + np.float32(ranking.code_weight(len(query_words))) * (1 - 2 * distances / np.float32(index.bits))
+    best = np.lexsort((np.arange(len(total)), -total))[:k]
+    return [(snapshot.ids[i], int(distances[i]), round(float(total[i]), 6)) for i in best]
+
+
+@pytest.mark.parametrize("k", [1, 10, 100])
+def test_default_ranking_equals_brute_force(searcher, sample_docs, k):
+    queries = QUERIES + [sample_docs[3]["text"], sample_docs[200]["text"][:300], "words no document holds zqxv"]
+    for text in queries:
+        assert [(h.id, h.distance, h.score) for h in searcher.search(text, k=k)] == hybrid_brute_force(
+            searcher, text, k)
+
+
+def test_a_document_searched_by_its_own_text_comes_first(searcher, sample_docs):
+    for doc in sample_docs:
+        assert searcher.search(doc["text"], k=1, snippets=False)[0].id == doc["id"]
+
+
+def test_a_document_is_found_by_its_first_line(searcher, sample_docs):
+    """Known-item search: a post's Subject line finds it in the top 10 (the codes alone find 1 in 20)."""
+    first_lines = [doc["text"].split("\n", 1)[0] for doc in sample_docs]
+    unique = [(line, doc["id"]) for line, doc in zip(first_lines, sample_docs) if first_lines.count(line) == 1]
+    found = [doc_id in {h.id for h in searcher.search(line, k=10, snippets=False)} for line, doc_id in unique]
+    assert len(unique) > 200 and np.mean(found) >= 0.95
+
+
+def test_default_order_is_by_score_then_the_id_hash(searcher):
+    from hashsearch.searcher import _tiebreak_order
+    ids = searcher._snapshot.ids
+    position = {doc_id: row for row, doc_id in enumerate(ids)}
+    assert np.array_equal(_tiebreak_order(list(ids)), np.arange(len(ids)))  # rows are in the id-hash order
+    for text in QUERIES + ["words no document holds zqxv"]:
+        hits = searcher.search(text, k=50)
+        keys = [(-h.score, position[h.id]) for h in hits]
+        assert keys == sorted(keys)
+
+
+def test_a_query_of_unknown_words_ranks_by_the_codes_alone(searcher):
+    hits = searcher.search("zqxv wplk", k=30)
+    hamming = searcher.search("zqxv wplk", k=30, mode="hamming")
+    assert [(h.id, h.distance) for h in hits] == [(h.id, h.distance) for h in hamming]
 
 
 def test_search_many_equals_search(searcher):

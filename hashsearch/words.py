@@ -1,0 +1,112 @@
+"""The word index: which documents hold a query's words, and how strongly (BM25), kept in memory.
+
+The codes know topics, not words: five typed words or a document's title make a weak code, and every
+document in one bucket shares a code. This index answers the words. It covers every word of every
+document (no vocabulary cap: a rare name in a title is exactly what finds that document), with words
+identified by a 32-bit hash so that no vocabulary has to be learned, stored or kept in step between
+processes. Each document's word counts are stored beside its code (``encode_words``); opening an
+index builds, from those, impact-ordered posting lists: for each word, its documents by descending
+BM25 term frequency, cut at ``POSTINGS_PER_WORD`` (static pruning: a word in more documents than that
+is a common word whose weaker postings add little, and the cut bounds both memory and query time).
+"""
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from .features import BM25_B, BM25_K1, tokenize
+
+POSTINGS_PER_WORD = 2000
+_IMPACT_LEVELS = 255  # a posting's BM25 term frequency is stored in one byte
+_MAX_COUNT = 255
+
+
+def word_hashes(text: str) -> Counter:
+    """word hash -> count, over the text's word tokens less English stop words."""
+    return Counter(zlib.crc32(token.encode("utf-8")) for token in tokenize(text) if token not in ENGLISH_STOP_WORDS)
+
+
+def encode_words(text: str) -> bytes:
+    """A document's word counts as stored: n uint32 word hashes (ascending), then n uint8 counts."""
+    counts = word_hashes(text)
+    hashes = np.array(sorted(counts), dtype="<u4")
+    return hashes.tobytes() + np.array([min(counts[h], _MAX_COUNT) for h in hashes.tolist()], dtype=np.uint8).tobytes()
+
+
+def _split_blobs(blobs: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(words per document, all hashes, all counts) from ``encode_words`` blobs."""
+    sizes = np.array([len(blob) // 5 for blob in blobs], dtype=np.int64)
+    hashes = np.frombuffer(b"".join([blob[:4 * n] for blob, n in zip(blobs, sizes.tolist())]), dtype="<u4")
+    counts = np.frombuffer(b"".join([blob[4 * n:] for blob, n in zip(blobs, sizes.tolist())]), dtype=np.uint8)
+    return sizes, hashes, counts
+
+
+class WordIndex:
+    """Impact-ordered posting lists over the documents' stored word counts; immutable once built.
+
+    ``blobs[i]`` belongs to row ``rows[i]`` (the caller's row numbering, which is the code index's)."""
+
+    def __init__(self, blobs: Sequence[bytes], rows: np.ndarray, *, postings_per_word: int = POSTINGS_PER_WORD):
+        self.n_documents = len(blobs)
+        sizes, hashes, counts = _split_blobs(blobs)
+        doc_rows = np.repeat(np.asarray(rows, dtype=np.int64), sizes)
+        self.words_, word_of, df = np.unique(hashes, return_inverse=True, return_counts=True)
+        n = max(self.n_documents, 1)
+        self.idf_ = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)  # BM25's idf, never negative
+        lengths = np.bincount(doc_rows, weights=counts, minlength=n)
+        mean_length = max(float(lengths.mean()), 1.0) if self.n_documents else 1.0
+        counts = counts.astype(np.float32)
+        saturation = BM25_K1 * (1 - BM25_B + BM25_B * lengths[doc_rows] / mean_length)
+        term_frequency = counts * (BM25_K1 + 1) / (counts + saturation)  # in (0, k1 + 1)
+        impact = np.maximum(np.rint(term_frequency * (_IMPACT_LEVELS / (BM25_K1 + 1))), 1).astype(np.uint64)
+        # One sort orders postings by word, then strongest first, then ascending row (the tie-break).
+        if len(self.words_) < 2**24 and doc_rows.size and doc_rows.max() < 2**32:
+            keys = np.sort((word_of.astype(np.uint64) << np.uint64(40))
+                           | ((_IMPACT_LEVELS - impact) << np.uint64(32)) | doc_rows.astype(np.uint64))
+            word_sorted = (keys >> np.uint64(40)).astype(np.int64)
+            impact_sorted = (_IMPACT_LEVELS - ((keys >> np.uint64(32)) & np.uint64(0xFF))).astype(np.uint8)
+            rows_sorted = (keys & np.uint64(0xFFFF_FFFF)).astype(np.int64)
+        else:
+            order = np.lexsort((doc_rows, -impact.astype(np.int64), word_of))
+            word_sorted, impact_sorted, rows_sorted = word_of[order], impact[order].astype(np.uint8), doc_rows[order]
+        starts = np.concatenate([[0], np.cumsum(df)])
+        kept = np.arange(len(word_sorted)) - starts[word_sorted] < postings_per_word
+        kept_per_word = np.minimum(df, postings_per_word)
+        self._starts = np.concatenate([[0], np.cumsum(kept_per_word)]).astype(np.int64)
+        row_type = np.int32 if self.n_documents < 2**31 else np.int64
+        self._rows = rows_sorted[kept].astype(row_type)
+        self._impacts = impact_sorted[kept]
+
+    @property
+    def nbytes(self) -> int:
+        return (self._rows.nbytes + self._impacts.nbytes + self._starts.nbytes + self.words_.nbytes
+                + self.idf_.nbytes)
+
+    def query_words(self, text: str) -> np.ndarray:
+        """Positions (in ``words_``) of the text's distinct words that some document holds."""
+        hashes = np.fromiter(word_hashes(text), dtype=np.uint32)
+        positions = self.words_.searchsorted(hashes)
+        return positions[self.words_.take(positions, mode="clip") == hashes] if len(self.words_) else positions[:0]
+
+    def scores(self, words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, BM25 scores) of every document in the posting lists of ``words`` (positions), rows ascending."""
+        if not len(words):
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        starts, stops = self._starts.take(words), self._starts.take(words + 1)
+        spans = [slice(start, stop) for start, stop in zip(starts.tolist(), stops.tolist())]
+        rows = np.concatenate([self._rows[span] for span in spans])
+        weights = np.repeat(self.idf_.take(words) * ((BM25_K1 + 1) / _IMPACT_LEVELS), stops - starts)
+        impacts = np.concatenate([self._impacts[span] for span in spans]) * weights
+        unique_rows, where = np.unique(rows, return_inverse=True)
+        return unique_rows.astype(np.int64), np.bincount(where, weights=impacts).astype(np.float32)
+
+    def rarest(self, words: np.ndarray, limit: int) -> np.ndarray:
+        """The ``limit`` words of ``words`` with the highest idf (ties by position): a long query's
+        identifying words, so that its cost stays that of a short one."""
+        if len(words) <= limit:
+            return words
+        return words[np.lexsort((words, -self.idf_.take(words)))[:limit]]

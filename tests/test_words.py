@@ -1,0 +1,75 @@
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from hashsearch.features import BM25_B, BM25_K1, tokenize
+from hashsearch.words import WordIndex, encode_words, word_hashes
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+TEXTS = ["The rocket launch was delayed; the rocket engines failed.", "A hockey game: the playoffs begin.",
+         "Rocket science and hockey", "Encryption keys, encryption chips and the Clipper chip",
+         "nothing but stop words: the and of"]
+
+
+def bm25_reference(texts, query):
+    """Okapi BM25 over the texts' tokens (stop words out), each distinct query word once."""
+    docs = [Counter(t for t in tokenize(text) if t not in ENGLISH_STOP_WORDS) for text in texts]
+    mean_length = sum(sum(d.values()) for d in docs) / len(docs)
+    words = {t for t in tokenize(query) if t not in ENGLISH_STOP_WORDS}
+    scores = []
+    for doc in docs:
+        score = 0.0
+        for word in words:
+            df = sum(word in d for d in docs)
+            if word in doc:
+                idf = math.log1p((len(docs) - df + 0.5) / (df + 0.5))
+                count, length = doc[word], sum(doc.values())
+                score += idf * count * (BM25_K1 + 1) / (count + BM25_K1 * (1 - BM25_B + BM25_B * length / mean_length))
+        scores.append(score)
+    return np.array(scores)
+
+
+@pytest.mark.parametrize("query", ["rocket", "rocket hockey", "encryption chip clipper", "unknown words only"])
+def test_scores_are_bm25_within_the_byte_precision_of_impacts(query):
+    index = WordIndex([encode_words(t) for t in TEXTS], np.arange(len(TEXTS)))
+    rows, scores = index.scores(index.query_words(query))
+    expected = bm25_reference(TEXTS, query)
+    assert list(rows) == list(np.flatnonzero(expected > 0))
+    assert scores == pytest.approx(expected[rows], rel=0.01)
+
+
+def test_rows_follow_the_given_numbering():
+    index = WordIndex([encode_words(t) for t in TEXTS], np.array([4, 3, 2, 1, 0]))
+    rows, _ = index.scores(index.query_words("hockey"))
+    assert list(rows) == [2, 3]  # texts 2 and 1
+
+
+def test_pruned_lists_keep_each_words_strongest_documents():
+    texts = ["rocket " * n + "filler words here" for n in range(1, 8)]
+    index = WordIndex([encode_words(t) for t in texts], np.arange(len(texts)), postings_per_word=3)
+    rows, _ = index.scores(index.query_words("rocket"))
+    assert list(rows) == [4, 5, 6]  # the three with the most repetitions
+    assert list(index.scores(index.query_words("filler"))[0]) == [0, 1, 2]  # shorter documents weigh it more
+
+
+def test_encoded_words_round_trip_their_counts():
+    blob = encode_words("Rocket rocket ROCKET launch, the launch")
+    counts = word_hashes("rocket launch rocket rocket launch")
+    assert len(blob) == 5 * len(counts)
+    hashes = np.frombuffer(blob[:4 * len(counts)], dtype="<u4")
+    assert [int(c) for c in blob[4 * len(counts):]] == [counts[int(h)] for h in hashes]
+
+
+def test_an_empty_index_answers_nothing():
+    index = WordIndex([], np.arange(0))
+    rows, scores = index.scores(index.query_words("rocket"))
+    assert len(rows) == len(scores) == 0
+
+
+def test_rarest_keeps_the_highest_idf_words():
+    index = WordIndex([encode_words(t) for t in TEXTS], np.arange(len(TEXTS)))
+    words = index.query_words("rocket hockey encryption clipper")
+    kept = index.rarest(words, 1)
+    assert len(kept) == 1 and index.idf_[kept[0]] == index.idf_[words].max()
