@@ -152,19 +152,23 @@ def test_newer_format_version_is_refused(tmp_path, sample_docs):
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE hashsearch_meta SET value = '99' WHERE key = 'format_version'"))
     engine.dispose()
-    with pytest.raises(IndexFormatError, match=r"newer hashsearch \(format 99; this version reads up to 2\)"):
+    with pytest.raises(IndexFormatError, match=r"newer hashsearch \(format 99; this version reads up to 3\)"):
         Searcher.open(db)
 
 
-def test_a_version_1_index_is_upgraded_on_open_with_nothing_lost(new_db, sample_docs):
-    """Version 1 had no lookup table; opening fills it from the documents and searches answer as before."""
+@pytest.mark.parametrize("version,downgrade", [
+    (1, "DROP TABLE hashsearch_lookup"),  # version 1 had no lookup table
+    (2, "ALTER TABLE hashsearch_lookup DROP COLUMN words"),  # version 2's held no word counts
+])
+def test_an_older_index_is_upgraded_on_open_with_nothing_lost(new_db, sample_docs, version, downgrade):
+    """Opening makes the lookup table anew from the documents, and searches answer as before."""
     db = new_db()
     with Searcher.build(sample_docs, db, bits=32, **FAST) as searcher:
         before = searcher.search_many(["space shuttle", "car engine"], k=20)
     storage = Storage.open(db)
     with storage.transaction() as conn:
-        conn.execute(sa.text("DROP TABLE hashsearch_lookup"))
-        conn.execute(sa.text("UPDATE hashsearch_meta SET value = '1' WHERE key = 'format_version'"))
+        conn.execute(sa.text(downgrade))
+        conn.execute(sa.text(f"UPDATE hashsearch_meta SET value = '{version}' WHERE key = 'format_version'"))
     storage.close()
     with Searcher.open(db) as upgraded:
         assert len(upgraded) == 400
