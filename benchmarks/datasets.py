@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,15 @@ class Matrices:
     X_test: sp.csr_matrix
     Y_train: np.ndarray
     Y_test: np.ndarray
+
+
+_REPLY = re.compile(r"^(\s*(re|fwd?|fw)\s*:\s*)+", re.IGNORECASE)
+
+
+def title(text: str) -> str:
+    """The first line without reply prefixes: a 20NG Subject line (after ``subject_and_body``), a Reuters
+    headline. What a person types to find that document, or one like it."""
+    return _REPLY.sub("", text.split("\n", 1)[0]).strip()
 
 
 def subject_and_body(text: str) -> str:

@@ -2,7 +2,7 @@
 
     python benchmarks/query_profile.py INDEX_DB [--short]
 
-Queries: the first 1,000 20NG test posts (``--short``: their first 8 words), k=10, one thread, two passes
+Queries: the first 1,000 20NG test posts (``--short``: their Subject lines), k=10, one thread, two passes
 (the first warms caches). Each step is timed separately; then the whole ``search`` calls, in a third
 pass; prints medians, means and 90th percentiles in milliseconds.
 """
@@ -18,11 +18,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.datasets import DEFAULT_DIR, load_text  # noqa: E402
+from benchmarks.datasets import DEFAULT_DIR, load_text, title  # noqa: E402
 from hashsearch import Searcher  # noqa: E402
 from hashsearch import codes as codelib  # noqa: E402
+from hashsearch.ranking import rank  # noqa: E402
 
-STEPS = ("features", "encoder", "lookup", "snippets", "whole search")
+STEPS = ("features", "encoder", "ranking", "snippets", "whole search")
 
 
 def step_times(searcher: Searcher, queries: list[str]) -> dict[str, np.ndarray]:
@@ -40,7 +41,7 @@ def step_times(searcher: Searcher, queries: list[str]) -> dict[str, np.ndarray]:
             clock.append(time.perf_counter())
             code = snapshot.hasher.encode_terms(columns, weights)
             clock.append(time.perf_counter())
-            rows, _ = snapshot.index.search(code, 10, radius)
+            rows, _, _ = rank(snapshot.words, snapshot.index, query, code, 10, radius)
             clock.append(time.perf_counter())
             searcher._storage.read_snippets(list(snapshot.ids[rows]))
             clock.append(time.perf_counter())
@@ -58,13 +59,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("db")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DIR)
-    parser.add_argument("--short", action="store_true", help="first 8 words of each post")
+    parser.add_argument("--short", action="store_true", help="each post's Subject line")
     args = parser.parse_args()
     torch.set_num_threads(1)
     faiss.omp_set_num_threads(1)
     queries = load_text("20ng", args.data_dir)[1].texts[:1000]
     if args.short:
-        queries = [" ".join(q.split()[:8]) for q in queries]
+        queries = [title(q) or " ".join(q.split()[:5]) for q in queries]
     with Searcher.open(args.db) as searcher:
         for step, values in step_times(searcher, queries).items():
             print(f"{step:13s} median {np.median(values):.3f}  mean {values.mean():.3f}  "

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import re
 import sys
 import tempfile
 import time
@@ -29,18 +28,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.datasets import DEFAULT_DIR, load_text  # noqa: E402
+from benchmarks.datasets import DEFAULT_DIR, load_text, title  # noqa: E402
 from benchmarks.quality import write_section  # noqa: E402
 from benchmarks.speed import cpu_model  # noqa: E402
 from hashsearch import Searcher  # noqa: E402
 
 KNOWN_ITEMS = 500
-_REPLY = re.compile(r"^(\s*(re|fwd?|fw)\s*:\s*)+", re.IGNORECASE)
-
-
-def title(text: str) -> str:
-    """The first line without reply prefixes: a 20NG Subject line, a Reuters headline."""
-    return _REPLY.sub("", text.split("\n", 1)[0]).strip()
 
 
 class Workload:
