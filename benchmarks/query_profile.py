@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.datasets import DEFAULT_DIR, load_text, title  # noqa: E402
 from hashsearch import Searcher  # noqa: E402
 from hashsearch import codes as codelib  # noqa: E402
-from hashsearch.ranking import rank  # noqa: E402
+from hashsearch import ranking  # noqa: E402
 
 STEPS = ("features", "encoder", "ranking", "snippets", "whole search")
 
@@ -41,7 +41,8 @@ def step_times(searcher: Searcher, queries: list[str]) -> dict[str, np.ndarray]:
             clock.append(time.perf_counter())
             code = snapshot.hasher.encode_terms(columns, weights)
             clock.append(time.perf_counter())
-            rows, _, _ = rank(snapshot.words, snapshot.index, query, code, 10, radius)
+            rows, _, _ = ranking.hybrid(snapshot.words, snapshot.index, snapshot.words.query_words(query), code,
+                                        radius, ranking.Page(10))
             clock.append(time.perf_counter())
             searcher._storage.read_snippets(list(snapshot.ids[rows]))
             clock.append(time.perf_counter())

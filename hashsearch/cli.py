@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -84,24 +85,110 @@ def remove(ids: tuple[str, ...], db: str) -> None:
         _echo_change(searcher, db)
 
 
+def parse_where(expressions: tuple[str, ...]) -> dict[str, Any] | None:
+    """``--where`` options to a ``where`` dict: ``FIELD=VALUE``, ``!=``, ``>``, ``>=``, ``<``, ``<=``, or
+    ``FIELD in A,B``; values are JSON where they parse (numbers, true, false), else strings; several
+    options must all hold."""
+    clauses = []
+    for expression in expressions:
+        match = _WHERE.fullmatch(expression.strip())
+        if not match:
+            raise click.BadParameter(f"{expression!r} is not FIELD=VALUE, FIELD!=VALUE, FIELD>VALUE, FIELD>=VALUE, "
+                                     "FIELD<VALUE, FIELD<=VALUE or FIELD in A,B.", param_hint="--where")
+        field, operator, value = match.group("field"), match.group("op").strip(), match.group("value").strip()
+        if operator == "in":
+            clauses.append({field: {"$in": [_typed(v.strip()) for v in value.split(",")]}})
+        else:
+            clauses.append({field: {_OPERATORS[operator]: _typed(value)}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+_WHERE = re.compile(r"(?P<field>[^\s=!<>]+)\s*(?P<op>!=|>=|<=|=|>|<|\s+in\s+)(?P<value>.*)")
+_OPERATORS = {"=": "$eq", "!=": "$ne", ">": "$gt", ">=": "$gte", "<": "$lt", "<=": "$lte"}
+
+
+def _typed(value: str) -> Any:
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        return value
+    return parsed if isinstance(parsed, (int, float, bool, str)) else value
+
+
+where_option = click.option("--where", "where", multiple=True, metavar="FILTER",
+                            help="Metadata filter, repeatable: FIELD=VALUE, FIELD!=VALUE, FIELD>VALUE (>=, <, <=) "
+                                 "or 'FIELD in A,B'. Values are numbers or true/false where they parse.")
+offset_option = click.option("--offset", type=int, default=0, show_default=True, help="Skip this many hits (pages).")
+distance_option = click.option("--max-distance", type=int, default=None, help="No hit farther than this many bits.")
+top_option = click.option("-k", "--top", "k", type=int, default=10, show_default=True, help="How many hits to return.")
+mode_option = click.option("--mode", type=click.Choice(MODES), default=MODES[0], show_default=True,
+                           help="hybrid: words and code scored together; hamming: nearest codes only (fastest).")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
 @main.command()
 @click.argument("text")
 @db_option
-@click.option("-k", "--top", "k", type=int, default=10, show_default=True, help="How many hits to return.")
-@click.option("--mode", type=click.Choice(MODES), default=MODES[0], show_default=True,
-              help="hybrid: the query's words and code scored together; hamming: nearest codes only (fastest).")
+@top_option
+@mode_option
+@where_option
+@offset_option
+@distance_option
 @click.option("--radius", type=int, default=None,
               help="Hamming radius probed bucket by bucket before a full scan (default: by code length).")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of hits.")
-def query(text: str, db: str, k: int, mode: str, radius: int | None, as_json: bool) -> None:
+@json_option
+def query(text: str, db: str, where: tuple[str, ...], as_json: bool, **options: Any) -> None:
     """Search the index for TEXT and print the best documents."""
+    filters = parse_where(where)
     with user_errors(), Searcher.open(db) as searcher:
-        hits = searcher.search(text, k=k, radius=radius, mode=mode)
+        _echo_hits(searcher.search(text, where=filters, **options), as_json)
+
+
+@main.command()
+@click.argument("doc_id", metavar="ID")
+@db_option
+@top_option
+@mode_option
+@where_option
+@offset_option
+@distance_option
+@json_option
+def similar(doc_id: str, db: str, where: tuple[str, ...], as_json: bool, **options: Any) -> None:
+    """Print the documents most like the indexed document ID (the document itself left out)."""
+    filters = parse_where(where)
+    with user_errors(), Searcher.open(db) as searcher:
+        _echo_hits(searcher.similar(doc_id, where=filters, **options), as_json)
+
+
+@main.command()
+@click.argument("ids", nargs=-1, required=True)
+@db_option
+@json_option
+def get(ids: tuple[str, ...], db: str, as_json: bool) -> None:
+    """Print the documents with these ids (text and metadata); ids not in the index are reported."""
+    with user_errors(), Searcher.open(db) as searcher:
+        documents = searcher.get(ids)
+    if as_json:
+        click.echo(json.dumps([{"id": d.id, "text": d.text, "metadata": d.metadata} for d in documents],
+                              ensure_ascii=False, indent=2))
+    else:
+        for document in documents:
+            click.echo(click.style(f"== {document.id}", bold=True)
+                       + (f"  {json.dumps(document.metadata, ensure_ascii=False)}" if document.metadata else ""))
+            click.echo(document.text.rstrip("\n"))
+    missing = [i for i in dict.fromkeys(ids) if i not in {d.id for d in documents}]
+    if missing:
+        click.echo(f"Not in the index: {', '.join(missing)}", err=True)
+
+
+def _echo_hits(hits: list[Hit], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([hit.to_dict() for hit in hits], ensure_ascii=False, indent=2))
         return
     if not hits:
-        click.echo("No documents in the index.")
+        click.echo("No hits.")
     for rank, hit in enumerate(hits, start=1):
         click.echo(_format_hit(rank, hit, width=max(len(h.id) for h in hits)))
 

@@ -20,6 +20,13 @@ class IndexFormatError(HashsearchError):
     """The database holds a hashsearch index this version cannot read."""
 
 
+class DocumentNotFoundError(HashsearchError, KeyError):
+    """An operation named a document id the index does not hold."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
 class QueryError(HashsearchError):
     """A query cannot be answered as asked (for example an empty query)."""
 

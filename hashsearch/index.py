@@ -190,6 +190,20 @@ class CodeIndex:
         distances, rows = np.divmod(np.array(sorted(ranked)[:k], dtype=np.int64), n)
         return rows, distances
 
+    def search_among(self, query: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` of ``rows`` (ascending) nearest the packed ``query``, ties by ascending row: for
+        filters, whose matching rows are scanned directly (exact whatever share of the index they hold)."""
+        if k <= 0 or not len(rows):
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        query = np.ascontiguousarray(query, dtype=np.uint8).reshape(-1)
+        distances = codelib.hamming(query, self.codes[rows])
+        if len(rows) > k:
+            kth = np.partition(distances, k - 1)[k - 1]
+            chosen = np.flatnonzero(distances <= kth)
+            rows, distances = rows[chosen], distances[chosen]
+        order = np.lexsort((rows, distances))[:k]
+        return rows[order].astype(np.int64), distances[order]
+
     def scan(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Exact top ``k`` by a FAISS flat scan, with ties at the k-th distance resolved by ascending row.
 

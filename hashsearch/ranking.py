@@ -1,19 +1,27 @@
-"""The default ranking: the query's words and its code, scored together over a few candidates.
+"""The two rankings: the default (the query's words and its code, scored together) and pure Hamming.
 
-Candidates are the documents whose posting lists hold the query's words (``WordIndex``) and the
-nearest codes (``CodeIndex``). Each gets
+Default: candidates are the documents whose posting lists hold the query's words (``WordIndex``) and
+the nearest codes (``CodeIndex``). Each gets
 
     score = words / best words score among the candidates + weight * (1 - 2 * hamming / bits)
 
 a convex-style combination of a lexical and a semantic score (Bruch et al., TOIS 2023, found such a
 fusion better than reciprocal ranks). The weight of the code grows with the query's length: a code
 computed from five words is a weak signal, one computed from a whole document a strong one. Measured
-on 20 Newsgroups and Reuters (benchmarks/user_queries.py): 0.5 for short queries lifts short-query
+on 20 Newsgroups and Reuters (benchmarks/user_queries.py): 0.3 for short queries lifts short-query
 precision above BM25 alone and above the codes alone; 1.5 for whole documents keeps their ranking as
-good as the codes' (and better: words order documents that share a code). Equal scores come in
-ascending row order, the index's fixed tie-break.
+good as the codes' (and better: words order documents that share a code).
+
+Hamming: the true Hamming top k, exact code, then bit flips within a radius, then a scan.
+
+Both take a filter (a mask over rows: only those rows can be hits, however few), a page (``offset``
+hits skipped: page 2 of size 10 equals hits 11-20 of one search of 20) and ``max_distance`` (no hit
+farther than this many bits). Equal scores or distances come in ascending row order, the index's
+fixed tie-break.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,10 +30,25 @@ from .index import CodeIndex
 from .words import WordIndex
 
 MODES = ("hybrid", "hamming")
-HASH_CANDIDATES = 100  # nearest codes scored beside the word candidates (at least k)
+HASH_CANDIDATES = 100  # nearest codes scored beside the word candidates (at least offset + k)
 MAX_QUERY_WORDS = 10  # a longer query's candidates come from its rarest words
-SHORT_CODE_WEIGHT, LONG_CODE_WEIGHT = 0.5, 1.5
+SHORT_CODE_WEIGHT, LONG_CODE_WEIGHT = 0.3, 1.5
 SHORT_QUERY, LONG_QUERY = 8, 24  # distinct known words: the code's weight ramps between these
+
+
+@dataclass(frozen=True)
+class Page:
+    """Which hits a search returns: ``k`` of them after the first ``offset``, among ``allowed`` rows
+    (a boolean mask; None: every row) no farther than ``max_distance`` bits (None: any)."""
+
+    k: int
+    offset: int = 0
+    allowed: np.ndarray | None = None
+    max_distance: int | None = None
+
+    @property
+    def depth(self) -> int:
+        return self.offset + self.k
 
 
 def code_weight(n_words: int) -> float:
@@ -34,27 +57,51 @@ def code_weight(n_words: int) -> float:
     return SHORT_CODE_WEIGHT + ramp * (LONG_CODE_WEIGHT - SHORT_CODE_WEIGHT)
 
 
-def rank(words: WordIndex, codes: CodeIndex, text: str, query_code: np.ndarray, k: int,
-         radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(rows, Hamming distances, scores) of the ``k`` best documents for the query, best first."""
-    query_words = words.query_words(text)
+def nearest(codes: CodeIndex, query_code: np.ndarray, k: int, radius: int,
+            page: Page) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, distances): the Hamming top ``k`` among the page's allowed rows within its distance."""
+    if page.allowed is None:
+        rows, distances = codes.search(query_code, k, radius)
+    else:
+        rows, distances = codes.search_among(query_code, np.flatnonzero(page.allowed), k)
+    if page.max_distance is not None:
+        near = distances <= page.max_distance
+        rows, distances = rows[near], distances[near]
+    return rows, distances
+
+
+def hamming(codes: CodeIndex, query_code: np.ndarray, radius: int, page: Page) -> tuple[np.ndarray, np.ndarray]:
+    rows, distances = nearest(codes, query_code, page.depth, radius, page)
+    return rows[page.offset:], distances[page.offset:]
+
+
+def hybrid(words: WordIndex, codes: CodeIndex, query_words: np.ndarray, query_code: np.ndarray, radius: int,
+           page: Page) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, Hamming distances, scores) of the page's hits for the query's words and code, best first."""
     word_rows, word_scores = words.scores(words.rarest(query_words, MAX_QUERY_WORDS))
-    code_rows, _ = codes.search(query_code, max(k, HASH_CANDIDATES), radius)
+    if page.allowed is not None:
+        keep = page.allowed[word_rows]
+        word_rows, word_scores = word_rows[keep], word_scores[keep]
+    code_rows, _ = nearest(codes, query_code, max(page.depth, HASH_CANDIDATES), radius, page)
     rows = np.union1d(word_rows, code_rows)
-    if not len(rows):
-        return rows, rows, np.empty(0, dtype=np.float32)
     lexical = np.zeros(len(rows), dtype=np.float32)
     lexical[rows.searchsorted(word_rows)] = word_scores
-    if len(word_scores):
-        lexical /= word_scores.max()
     distances = codelib.hamming(np.ascontiguousarray(query_code, dtype=np.uint8), codes.codes[rows])
+    if page.max_distance is not None:
+        near = distances <= page.max_distance
+        rows, distances, lexical = rows[near], distances[near], lexical[near]
+    if len(lexical) and (best_words := lexical.max()) > 0:
+        lexical /= best_words
     scores = lexical + np.float32(code_weight(len(query_words))) * (1 - 2 * distances / np.float32(codes.bits))
-    best = np.lexsort((rows, -scores))[:k] if len(rows) <= 4 * k else _top(scores, rows, k)
+    best = _top(scores, rows, page.depth)[page.offset:]
     return rows[best], distances[best], scores[best]
 
 
 def _top(scores: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
     """Positions of the ``k`` highest scores, ties by ascending row: a partition, then a sort of the few."""
-    kth = np.partition(scores, len(scores) - k)[len(scores) - k]
-    chosen = np.flatnonzero(scores >= kth)
+    if len(scores) > 4 * k:
+        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+        chosen = np.flatnonzero(scores >= kth)
+    else:
+        chosen = np.arange(len(scores))
     return chosen[np.lexsort((rows[chosen], -scores[chosen]))[:k]]

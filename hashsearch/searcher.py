@@ -6,7 +6,6 @@ number of threads can search while another adds or removes documents.
 """
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,14 +19,15 @@ import scipy.sparse as sp
 
 from . import codes as codelib
 from .corpus import Corpus, Document, read_corpus
-from .errors import CorpusError, IndexNotFoundError, InvalidParameterError, QueryError
+from .errors import CorpusError, DocumentNotFoundError, IndexNotFoundError, InvalidParameterError, QueryError
 from .features import TextFeatures
-from .index import CodeIndex
 from .model import SemanticHasher
 from .progress import progress
-from .ranking import MODES, rank
+from . import ranking
+from .ranking import MODES, Page
 from .storage import Storage, StoredDocument
-from .words import WordIndex, encode_words
+from .snapshot import Snapshot
+from .words import encode_words
 
 Source = str | Path | Iterable[Mapping[str, Any]]
 _FEATURE_OPTIONS = ("max_features", "min_df", "max_df", "weighting")
@@ -65,25 +65,6 @@ class ChangeReport:
     missing: list[str] = field(default_factory=list)
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    features: TextFeatures
-    hasher: SemanticHasher
-    ids: np.ndarray  # object array; position = row in ``index`` and ``words``
-    index: CodeIndex
-    words: WordIndex
-
-
-def _tiebreak_order(ids: Sequence[str]) -> np.ndarray:
-    """Row order for documents: by a hash of the id, so ties are neither insertion order nor label order."""
-    digests = b"".join([hashlib.blake2b(i.encode("utf-8"), digest_size=8).digest() for i in ids])
-    keys = np.frombuffer(digests, dtype=">u8").astype(np.uint64)  # the digest read as a big-endian integer
-    order = np.argsort(keys, kind="stable")
-    if np.any(keys[order][1:] == keys[order][:-1]):  # two ids with one hash: order those by id too
-        order = np.lexsort((np.asarray(ids, dtype=object).astype(str), keys))
-    return order
 
 
 class Searcher:
@@ -178,23 +159,13 @@ class Searcher:
             raise InvalidParameterError(f"the index at {self._storage.display_name} uses {self.bits}-bit codes, "
                                         f"not {bits}. Add --retrain to rebuild it with {bits} bits.")
 
-    def _load_snapshot(self) -> _Snapshot:
+    def _load_snapshot(self) -> Snapshot:
         """Vocabulary, model and codes, all read from the database."""
         storage = self._storage
         features = TextFeatures.from_json(storage.read_artifact("vocabulary").decode("utf-8"))
         hasher = SemanticHasher.from_bytes(storage.read_artifact("model_config").decode("utf-8"),
                                            storage.read_artifact("model_weights"))
-        return self._snapshot_with_codes(features, hasher)
-
-    def _snapshot_with_codes(self, features: TextFeatures, hasher: SemanticHasher) -> _Snapshot:
-        """A snapshot around the stored codes and words; adds and removes keep the model, so they reuse it."""
-        ids, codes, words = self._storage.read_codes()
-        codes = codes.reshape(len(ids), hasher.bits // 8)
-        order = _tiebreak_order(ids)
-        row_of_stored = np.empty(len(ids), dtype=np.int64)
-        row_of_stored[order] = np.arange(len(ids))
-        return _Snapshot(features, hasher, np.asarray(ids, dtype=object)[order], CodeIndex(codes[order], hasher.bits),
-                         WordIndex(words, row_of_stored))
+        return Snapshot.load(storage, features, hasher)
 
     def refresh(self) -> None:
         """Reload from the database, to see changes another process committed."""
@@ -225,44 +196,78 @@ class Searcher:
         return snapshot.hasher.encode(snapshot.features.transform(texts))
 
     def search(self, text: str, k: int = 10, radius: int | None = None, *, mode: str = "hybrid",
+               where: Mapping[str, Any] | None = None, offset: int = 0, max_distance: int | None = None,
                snippets: bool = True) -> list[Hit]:
         """The ``k`` best documents for the query, best first.
 
         ``mode="hybrid"`` (the default) scores the documents that hold the query's words and the nearest
-        codes by both (``ranking.rank``): what a search box needs, for a few words, a title or a whole
+        codes by both (``ranking.hybrid``): what a search box needs, for a few words, a title or a whole
         document. ``mode="hamming"`` is the pure code path: the true Hamming top ``k`` (exact code, then
         bit flips within ``radius``, then a scan), the fastest, and what the codes-alone benchmarks
-        measure. Ties come in a fixed order given by a hash of the document id. ``snippets=False`` skips
-        reading the hits' snippets from the database (a quarter of a query's time on SQLite, a round
-        trip on a database server) for callers that show documents from their own store.
+        measure. ``where`` filters on metadata (``filters``): the hits are the best ``k`` among the
+        documents that match, never fewer because of the filter. ``offset`` skips that many hits (pages
+        in a stable order); ``max_distance`` drops hits farther than that many bits. Ties come in a fixed
+        order given by a hash of the document id. ``snippets=False`` skips reading the hits' snippets
+        from the database, for callers that show documents from their own store.
         """
         self._check_queries([text])
         snapshot = self._snapshot
-        radius = self._check_search_args(k, radius, mode, snapshot.hasher.bits)
+        radius, page = self._check_search_args(snapshot, k, radius, mode, where, offset, max_distance)
         code = snapshot.hasher.encode_terms(*snapshot.features.terms(text))
-        return self._hits(snapshot, [text], code[None], k, radius, mode, snippets)[0]
+        return self._hits(self._rank(snapshot, snapshot.words.query_words(text), code, radius, page, mode), snippets)
 
-    def search_many(self, texts: Sequence[str], k: int = 10, radius: int | None = None, *,
-                    mode: str = "hybrid", snippets: bool = True) -> list[list[Hit]]:
-        """``search`` for several queries, encoding them in one batch."""
+    def search_many(self, texts: Sequence[str], k: int = 10, radius: int | None = None, *, mode: str = "hybrid",
+                    where: Mapping[str, Any] | None = None, offset: int = 0, max_distance: int | None = None,
+                    snippets: bool = True) -> list[list[Hit]]:
+        """``search`` for several queries, encoding them in one batch (and evaluating ``where`` once)."""
         if isinstance(texts, str):
             raise QueryError("search_many takes a list of query texts, not one string. Use search(text).")
         self._check_queries(texts)
         snapshot = self._snapshot
-        radius = self._check_search_args(k, radius, mode, snapshot.hasher.bits)
+        radius, page = self._check_search_args(snapshot, k, radius, mode, where, offset, max_distance)
         codes = snapshot.hasher.encode(snapshot.features.transform(list(texts)))
-        return self._hits(snapshot, list(texts), codes, k, radius, mode, snippets)
+        ranked = [self._rank(snapshot, snapshot.words.query_words(text), code, radius, page, mode)
+                  for text, code in zip(texts, codes)]
+        return self._hits_many(ranked, snippets)
 
-    def _hits(self, snapshot: _Snapshot, texts: list[str], query_codes: np.ndarray, k: int, radius: int,
-              mode: str, snippets: bool) -> list[list[Hit]]:
+    def similar(self, doc_id: str, k: int = 10, *, mode: str = "hybrid", where: Mapping[str, Any] | None = None,
+                offset: int = 0, max_distance: int | None = None, snippets: bool = True) -> list[Hit]:
+        """More like this: documents like ``doc_id``, ranked from its stored code and words (nothing is
+        encoded), the document itself left out."""
+        snapshot = self._snapshot
+        row = snapshot.row_of(str(doc_id))
+        blob = self._storage.read_words([str(doc_id)]).get(str(doc_id)) if row is not None else None
+        if blob is None:
+            raise DocumentNotFoundError(f"no document {doc_id!r} in the index. Give the id of an indexed document.")
+        radius, page = self._check_search_args(snapshot, k, None, mode, where, offset, max_distance)
+        allowed = np.ones(len(snapshot.ids), dtype=bool) if page.allowed is None else page.allowed.copy()
+        allowed[row] = False
+        page = Page(page.k, page.offset, allowed, page.max_distance)
+        return self._hits(self._rank(snapshot, snapshot.words.stored_words(blob), snapshot.index.codes[row],
+                                     radius, page, mode), snippets)
+
+    def get(self, ids: Iterable[str]) -> list[Document]:
+        """The documents (id, text, metadata) with these ids, in the order asked; ids not stored are left out."""
+        ids = [str(i) for i in ids]
+        found = self._storage.read_documents(ids)
+        return [Document(i, *found[i]) for i in ids if i in found]
+
+    @staticmethod
+    def _rank(snapshot: Snapshot, query_words: np.ndarray, code: np.ndarray, radius: int, page: Page,
+              mode: str) -> tuple[list[str], list[int], list[float | None]]:
         if mode == "hamming":
-            results = [(*snapshot.index.search(code, k, radius), None) for code in query_codes]
+            rows, distances = ranking.hamming(snapshot.index, code, radius, page)
+            scores: list[float | None] = [None] * len(rows)
         else:
-            results = [rank(snapshot.words, snapshot.index, text, code, k, radius)
-                       for text, code in zip(texts, query_codes)]
-        ranked = [(list(snapshot.ids[rows]), distances.tolist(),
-                   [None] * len(rows) if scores is None else [round(float(s), 6) for s in scores])
-                  for rows, distances, scores in results]
+            rows, distances, values = ranking.hybrid(snapshot.words, snapshot.index, query_words, code, radius, page)
+            scores = [round(float(s), 6) for s in values]
+        return list(snapshot.ids[rows]), distances.tolist(), scores
+
+    def _hits(self, ranked: tuple[list[str], list[int], list[float | None]], snippets: bool) -> list[Hit]:
+        return self._hits_many([ranked], snippets)[0]
+
+    def _hits_many(self, ranked: list[tuple[list[str], list[int], list[float | None]]],
+                   snippets: bool) -> list[list[Hit]]:
         if not snippets:
             return [[Hit(doc_id, distance, None, score) for doc_id, distance, score in zip(ids, distances, scores)]
                     for ids, distances, scores in ranked]
@@ -279,16 +284,24 @@ class Searcher:
                 raise QueryError("the query is empty. Give some words to search for.")
 
     @staticmethod
-    def _check_search_args(k: int, radius: int | None, mode: str, bits: int) -> int:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+    def _check_search_args(snapshot: Snapshot, k: int, radius: int | None, mode: str,
+                           where: Mapping[str, Any] | None, offset: int,
+                           max_distance: int | None) -> tuple[int, Page]:
+        bits = snapshot.hasher.bits
+        if _not_int(k) or k < 1:
             raise InvalidParameterError(f"k must be an int >= 1. Got {k!r} instead.")
         if mode not in MODES:
             raise InvalidParameterError(f"mode must be one of {', '.join(MODES)}. Got {mode!r} instead.")
+        if _not_int(offset) or offset < 0:
+            raise InvalidParameterError(f"offset must be an int >= 0. Got {offset!r} instead.")
+        if max_distance is not None and (_not_int(max_distance) or not 0 <= max_distance <= bits):
+            raise InvalidParameterError(f"max_distance must be an int in [0, {bits}]. Got {max_distance!r} instead.")
         if radius is None:
-            return codelib.default_radius(bits)
-        if isinstance(radius, bool) or not isinstance(radius, (int, np.integer)) or not 0 <= radius <= bits:
+            radius = codelib.default_radius(bits)
+        elif _not_int(radius) or not 0 <= radius <= bits:
             raise InvalidParameterError(f"radius must be an int in [0, {bits}]. Got {radius!r} instead.")
-        return int(radius)
+        allowed = None if where is None else snapshot.columns.mask(where)
+        return int(radius), Page(int(k), int(offset), allowed, None if max_distance is None else int(max_distance))
 
     def info(self, *, recent: int = 1000) -> dict[str, Any]:
         """What the index holds and how healthy its codes are; says when a retrain would help."""
@@ -328,7 +341,7 @@ class Searcher:
             found = [i for i in ids if i in present]
             with self._storage.transaction() as conn:
                 self._storage.delete_documents(conn, found)
-            self._snapshot = self._snapshot_with_codes(self._snapshot.features, self._snapshot.hasher)
+            self._snapshot = Snapshot.load(self._storage, self._snapshot.features, self._snapshot.hasher)
         self.last_change = ChangeReport(removed=len(found), missing=[i for i in ids if i not in present],
                                         seconds=time.perf_counter() - started)
         return self.last_change
@@ -350,7 +363,7 @@ class Searcher:
                 self._storage.delete_documents(conn, [d.id for d in changed] + gone)
                 self._storage.insert_documents(conn, progress(_stored(changed, codes, X), desc="storing", quiet=quiet,
                                                               total=len(changed), unit="doc"))
-            self._snapshot = self._snapshot_with_codes(snapshot.features, snapshot.hasher)
+            self._snapshot = Snapshot.load(self._storage, snapshot.features, snapshot.hasher)
         updated = sum(d.id in present for d in changed)
         self.last_change = ChangeReport(added=len(changed) - updated, updated=updated, removed=len(gone),
                                         unchanged=len(corpus.documents) - len(changed),
@@ -370,6 +383,10 @@ class _StageClock:
         now = time.perf_counter()
         self.seconds[stage] = now - self._last
         self._last = now
+
+
+def _not_int(value: object) -> bool:
+    return isinstance(value, bool) or not isinstance(value, (int, np.integer))
 
 
 def _configure(*, bits: int, seed: int, quiet: bool, **options: Any) -> tuple[TextFeatures, SemanticHasher]:

@@ -7,7 +7,8 @@ readers keep answering from the last committed state while a writer works.
 Each document's code and snippet are stored twice: with the document, and in a narrow table that
 opening an index scans (not the whole texts) and every query reads its snippets from (one B-tree
 lookup per hit on SQLite, where the table is clustered by id). That table also holds each document's
-word counts (``words.encode_words``), from which opening builds the word index.
+word counts (``words.encode_words``) and metadata, from which opening builds the word index and the
+filter columns.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import sqlalchemy as sa
@@ -28,7 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 from .errors import IndexFormatError, IndexNotFoundError
 from .words import encode_words
 
-FORMAT_VERSION = 3  # 2 added the lookup table, 3 its word counts; older indexes are upgraded on open
+FORMAT_VERSION = 3  # 2 added the lookup table, 3 its word counts and metadata; older indexes are upgraded on open
 SNIPPET_CHARS = 200
 _INSERT_CHUNK = 2000
 SQLITE_MMAP_BYTES = 1 << 30
@@ -61,8 +62,18 @@ lookup_table = sa.Table(
     sa.Column("code", sa.LargeBinary, nullable=False),
     sa.Column("snippet", sa.Text, nullable=False),
     sa.Column("words", sa.LargeBinary, nullable=False),
+    sa.Column("metadata", sa.Text, nullable=False),
     sqlite_with_rowid=False,
 )
+
+
+class LookupRows(NamedTuple):
+    """The lookup table, column by column, in the database's order."""
+
+    ids: list[str]
+    codes: np.ndarray  # flat uint8
+    words: list[bytes]
+    metadata: list[str]  # JSON objects
 
 
 @dataclass(frozen=True)
@@ -187,11 +198,11 @@ class Storage:
             lookup_table.drop(conn, checkfirst=True)
             lookup_table.create(conn)
             rows = conn.execute(sa.select(documents_table.c.id, documents_table.c.code, documents_table.c.snippet,
-                                          documents_table.c.text))
+                                          documents_table.c.text, documents_table.c.metadata))
             while chunk := rows.fetchmany(_INSERT_CHUNK):
                 conn.execute(sa.insert(lookup_table), [
-                    {"id": doc_id, "code": code, "snippet": snippet, "words": encode_words(text)}
-                    for doc_id, code, snippet, text in chunk])
+                    {"id": doc_id, "code": code, "snippet": snippet, "words": encode_words(text), "metadata": meta}
+                    for doc_id, code, snippet, text, meta in chunk])
             self.write_meta(conn, {})
 
     def close(self) -> None:
@@ -240,7 +251,8 @@ class Storage:
         def flush() -> None:
             conn.execute(sa.insert(documents_table), [row for row, _ in batch])
             conn.execute(sa.insert(lookup_table), [{"id": row["id"], "code": row["code"], "snippet": row["snippet"],
-                                                    "words": words} for row, words in batch])
+                                                    "words": words, "metadata": row["metadata"]}
+                                                   for row, words in batch])
             batch.clear()
 
         for document in documents:
@@ -264,15 +276,15 @@ class Storage:
                                    "`hashsearch index SOURCE --retrain`.")
         return bytes(data)
 
-    def read_codes(self) -> tuple[list[str], np.ndarray, list[bytes]]:
-        """Every document id, its packed code and its word counts, read through the driver (opening a
-        large index waits on this)."""
+    def read_lookup(self) -> LookupRows:
+        """Every document's id, packed code, word counts and metadata, read through the driver (opening
+        a large index waits on this)."""
         with self._raw_cursor() as cursor:
-            cursor.execute(f"SELECT id, code, words FROM {lookup_table.name}")
+            cursor.execute(f"SELECT id, code, words, metadata FROM {lookup_table.name}")
             rows = cursor.fetchall()
-        ids = [row[0] for row in rows]
         codes = np.frombuffer(b"".join([bytes(row[1]) for row in rows]), dtype=np.uint8)
-        return ids, codes, [bytes(row[2]) for row in rows]
+        return LookupRows([row[0] for row in rows], codes, [bytes(row[2]) for row in rows],
+                          [row[3] for row in rows])
 
     def read_content_hashes(self) -> dict[str, str]:
         with self._engine.connect() as conn:
@@ -283,6 +295,15 @@ class Storage:
 
     def read_texts(self, ids: Sequence[str]) -> dict[str, str]:
         return self._read_column(documents_table.c.text, ids)
+
+    def read_words(self, ids: Sequence[str]) -> dict[str, bytes]:
+        return {doc_id: bytes(blob) for doc_id, blob in self._read_column(lookup_table.c.words, ids).items()}
+
+    def read_documents(self, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """id -> (text, metadata) for the ids stored; one query."""
+        texts = self._read_column(documents_table.c.text, ids)
+        metadata = self._read_column(lookup_table.c.metadata, list(texts))
+        return {doc_id: (text, json.loads(metadata[doc_id])) for doc_id, text in texts.items() if doc_id in metadata}
 
     def read_recent_texts(self, limit: int) -> list[str]:
         """The texts of the ``limit`` most recently added documents."""

@@ -16,9 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-from .features import BM25_B, BM25_K1, tokenize
+from .features import BM25_B, BM25_K1, WORD_RUNS
 
 POSTINGS_PER_WORD = 2000
 _IMPACT_LEVELS = 255  # a posting's BM25 term frequency is stored in one byte
@@ -26,8 +24,14 @@ _MAX_COUNT = 255
 
 
 def word_hashes(text: str) -> Counter:
-    """word hash -> count, over the text's word tokens less English stop words."""
-    return Counter(zlib.crc32(token.encode("utf-8")) for token in tokenize(text) if token not in ENGLISH_STOP_WORDS)
+    """word hash -> count, over the text's runs of two or more word characters, lower-cased.
+
+    Unlike the model's vocabulary, words here keep their digits and no stop words are dropped: idf
+    already makes common words count little, and "486dx", "1993", "computer" or "fire" in a title are
+    what finds that document (scikit-learn's stop-word list holds the last two). On 20 Newsgroups,
+    titles found their own post in the top 10 for 0.936 of 500 posts with letters only and stop words
+    dropped, 0.950 with digits kept, 0.958 with stop words kept too."""
+    return Counter(zlib.crc32(word.encode("utf-8")) for word in WORD_RUNS.findall(text.lower()))
 
 
 def encode_words(text: str) -> bytes:
@@ -88,7 +92,13 @@ class WordIndex:
 
     def query_words(self, text: str) -> np.ndarray:
         """Positions (in ``words_``) of the text's distinct words that some document holds."""
-        hashes = np.fromiter(word_hashes(text), dtype=np.uint32)
+        return self._positions(np.fromiter(word_hashes(text), dtype=np.uint32))
+
+    def stored_words(self, blob: bytes) -> np.ndarray:
+        """``query_words`` of a stored document, from its ``encode_words`` blob."""
+        return self._positions(np.frombuffer(blob[:4 * (len(blob) // 5)], dtype="<u4").astype(np.uint32))
+
+    def _positions(self, hashes: np.ndarray) -> np.ndarray:
         positions = self.words_.searchsorted(hashes)
         return positions[self.words_.take(positions, mode="clip") == hashes] if len(self.words_) else positions[:0]
 

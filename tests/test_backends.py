@@ -27,7 +27,7 @@ def test_codes_weights_and_texts_round_trip_byte_for_byte(new_db, sample_docs):
         expected_codes = searcher.encode([d["text"] for d in docs])
         config, weights = searcher._snapshot.hasher.to_bytes()
     storage = Storage.open(db)
-    ids, codes, _ = storage.read_codes()
+    ids, codes = storage.read_lookup()[:2]
     texts = storage.read_texts(ids)
     assert storage.read_artifact("model_weights") == weights
     assert SemanticHasher.from_bytes(storage.read_artifact("model_config").decode(), weights).get_params()["bits"] == 64
@@ -83,7 +83,7 @@ def test_concurrent_writer_processes_keep_every_document(new_db, sample_docs, tm
     with Searcher.open(db) as searcher:
         assert len(searcher) == 300
         storage = Storage.open(db)
-        ids, _, _ = storage.read_codes()
+        ids = storage.read_lookup().ids
         storage.close()
         assert sorted(ids) == sorted(d["id"] for d in sample_docs[:300])
 

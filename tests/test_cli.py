@@ -107,3 +107,54 @@ def test_info_text_and_json(run, sample_dir):
     assert result.output.startswith("hashsearch.db: 50 documents, 16-bit codes (variational model trained ")
     facts = json.loads(run("info", "--json").output)
     assert facts["documents"] == 50 and len(facts["bit_on_share"]) == 16
+
+
+@pytest.fixture()
+def tagged(run, tmp_path, sample_dir):
+    """A small .jsonl index whose records carry metadata fields."""
+    corpus = tmp_path / "tagged.jsonl"
+    files = sorted(sample_dir.rglob("*.txt"))[::4]
+    corpus.write_text("".join(json.dumps({"id": p.name, "text": p.read_text(), "topic": p.parent.name,
+                                          "year": 1990 + i % 5}) + "\n" for i, p in enumerate(files)))
+    assert run("index", str(corpus), "--epochs", "1", "--bits", "32").exit_code == 0
+    return {p.name: (p.parent.name, 1990 + i % 5) for i, p in enumerate(files)}
+
+
+def test_query_filters_and_pages(run, tagged):
+    result = run("query", "rocket launch", "--where", "topic=sci.space", "--where", "year>=1993", "--json")
+    hits = json.loads(result.output)
+    assert hits and all(tagged[h["id"]][0] == "sci.space" and tagged[h["id"]][1] >= 1993 for h in hits)
+    result = run("query", "rocket launch", "--where", "topic in sci.med,rec.autos", "-k", "20", "--json")
+    assert {tagged[h["id"]][0] for h in json.loads(result.output)} <= {"sci.med", "rec.autos"}
+    whole = json.loads(run("query", "rocket launch", "-k", "8", "--json").output)
+    second = json.loads(run("query", "rocket launch", "-k", "4", "--offset", "4", "--json").output)
+    assert second == whole[4:]
+    result = run("query", "rocket", "--where", "topic=nothing")
+    assert result.exit_code == 0 and result.output == "No hits.\n"
+
+
+def test_bad_where_names_the_problem(run, tagged):
+    result = run("query", "rocket", "--where", "topic")
+    assert result.exit_code == 2
+    assert ("Invalid value for --where: 'topic' is not FIELD=VALUE, FIELD!=VALUE, FIELD>VALUE, FIELD>=VALUE, "
+            "FIELD<VALUE, FIELD<=VALUE or FIELD in A,B.") in result.output
+    result = run("query", "rocket", "--where", "colour=red")
+    assert result.exit_code == 1
+    assert result.output == "Error: no document has a metadata field 'colour'. Fields: topic, year.\n"
+    result = run("query", "rocket", "--where", "topic>3x")
+    assert result.output == "Error: $gt on 'topic' needs a number. Got '3x' instead.\n"
+
+
+def test_similar_and_get(run, tagged):
+    first = next(iter(tagged))
+    hits = json.loads(run("similar", first, "-k", "5", "--json").output)
+    assert len(hits) == 5 and first not in {h["id"] for h in hits}
+    result = run("similar", "ghost")
+    assert result.exit_code == 1 and result.output == ("Error: no document 'ghost' in the index. Give the id of an "
+                                                       "indexed document.\n")
+    result = run("get", first, "ghost", "--json")
+    documents = json.loads(result.output.split("Not in the index")[0])
+    assert [d["id"] for d in documents] == [first] and documents[0]["metadata"]["topic"] == tagged[first][0]
+    assert "Not in the index: ghost" in result.output
+    result = run("get", first)
+    assert result.output.startswith(f"== {first}  {{\"topic\": \"{tagged[first][0]}\"")

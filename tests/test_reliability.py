@@ -21,7 +21,7 @@ def stored_state(db):
     """(set of ids, whether every stored code is what the stored model makes of the stored text)."""
     with Searcher.open(db) as searcher:
         storage = Storage.open(db)
-        ids, codes, _ = storage.read_codes()
+        ids, codes = storage.read_lookup()[:2]
         texts = storage.read_texts(ids[:200])
         storage.close()
         codes = codes.reshape(len(ids), -1)
@@ -184,7 +184,7 @@ def test_info_reports_codes_and_vocabulary_drift(new_db, sample_docs):
         facts = searcher.info()
         assert facts["documents"] == 400 and facts["bits"] == 32 and len(facts["bit_on_share"]) == 32
         storage = Storage.open(db)
-        _, stored, _ = storage.read_codes()
+        stored = storage.read_lookup().codes
         storage.close()
         expected = np.unpackbits(stored.reshape(400, 4), axis=1).mean(axis=0)
         assert np.allclose(facts["bit_on_share"], expected, atol=0.0005)

@@ -16,11 +16,11 @@ QUERIES = ["rocket launch to the moon", "encryption keys and the clipper chip", 
 def brute_force(searcher, db, text, k):
     """Reference top k: popcount distance to every stored code, ties by the documented id-hash order."""
     storage = Storage.open(db)
-    ids, stored, _ = storage.read_codes()
+    ids, stored = storage.read_lookup()[:2]
     storage.close()
     stored = stored.reshape(len(ids), -1)
     query = searcher.encode([text])[0]
-    from hashsearch.searcher import _tiebreak_order
+    from hashsearch.snapshot import tiebreak_order as _tiebreak_order
     order = _tiebreak_order(ids)
     distances = codelib.hamming(query, stored[order])
     best = np.lexsort((np.arange(len(order)), distances))[:k]
@@ -60,7 +60,7 @@ def test_search_without_snippets_gives_the_same_hits(searcher):
 
 
 def hybrid_brute_force(searcher, text, k):
-    """Reference for the default ranking: every document scored by ranking.rank's formula, ties by row.
+    """Reference for the default ranking: every document scored by ranking.hybrid's formula, ties by row.
 
     Exact for k <= HASH_CANDIDATES on an index whose posting lists are not pruned: a document outside
     both candidate sets holds no query word and is no nearer than the candidate codes."""
@@ -99,7 +99,7 @@ def test_a_document_is_found_by_its_first_line(searcher, sample_docs):
 
 
 def test_default_order_is_by_score_then_the_id_hash(searcher):
-    from hashsearch.searcher import _tiebreak_order
+    from hashsearch.snapshot import tiebreak_order as _tiebreak_order
     ids = searcher._snapshot.ids
     position = {doc_id: row for row, doc_id in enumerate(ids)}
     assert np.array_equal(_tiebreak_order(list(ids)), np.arange(len(ids)))  # rows are in the id-hash order
@@ -140,7 +140,7 @@ def test_same_corpus_and_seed_give_identical_codes(new_db, sample_docs):
     for db in (new_db(), new_db()):
         Searcher.build(docs, db, bits=16, seed=5, **FAST).close()
         storage = Storage.open(db)
-        stored.append(storage.read_codes())
+        stored.append(storage.read_lookup()[:2])
         storage.close()
     assert stored[0][0] == stored[1][0] and np.array_equal(stored[0][1], stored[1][1])
 

@@ -1,0 +1,166 @@
+"""Filters, pages, max_distance, similar and get, against brute-force references (both backends)."""
+import numpy as np
+import pytest
+
+from hashsearch import DocumentNotFoundError, InvalidParameterError, Searcher
+from hashsearch import codes as codelib
+from hashsearch import ranking
+from tests.conftest import FAST, make_database
+
+QUERIES = ["rocket launch to the moon", "encryption keys and the clipper chip", "hockey playoff game",
+           "gun control laws", "prayer and faith"]
+
+
+def with_metadata(docs):
+    """Sample posts with fields of every kind: a string, an int, a float, a bool, a list, a nested object."""
+    return [{**doc, "n": i % 10, "score": i / 4, "even": i % 2 == 0, "tags": [doc["topic"], f"t{i % 3}"],
+             "extra": {"nested": True}} | ({"rare": "yes"} if i % 97 == 0 else {})
+            for i, doc in enumerate(docs)]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def filtered(request, tmp_path_factory, sample_docs):
+    db = make_database(request.param, tmp_path_factory.mktemp("filtered"))
+    docs = with_metadata(sample_docs)
+    with Searcher.build(docs, db, bits=32, seed=0, **FAST) as searcher:
+        yield searcher, {d["id"]: d for d in docs}
+
+
+def matching(searcher, docs, predicate):
+    return np.array([predicate(docs[doc_id]) for doc_id in searcher._snapshot.ids])
+
+
+def reference(searcher, text, k, allowed, mode, max_distance=None, code=None, words=None):
+    """Every allowed document scored by the mode's formula; ties by row."""
+    snapshot = searcher._snapshot
+    code = searcher.encode([text])[0] if code is None else code
+    distances = codelib.hamming(code, snapshot.index.codes)
+    allowed = allowed & (distances <= (max_distance if max_distance is not None else snapshot.index.bits))
+    if mode == "hamming":
+        total = -distances.astype(np.float64)
+    else:
+        query_words = snapshot.words.query_words(text) if words is None else words
+        lexical = np.zeros(len(distances), dtype=np.float32)
+        rows, scores = snapshot.words.scores(snapshot.words.rarest(query_words, ranking.MAX_QUERY_WORDS))
+        keep = allowed[rows]
+        if keep.any():
+            lexical[rows[keep]] = scores[keep] / scores[keep].max()
+        total = lexical + np.float32(ranking.code_weight(len(query_words))) * (
+            1 - 2 * distances / np.float32(snapshot.index.bits))
+    best = [i for i in np.lexsort((np.arange(len(total)), -total)) if allowed[i]][:k]
+    return [(snapshot.ids[i], int(distances[i])) for i in best]
+
+
+FILTERS = [
+    ({"topic": "sci.space"}, lambda d: d["topic"] == "sci.space"),
+    ({"topic": {"$ne": "sci.space"}}, lambda d: d["topic"] != "sci.space"),
+    ({"n": {"$gt": 6}}, lambda d: d["n"] > 6),
+    ({"n": {"$gte": 6}}, lambda d: d["n"] >= 6),
+    ({"score": {"$lt": 20.5}}, lambda d: d["score"] < 20.5),
+    ({"n": {"$lte": 1, "$gte": 1}}, lambda d: d["n"] == 1),
+    ({"n": 3.0}, lambda d: d["n"] == 3),
+    ({"even": True}, lambda d: d["even"]),
+    ({"topic": {"$in": ["rec.autos", "sci.med"]}}, lambda d: d["topic"] in ("rec.autos", "sci.med")),
+    ({"topic": {"$nin": ["rec.autos", "sci.med"]}}, lambda d: d["topic"] not in ("rec.autos", "sci.med")),
+    ({"tags": "t1"}, lambda d: "t1" in d["tags"]),
+    ({"tags": {"$in": ["t2", "sci.crypt"]}}, lambda d: "t2" in d["tags"] or "sci.crypt" in d["tags"]),
+    ({"$and": [{"topic": "sci.crypt"}, {"n": {"$lt": 5}}]}, lambda d: d["topic"] == "sci.crypt" and d["n"] < 5),
+    ({"$or": [{"topic": "sci.crypt"}, {"even": False}]}, lambda d: d["topic"] == "sci.crypt" or not d["even"]),
+    ({"rare": "yes"}, lambda d: d.get("rare") == "yes"),  # 5 documents: fewer than k
+    ({"topic": "no such topic"}, lambda d: False),
+]
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "hamming"])
+@pytest.mark.parametrize("where,predicate", FILTERS)
+def test_filtered_search_is_the_best_k_among_matching_documents(filtered, mode, where, predicate):
+    searcher, docs = filtered
+    allowed = matching(searcher, docs, predicate)
+    for text in QUERIES[:3]:
+        hits = searcher.search(text, k=10, where=where, mode=mode, snippets=False)
+        assert [(h.id, h.distance) for h in hits] == reference(searcher, text, 10, allowed, mode)
+        assert len(hits) == min(10, allowed.sum())
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "hamming"])
+def test_pages_concatenate_to_the_unpaged_list(filtered, mode):
+    searcher, _ = filtered
+    for text in QUERIES:
+        whole = searcher.search(text, k=30, mode=mode, snippets=False)
+        pages = [searcher.search(text, k=10, offset=offset, mode=mode, snippets=False) for offset in (0, 10, 20)]
+        assert sum(pages, []) == whole
+    assert searcher.search(QUERIES[0], k=10, offset=400, mode=mode) == []
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "hamming"])
+def test_max_distance_drops_farther_hits(filtered, mode):
+    searcher, _ = filtered
+    everything = np.ones(len(searcher), dtype=bool)
+    for text in QUERIES:
+        limit = searcher.search(text, k=5, mode="hamming")[-1].distance
+        hits = searcher.search(text, k=40, mode=mode, max_distance=limit, snippets=False)
+        assert hits and all(h.distance <= limit for h in hits)
+        assert [(h.id, h.distance) for h in hits] == reference(searcher, text, 40, everything, mode, limit)
+
+
+def test_similar_ranks_from_the_stored_code_and_words_leaving_the_document_out(filtered):
+    searcher, docs = filtered
+    snapshot = searcher._snapshot
+    for doc_id in list(docs)[::80]:
+        row = snapshot.row_of(doc_id)
+        hits = searcher.similar(doc_id, k=10, snippets=False)
+        assert doc_id not in {h.id for h in hits} and len(hits) == 10
+        words = snapshot.words.stored_words(searcher._storage.read_words([doc_id])[doc_id])
+        allowed = np.ones(len(searcher), dtype=bool)
+        allowed[row] = False
+        assert [(h.id, h.distance) for h in hits] == reference(searcher, "", 10, allowed, "hybrid",
+                                                               code=snapshot.index.codes[row], words=words)
+        space = searcher.similar(doc_id, k=5, where={"topic": "sci.space"}, mode="hamming")
+        assert all(docs[h.id]["topic"] == "sci.space" for h in space) and doc_id not in {h.id for h in space}
+
+
+def test_similar_of_an_unknown_id_says_so(filtered):
+    searcher, _ = filtered
+    with pytest.raises(DocumentNotFoundError, match=r"^no document 'ghost' in the index\. Give the id of an indexed "
+                                                     r"document\.$"):
+        searcher.similar("ghost")
+
+
+def test_get_returns_documents_in_the_order_asked(filtered):
+    searcher, docs = filtered
+    wanted = [list(docs)[5], "ghost", list(docs)[2]]
+    got = searcher.get(wanted)
+    assert [d.id for d in got] == [wanted[0], wanted[2]]
+    assert got[0].text == docs[wanted[0]]["text"]
+    assert got[0].metadata == {k: v for k, v in docs[wanted[0]].items() if k not in ("id", "text")}
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"where": {"n": {"$near": 3}}}, "unknown filter operator '$near' on 'n'. Operators: $eq, $ne, $gt, $gte, $lt, "
+                                      "$lte, $in, $nin."),
+    ({"where": {"$not": {"n": 3}}}, "unknown filter operator '$not' at the top level: use a field name, $and or $or."),
+    ({"where": {"colour": "red"}}, "no document has a metadata field 'colour'. Fields: even, extra, n, rare, score, "
+                                   "tags, topic."),
+    ({"where": {"n": {"$gt": "5"}}}, "$gt on 'n' needs a number. Got '5' instead."),
+    ({"where": {"topic": {"$in": "sci.med"}}}, "$in on 'topic' needs a list of values. Got 'sci.med' instead."),
+    ({"where": {"$or": []}}, "$or takes a non-empty list of filters. Got [] instead."),
+    ({"where": "topic=sci.med"}, "where must be a dict such as {\"lang\": \"en\"}. Got 'topic=sci.med' instead."),
+    ({"offset": -1}, "offset must be an int >= 0. Got -1 instead."),
+    ({"max_distance": 33}, "max_distance must be an int in [0, 32]. Got 33 instead."),
+])
+def test_bad_filter_and_page_arguments_name_the_problem(filtered, kwargs, message):
+    searcher, _ = filtered
+    with pytest.raises(InvalidParameterError) as caught:
+        searcher.search("rocket", **kwargs)
+    assert str(caught.value) == message
+
+
+def test_filters_see_documents_added_or_removed_a_moment_ago(new_db, sample_docs):
+    with Searcher.build(with_metadata(sample_docs[:60]), new_db(), bits=32, **FAST) as searcher:
+        searcher.add([{"id": "new", "text": "a rocket to the moon", "colour": "red"}])
+        assert [h.id for h in searcher.search("rocket", where={"colour": "red"})] == ["new"]
+        searcher.remove(["new"])
+        with pytest.raises(InvalidParameterError, match="no document has a metadata field 'colour'"):
+            searcher.search("rocket", where={"colour": "red"})
+        assert searcher.search("rocket", where={"n": 3}) and all(
+            h.id in {d["id"] for d in sample_docs[3:60:10]} for h in searcher.search("rocket", where={"n": 3}))
