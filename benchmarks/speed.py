@@ -70,6 +70,26 @@ def summary(ms: np.ndarray) -> str:
     return f"{np.median(ms):.3f} | {np.percentile(ms, 99):.3f} | {1000 / ms.mean():,.0f}"
 
 
+FILTERS = {"10%": {"bucket": {"$lt": 100}}, "1%": {"bucket": {"$lt": 10}}, "0.1%": {"bucket": 0}}
+APPLICATION_COLUMNS = tuple(f"filter {share}{mode}" for share in FILTERS for mode in ("", " hamming")) + (
+    "similar", "similar hamming", "get 10 ids")
+
+
+def application_row(backend: str, size: int, searcher: Searcher, queries: list[str]) -> str:
+    """Filtered searches (both modes), more like this and get, timed one call at a time."""
+    rng = np.random.default_rng(size)
+    ids = list(searcher._snapshot.ids[rng.integers(0, size, len(queries))])
+    cells = []
+    for where in FILTERS.values():
+        for mode in ("hybrid", "hamming"):
+            cells.append(np.median(latencies_ms(lambda q: searcher.search(q, k=K, where=where, mode=mode), queries)))
+    for mode in ("hybrid", "hamming"):
+        cells.append(np.median(latencies_ms(lambda i: searcher.similar(i, k=K, mode=mode), ids)))
+    batches = [ids[i:i + 10] for i in range(0, len(ids), 10)]
+    cells.append(np.median(latencies_ms(searcher.get, batches)))
+    return f"| {backend} | {size:,} | " + " | ".join(f"{c:.3f}" for c in cells) + " |"
+
+
 def synthetic_texts(texts: list[str], n: int, seed: int) -> list[str]:
     rng = random.Random(seed)
     tokenised = [t.split() for t in texts]
@@ -123,14 +143,16 @@ def main() -> None:
     real = ng_train.texts + rt_train.texts + rt_test.texts + ng_test.texts[args.queries:]
     queries = ng_test.texts[:args.queries]
     short_queries = [title(q) or " ".join(q.split()[:5]) for q in queries]  # Subject lines: a median 5 words
-    end_to_end, steps, builds, lookups = [], [], [], []
+    end_to_end, steps, builds, lookups, applications = [], [], [], [], []
     searcher_for_codes: Searcher | None = None
     with tempfile.TemporaryDirectory() as tmp:
         sizes = [int(s) for s in args.sizes.split(",")]
         runs = [("SQLite", size) for size in sizes] + ([("PostgreSQL", sizes[0])] if args.postgres else [])
         for backend, size in runs:
             texts = real[:size] + synthetic_texts(real, max(0, size - len(real)), seed=size)
-            docs = [{"id": f"doc-{i}", "text": t} for i, t in enumerate(texts)]
+            # Two filterable fields: a number that selects 10%, 1% or 0.1% of the documents, and a string.
+            docs = [{"id": f"doc-{i}", "text": t, "bucket": i * 7919 % 1000, "lang": ("en", "de", "fr")[i % 3]}
+                    for i, t in enumerate(texts)]
             db = Path(tmp) / f"speed-{size}.db" if backend == "SQLite" else args.postgres
             torch.set_num_threads(2)
             searcher = Searcher.build(docs, db, bits=BITS)
@@ -177,6 +199,8 @@ def main() -> None:
             print(end_to_end[-1], flush=True)
             medians = {step: np.median(ms) for step, ms in step_times(searcher, queries).items()}
             steps.append(f"| {backend} | {size:,} | " + " | ".join(f"{medians[step]:.3f}" for step in STEPS) + " |")
+            applications.append(application_row(backend, size, searcher, queries))
+            print(applications[-1], flush=True)
             print(steps[-1], flush=True)
             if backend == "SQLite" and size == max(sizes):
                 searcher_for_codes = searcher
@@ -225,6 +249,11 @@ def main() -> None:
         "### Where a single query's time goes (medians, ms; each step timed alone, then whole searches in a "
         "pass of their own)", "",
         "| database | documents | " + " | ".join(STEPS) + " |", "|---|---|" + "---|" * len(STEPS), *steps, "",
+        "### Filters, more like this, documents by id (medians, ms, snippets included)", "",
+        "| database | documents | " + " | ".join(APPLICATION_COLUMNS) + " |",
+        "|---|---|" + "---|" * len(APPLICATION_COLUMNS), *applications, "",
+        "Filters on `bucket` (a number field): `{\"$lt\": 100}` matches 10% of the documents, `{\"$lt\": 10}` "
+        "1%, `{\"$eq\": 0}` 0.1%; whole posts as queries. `similar`: 1,000 random ids; `get`: 10 random ids.", "",
         "### Build (documents per second by stage) and footprint", "",
         "| database | documents | reading | vectorizing | training | encoding | storing | build s | open s | "
         "code index bytes/doc | code and word index bytes/doc | database bytes/doc |",

@@ -36,7 +36,13 @@ def unpack(codes: np.ndarray) -> np.ndarray:
 
 
 def hamming(query: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Hamming distance from one packed ``query`` to each row of ``codes`` (popcount of the XOR)."""
+    """Hamming distance from one packed ``query`` to each row of ``codes`` (popcount of the XOR).
+
+    Codes of whole 64-bit words are compared a word at a time: a filter's scan of 100,000 codes in a
+    fraction of the byte-wise time."""
+    if codes.shape[-1] % 8 == 0 and codes.dtype == np.uint8:
+        words = np.ascontiguousarray(codes).view(np.uint64)
+        return np.bitwise_count(words ^ np.ascontiguousarray(query).view(np.uint64)).sum(axis=1, dtype=np.int64)
     return np.bitwise_count(np.bitwise_xor(codes, query)).sum(axis=1, dtype=np.int64)
 
 

@@ -20,6 +20,9 @@ from . import codes as codelib
 PROBE_OVERHEAD_IN_CODES = 10_000.0
 PROBE_COST_IN_CODES = 30.0
 SCAN_TIE_MARGIN = 64
+# Up to this many codes a numpy scan (popcount of 64-bit words, a partition) beats FAISS's flat scan,
+# whose tie handling often needs a second, range search, and whose threads stall on busy cores.
+NUMPY_SCAN_CODES = 65_536
 # Slots per bucket (rounded up to a power of two) in the filter that most probes of a ball never pass.
 FILTER_SLOTS_PER_BUCKET = 4
 FILTER_FROM_KEYS = 256  # smaller balls go straight to the binary search: the filter's calls cost more
@@ -190,13 +193,15 @@ class CodeIndex:
         distances, rows = np.divmod(np.array(sorted(ranked)[:k], dtype=np.int64), n)
         return rows, distances
 
-    def search_among(self, query: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` of ``rows`` (ascending) nearest the packed ``query``, ties by ascending row: for
-        filters, whose matching rows are scanned directly (exact whatever share of the index they hold)."""
+    def search_among(self, query: np.ndarray, rows: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` of ``rows`` (ascending; None: all) nearest the packed ``query``, ties by ascending
+        row, by one numpy scan of their codes: for filters, whose matching rows are scanned directly
+        (exact whatever share of the index they hold), and for small indexes."""
+        rows = np.arange(len(self.codes)) if rows is None else rows
         if k <= 0 or not len(rows):
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
         query = np.ascontiguousarray(query, dtype=np.uint8).reshape(-1)
-        distances = codelib.hamming(query, self.codes[rows])
+        distances = codelib.hamming(query, self.codes if len(rows) == len(self.codes) else self.codes[rows])
         if len(rows) > k:
             kth = np.partition(distances, k - 1)[k - 1]
             chosen = np.flatnonzero(distances <= kth)
@@ -211,6 +216,8 @@ class CodeIndex:
         margin: when the margin ends past the k-th distance, every row tied at the k-th distance is among
         its answers and we order them ourselves; otherwise a range search collects them all.
         """
+        if len(self.codes) <= NUMPY_SCAN_CODES:
+            return self.search_among(query, None, k)
         query = np.ascontiguousarray(query, dtype=np.uint8).reshape(1, -1)
         k = min(k, len(self.codes))
         if k <= 0:

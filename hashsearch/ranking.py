@@ -78,14 +78,9 @@ def hamming(codes: CodeIndex, query_code: np.ndarray, radius: int, page: Page) -
 def hybrid(words: WordIndex, codes: CodeIndex, query_words: np.ndarray, query_code: np.ndarray, radius: int,
            page: Page) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(rows, Hamming distances, scores) of the page's hits for the query's words and code, best first."""
-    word_rows, word_scores = words.scores(words.rarest(query_words, MAX_QUERY_WORDS))
-    if page.allowed is not None:
-        keep = page.allowed[word_rows]
-        word_rows, word_scores = word_rows[keep], word_scores[keep]
     code_rows, _ = nearest(codes, query_code, max(page.depth, HASH_CANDIDATES), radius, page)
-    rows = np.union1d(word_rows, code_rows)
-    lexical = np.zeros(len(rows), dtype=np.float32)
-    lexical[rows.searchsorted(word_rows)] = word_scores
+    rows, lexical = words.scores(words.rarest(query_words, MAX_QUERY_WORDS), allowed=page.allowed,
+                                 extra_rows=code_rows)
     distances = codelib.hamming(np.ascontiguousarray(query_code, dtype=np.uint8), codes.codes[rows])
     if page.max_distance is not None:
         near = distances <= page.max_distance

@@ -11,6 +11,7 @@ is a common word whose weaker postings add little, and the cut bounds both memor
 """
 from __future__ import annotations
 
+import threading
 import zlib
 from collections import Counter
 from collections.abc import Sequence
@@ -84,6 +85,7 @@ class WordIndex:
         row_type = np.int32 if self.n_documents < 2**31 else np.int64
         self._rows = rows_sorted[kept].astype(row_type)
         self._impacts = impact_sorted[kept]
+        self._local = threading.local()
 
     @property
     def nbytes(self) -> int:
@@ -102,17 +104,42 @@ class WordIndex:
         positions = self.words_.searchsorted(hashes)
         return positions[self.words_.take(positions, mode="clip") == hashes] if len(self.words_) else positions[:0]
 
-    def scores(self, words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, BM25 scores) of every document in the posting lists of ``words`` (positions), rows ascending."""
-        if not len(words):
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        starts, stops = self._starts.take(words), self._starts.take(words + 1)
-        spans = [slice(start, stop) for start, stop in zip(starts.tolist(), stops.tolist())]
-        rows = np.concatenate([self._rows[span] for span in spans])
-        weights = np.repeat(self.idf_.take(words) * ((BM25_K1 + 1) / _IMPACT_LEVELS), stops - starts)
-        impacts = np.concatenate([self._impacts[span] for span in spans]) * weights
-        unique_rows, where = np.unique(rows, return_inverse=True)
-        return unique_rows.astype(np.int64), np.bincount(where, weights=impacts).astype(np.float32)
+    def scores(self, words: np.ndarray, *, allowed: np.ndarray | None = None,
+               extra_rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, BM25 scores) of every document in the posting lists of ``words`` (positions), and of
+        every row of ``extra_rows`` (scoring 0 unless the lists hold it too); each row once, in no order.
+        ``allowed`` (a mask over rows) keeps the other rows of the lists out.
+
+        Scores add up in a per-thread array over all rows and a second marks the rows seen, so no sort
+        is needed (merging ten lists of 2,000 rows by sorting took 0.7 ms, most of a query's time)."""
+        totals, seen = self._scratch()
+        found = []
+        try:
+            for word in np.asarray(words).tolist():
+                start, stop = int(self._starts[word]), int(self._starts[word + 1])
+                rows, impacts = self._rows[start:stop], self._impacts[start:stop]
+                if allowed is not None:
+                    keep = allowed[rows]
+                    rows, impacts = rows[keep], impacts[keep]
+                totals[rows] += impacts * (self.idf_[word] * ((BM25_K1 + 1) / _IMPACT_LEVELS))  # rows are unique
+                found.append(rows[~seen[rows]])
+                seen[found[-1]] = True
+            if extra_rows is not None:
+                found.append(extra_rows[~seen[extra_rows]])
+            rows = np.concatenate(found).astype(np.int64) if found else np.empty(0, dtype=np.int64)
+            return rows, totals[rows]
+        finally:
+            for rows in found:
+                totals[rows] = 0
+                seen[rows] = False
+
+    def _scratch(self) -> tuple[np.ndarray, np.ndarray]:
+        """This thread's score and mark arrays (5 bytes a document), all zero between calls."""
+        scratch = getattr(self._local, "arrays", None)
+        if scratch is None:
+            scratch = self._local.arrays = (np.zeros(self.n_documents, dtype=np.float32),
+                                            np.zeros(self.n_documents, dtype=bool))
+        return scratch
 
     def rarest(self, words: np.ndarray, limit: int) -> np.ndarray:
         """The ``limit`` words of ``words`` with the highest idf (ties by position): a long query's

@@ -25,8 +25,10 @@ def clustered_codes(bits, n, seed):
 @pytest.mark.parametrize("k", [1, 10, 100])
 @pytest.mark.parametrize("probe_cost", [0.0, PROBE_COST_IN_CODES])  # 0: always probe the whole radius
 @pytest.mark.parametrize("few_buckets", [0, 10**6])  # rank every ball's rows with numpy / in plain Python
-def test_search_equals_brute_force(bits, k, probe_cost, few_buckets, monkeypatch):
+@pytest.mark.parametrize("numpy_scan", [0, 10**6])  # scans by FAISS / by numpy
+def test_search_equals_brute_force(bits, k, probe_cost, few_buckets, numpy_scan, monkeypatch):
     monkeypatch.setattr(index_module, "FEW_BUCKETS", few_buckets)
+    monkeypatch.setattr(index_module, "NUMPY_SCAN_CODES", numpy_scan)
     database = clustered_codes(bits, 3000, seed=bits)
     index = CodeIndex(database, bits, probe_cost=probe_cost, probe_overhead=0.0)
     rng = np.random.default_rng(0)
@@ -83,7 +85,9 @@ def test_folded_128_bit_keys_that_collide_are_told_apart():
 
 
 @pytest.mark.parametrize("n", [50, 500])  # fewer, then more tied rows than FAISS is asked for
-def test_scan_orders_rows_tied_at_the_kth_distance_by_row(n):
+@pytest.mark.parametrize("numpy_scan", [0, 10**6])
+def test_scan_orders_rows_tied_at_the_kth_distance_by_row(n, numpy_scan, monkeypatch):
+    monkeypatch.setattr(index_module, "NUMPY_SCAN_CODES", numpy_scan)
     database = np.zeros((n, 8), dtype=np.uint8)
     database[::2, 0] = 1  # even rows at distance 0 from the query, odd rows at distance 1
     index = CodeIndex(database, 64)
