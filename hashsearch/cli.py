@@ -216,6 +216,29 @@ def info(db: str, as_json: bool) -> None:
                    "`hashsearch index SOURCE --retrain` would help.")
 
 
+@main.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (127.0.0.1: this machine only).")
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--token", envvar="HASHSEARCH_TOKEN", default=None,
+              help="Bearer token that allows writes (env: HASHSEARCH_TOKEN); without one the server is read-only.")
+@click.option("--refresh", "refresh_seconds", type=float, default=5.0, show_default=True,
+              help="Seconds between checks for writes by other processes (0: never).")
+def serve(db: str, host: str, port: int, token: str | None, refresh_seconds: float) -> None:
+    """Serve the index over HTTP (JSON API, OpenAPI page at /docs) with a search page at /."""
+    try:
+        import uvicorn
+
+        from .server import create_app
+    except ModuleNotFoundError as exc:
+        raise click.ClickException(f"the server needs {exc.name!r}: pip install 'hashsearch[server]'.") from None
+    with user_errors(), Searcher.open(db) as searcher:
+        click.echo(f"Serving {len(searcher):,} documents from {db} on http://{host}:{port} "
+                   f"({'writes need the token' if token else 'read-only: no --token'}); Ctrl-C stops.", err=True)
+        uvicorn.run(create_app(searcher, token=token, refresh_seconds=refresh_seconds or None), host=host, port=port,
+                    log_level="info", access_log=True)
+
+
 def _format_hit(rank: int, hit: Hit, width: int) -> str:
     score = "" if hit.score is None else f"score={hit.score:.3f}  "
     return f"{rank:>3}  d={hit.distance:<3} {score}{hit.id:<{width}}  {click.style(hit.snippet[:100], dim=True)}"

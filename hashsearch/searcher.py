@@ -172,6 +172,13 @@ class Searcher:
         with self._write_lock:
             self._snapshot = self._load_snapshot()
 
+    def refresh_if_changed(self) -> bool:
+        """``refresh`` when a write committed since this searcher's snapshot (one small read when none did)."""
+        if self._storage.read_generation() == self._snapshot.generation:
+            return False
+        self.refresh()
+        return True
+
     def close(self) -> None:
         self._storage.close()
 
@@ -324,6 +331,9 @@ class Searcher:
             "training_oov_share": round(training_oov, 4),
             "recent_oov_share": round(recent_oov, 4),
             "retrain_advised": recent_oov > training_oov + RETRAIN_OOV_MARGIN,
+            "bucket_size_histogram": snapshot.index.bucket_size_histogram(),
+            "training_loss": [round(float(loss), 5) for loss in snapshot.hasher.history_],
+            "metadata_fields": snapshot.columns.fields,
         }
 
     # -- updating -----------------------------------------------------------------------------------
@@ -341,6 +351,7 @@ class Searcher:
             found = [i for i in ids if i in present]
             with self._storage.transaction() as conn:
                 self._storage.delete_documents(conn, found)
+                self._storage.write_meta(conn, {})
             self._snapshot = Snapshot.load(self._storage, self._snapshot.features, self._snapshot.hasher)
         self.last_change = ChangeReport(removed=len(found), missing=[i for i in ids if i not in present],
                                         seconds=time.perf_counter() - started)
@@ -363,6 +374,7 @@ class Searcher:
                 self._storage.delete_documents(conn, [d.id for d in changed] + gone)
                 self._storage.insert_documents(conn, progress(_stored(changed, codes, X), desc="storing", quiet=quiet,
                                                               total=len(changed), unit="doc"))
+                self._storage.write_meta(conn, {})
             self._snapshot = Snapshot.load(self._storage, snapshot.features, snapshot.hasher)
         updated = sum(d.id in present for d in changed)
         self.last_change = ChangeReport(added=len(changed) - updated, updated=updated, removed=len(gone),

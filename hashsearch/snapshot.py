@@ -46,10 +46,12 @@ class Snapshot:
     index: CodeIndex
     words: WordIndex
     columns: MetadataColumns
+    generation: str | None  # the database's at load: a later write changes it
 
     @classmethod
     def load(cls, storage: Storage, features: TextFeatures, hasher: SemanticHasher) -> Snapshot:
         """A snapshot around the stored codes, words and metadata, with the given vocabulary and model."""
+        generation = storage.read_generation()  # read first: a write in between shows as a change later
         stored = storage.read_lookup()
         ids, codes = stored.ids, stored.codes.reshape(len(stored.ids), hasher.bits // 8)
         order = tiebreak_order(ids)
@@ -57,7 +59,7 @@ class Snapshot:
         row_of_stored[order] = np.arange(len(ids))
         return cls(features, hasher, np.asarray(ids, dtype=object)[order], id_keys(ids)[order],
                    CodeIndex(codes[order], hasher.bits), WordIndex(stored.words, row_of_stored),
-                   MetadataColumns([json.loads(stored.metadata[i]) for i in order.tolist()]))
+                   MetadataColumns([json.loads(stored.metadata[i]) for i in order.tolist()]), generation)
 
     def row_of(self, doc_id: str) -> int | None:
         """The row of ``doc_id``, or None when the index does not hold it."""

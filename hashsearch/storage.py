@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -223,7 +224,8 @@ class Storage:
 
     @staticmethod
     def write_meta(conn: Connection, values: dict[str, Any]) -> None:
-        for key, value in {**values, "format_version": FORMAT_VERSION}.items():
+        """Meta values, with a new ``generation``: every write calls this, so readers can tell a change."""
+        for key, value in {**values, "format_version": FORMAT_VERSION, "generation": uuid.uuid4().hex}.items():
             conn.execute(sa.delete(meta_table).where(meta_table.c.key == key))
             conn.execute(sa.insert(meta_table).values(key=key, value=json.dumps(value)))
 
@@ -263,6 +265,12 @@ class Storage:
             flush()
 
     # -- reads --------------------------------------------------------------------------------------
+
+    def read_generation(self) -> str | None:
+        """The ``generation`` of the last committed write."""
+        with self._engine.connect() as conn:
+            value = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "generation")).scalar()
+        return None if value is None else json.loads(value)
 
     def read_meta(self) -> dict[str, Any]:
         with self._engine.connect() as conn:

@@ -58,32 +58,35 @@ class WordIndex:
     def __init__(self, blobs: Sequence[bytes], rows: np.ndarray, *, postings_per_word: int = POSTINGS_PER_WORD):
         self.n_documents = len(blobs)
         sizes, hashes, counts = _split_blobs(blobs)
-        doc_rows = np.repeat(np.asarray(rows, dtype=np.int64), sizes)
-        self.words_, word_of, df = np.unique(hashes, return_inverse=True, return_counts=True)
-        n = max(self.n_documents, 1)
-        self.idf_ = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)  # BM25's idf, never negative
-        lengths = np.bincount(doc_rows, weights=counts, minlength=n)
+        doc_rows = np.repeat(np.asarray(rows, dtype=np.uint32 if self.n_documents < 2**32 else np.int64), sizes)
+        lengths = np.bincount(doc_rows, weights=counts, minlength=self.n_documents)
         mean_length = max(float(lengths.mean()), 1.0) if self.n_documents else 1.0
         counts = counts.astype(np.float32)
         saturation = BM25_K1 * (1 - BM25_B + BM25_B * lengths[doc_rows] / mean_length)
         term_frequency = counts * (BM25_K1 + 1) / (counts + saturation)  # in (0, k1 + 1)
-        impact = np.maximum(np.rint(term_frequency * (_IMPACT_LEVELS / (BM25_K1 + 1))), 1).astype(np.uint64)
-        # One sort orders postings by word, then strongest first, then ascending row (the tie-break).
-        if len(self.words_) < 2**24 and doc_rows.size and doc_rows.max() < 2**32:
-            keys = np.sort((word_of.astype(np.uint64) << np.uint64(40))
-                           | ((_IMPACT_LEVELS - impact) << np.uint64(32)) | doc_rows.astype(np.uint64))
-            word_sorted = (keys >> np.uint64(40)).astype(np.int64)
-            impact_sorted = (_IMPACT_LEVELS - ((keys >> np.uint64(32)) & np.uint64(0xFF))).astype(np.uint8)
-            rows_sorted = (keys & np.uint64(0xFFFF_FFFF)).astype(np.int64)
+        impact = np.maximum(np.rint(term_frequency * (_IMPACT_LEVELS / (BM25_K1 + 1))), 1).astype(np.uint8)
+        del counts, saturation, term_frequency
+        # One sort orders the postings by word, then strongest first, then ascending row (the tie-break):
+        # word hash, inverted impact and row packed into one 64-bit key while rows fit in 24 bits.
+        if self.n_documents < 2**24:
+            keys = np.sort((hashes.astype(np.uint64) << np.uint64(32))
+                           | ((_IMPACT_LEVELS - impact).astype(np.uint64) << np.uint64(24)) | doc_rows)
+            word_hashes_sorted = (keys >> np.uint64(32)).astype(np.uint32)
+            impact_sorted = (_IMPACT_LEVELS - ((keys >> np.uint64(24)) & np.uint64(0xFF))).astype(np.uint8)
+            rows_sorted = (keys & np.uint64(0xFF_FFFF)).astype(np.int64)
+            del keys
         else:
-            order = np.lexsort((doc_rows, -impact.astype(np.int64), word_of))
-            word_sorted, impact_sorted, rows_sorted = word_of[order], impact[order].astype(np.uint8), doc_rows[order]
-        starts = np.concatenate([[0], np.cumsum(df)])
-        kept = np.arange(len(word_sorted)) - starts[word_sorted] < postings_per_word
-        kept_per_word = np.minimum(df, postings_per_word)
-        self._starts = np.concatenate([[0], np.cumsum(kept_per_word)]).astype(np.int64)
-        row_type = np.int32 if self.n_documents < 2**31 else np.int64
-        self._rows = rows_sorted[kept].astype(row_type)
+            order = np.lexsort((doc_rows, _IMPACT_LEVELS - impact.astype(np.int64), hashes))
+            word_hashes_sorted, impact_sorted, rows_sorted = hashes[order], impact[order], doc_rows[order]
+        starts = np.flatnonzero(np.concatenate(([True], word_hashes_sorted[1:] != word_hashes_sorted[:-1]))
+                                [:len(word_hashes_sorted)])
+        self.words_ = word_hashes_sorted[starts]
+        df = np.diff(np.append(starts, len(word_hashes_sorted)))  # (word, document) pairs are unique
+        n = max(self.n_documents, 1)
+        self.idf_ = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)  # BM25's idf, never negative
+        kept = np.arange(len(word_hashes_sorted)) - np.repeat(starts, df) < postings_per_word
+        self._starts = np.concatenate([[0], np.cumsum(np.minimum(df, postings_per_word))]).astype(np.int64)
+        self._rows = rows_sorted[kept].astype(np.int32 if self.n_documents < 2**31 else np.int64)
         self._impacts = impact_sorted[kept]
         self._local = threading.local()
 

@@ -1,0 +1,172 @@
+"""``hashsearch serve``: the Python API over HTTP (FastAPI), and a search page that ships in the package.
+
+A thin layer: every route calls the one ``Searcher`` the server opened, and its errors come back as
+``{"error": message}`` with a 4xx status. Searches run in parallel (FastAPI runs plain ``def`` routes
+in a thread pool); writes go through the Searcher's lock and need ``Authorization: Bearer TOKEN``;
+without a configured token the server is read-only. A background thread checks every
+``refresh_seconds`` whether another process committed a write (one small read) and reloads if so.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Any
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import DocumentNotFoundError, HashsearchError
+from .ranking import MODES
+from .searcher import ChangeReport, Searcher
+
+logger = logging.getLogger(__name__)
+MAX_BODY_BYTES = 16 * 2**20  # a POST body larger than this is refused with 413
+MAX_K = 1000
+
+
+class SearchRequest(BaseModel):
+    """``POST /search``: the keywords of ``Searcher.search``."""
+
+    model_config = ConfigDict(extra="forbid")
+    q: str
+    k: int = Field(10, ge=1, le=MAX_K)
+    mode: str = MODES[0]
+    where: dict[str, Any] | None = None
+    offset: int = Field(0, ge=0)
+    max_distance: int | None = None
+
+
+class DocumentIn(BaseModel):
+    """A document to add or update; fields besides ``id`` and ``text`` are its metadata."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str = Field(min_length=1)
+    text: str
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def create_app(searcher: Searcher, *, token: str | None = None, refresh_seconds: float | None = 5.0) -> FastAPI:
+    """The application around an open ``searcher``; the caller keeps ownership of it."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        stop = threading.Event()
+        if refresh_seconds:
+            threading.Thread(target=_refresh_loop, args=(searcher, refresh_seconds, stop), daemon=True).start()
+        yield
+        stop.set()
+
+    app = FastAPI(title="hashsearch", lifespan=lifespan)
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return _error(413, f"the request body is {int(length):,} bytes; the limit is {MAX_BODY_BYTES:,}. "
+                               "Send fewer documents per request.")
+        return await call_next(request)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, str(exc))
+
+    @app.exception_handler(DocumentNotFoundError)
+    async def not_found(_request: Request, exc: DocumentNotFoundError) -> JSONResponse:
+        return _error(404, str(exc))
+
+    @app.exception_handler(HashsearchError)
+    async def bad_request(_request: Request, exc: HashsearchError) -> JSONResponse:
+        return _error(400, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors())
+        return _error(422, f"invalid request: {problems}.")
+
+    def writer(authorization: str | None = Header(None)) -> None:
+        if token is None:
+            raise ApiError(403, "this server is read-only: start it with --token (or HASHSEARCH_TOKEN) to allow writes.")
+        if authorization != f"Bearer {token}":
+            raise ApiError(401, "writes need the header 'Authorization: Bearer TOKEN' with the server's token.")
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "documents": len(searcher)}
+
+    @app.get("/info")
+    def info() -> dict[str, Any]:
+        return searcher.info()
+
+    @app.get("/search")
+    def search_get(q: str, k: int = Query(10, ge=1, le=MAX_K), mode: str = MODES[0], offset: int = Query(0, ge=0),
+                   max_distance: int | None = None) -> dict[str, Any]:
+        return _timed(lambda: searcher.search(q, k=k, mode=mode, offset=offset, max_distance=max_distance))
+
+    @app.post("/search")
+    def search_post(request: SearchRequest) -> dict[str, Any]:
+        options = request.model_dump()
+        return _timed(lambda: searcher.search(options.pop("q"), **options))
+
+    @app.get("/similar/{doc_id:path}")
+    def similar(doc_id: str, k: int = Query(10, ge=1, le=MAX_K), mode: str = MODES[0],
+                offset: int = Query(0, ge=0)) -> dict[str, Any]:
+        return _timed(lambda: searcher.similar(doc_id, k=k, mode=mode, offset=offset))
+
+    @app.get("/documents/{doc_id:path}")
+    def document(doc_id: str) -> dict[str, Any]:
+        found = searcher.get([doc_id])
+        if not found:
+            raise ApiError(404, f"no document {doc_id!r} in the index.")
+        return {"id": found[0].id, "text": found[0].text, "metadata": found[0].metadata}
+
+    @app.post("/documents", dependencies=[Depends(writer)])
+    def add(documents: list[DocumentIn]) -> dict[str, Any]:
+        return _counts(searcher.add([d.model_dump() for d in documents]), len(searcher))
+
+    @app.delete("/documents/{doc_id:path}", dependencies=[Depends(writer)])
+    def remove(doc_id: str) -> dict[str, Any]:
+        report = searcher.remove([doc_id])
+        if report.missing:
+            raise ApiError(404, f"no document {doc_id!r} in the index.")
+        return _counts(report, len(searcher))
+
+    @app.get("/", response_class=HTMLResponse)
+    def page() -> str:
+        return resources.files("hashsearch").joinpath("static/index.html").read_text(encoding="utf-8")
+
+    return app
+
+
+def _timed(search) -> dict[str, Any]:
+    started = time.perf_counter()
+    hits = search()
+    return {"hits": [hit.to_dict() for hit in hits], "took_ms": round((time.perf_counter() - started) * 1000, 3)}
+
+
+def _counts(report: ChangeReport, documents: int) -> dict[str, Any]:
+    """What the CLI prints after a write."""
+    return {"added": report.added, "updated": report.updated, "removed": report.removed,
+            "unchanged": report.unchanged, "documents": documents, "skipped_empty": report.skipped_empty,
+            "seconds": round(report.seconds, 3)}
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _refresh_loop(searcher: Searcher, seconds: float, stop: threading.Event) -> None:
+    while not stop.wait(seconds):
+        try:
+            searcher.refresh_if_changed()
+        except Exception as exc:  # a database briefly unreachable: keep serving the last snapshot
+            logger.warning("could not check the index for changes: %s", exc)
