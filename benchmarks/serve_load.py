@@ -1,0 +1,161 @@
+"""The server under load: concurrent clients on loopback mixing searches and authorised writes.
+
+    pip install -e ".[server,test]"
+    python benchmarks/serve_load.py [--documents 100000] [--clients 16] [--seconds 20] [--write-share 0.05]
+
+Builds a SQLite index of 20NG and Reuters texts topped up with word-resampled copies (as speed.py
+does), times ``Searcher.search`` in process on short queries (the test posts' Subject lines), then
+starts ``hashsearch serve`` in a child process on 127.0.0.1 and runs ``--clients`` threads, each with
+its own keep-alive connection, for ``--seconds``: each request is a ``GET /search`` or, with
+probability ``--write-share``, a ``POST /documents`` of one new document. It stops by itself. Then
+every written document must be readable and found by its own text. Writes the serve-load section
+of RESULTS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.datasets import DEFAULT_DIR, load_text, title  # noqa: E402
+from benchmarks.quality import write_section  # noqa: E402
+from benchmarks.speed import cpu_model, latencies_ms, synthetic_texts  # noqa: E402
+from hashsearch import Searcher  # noqa: E402
+
+TOKEN = "load-test-token"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def run_clients(url: str, queries: list[str], clients: int, seconds: float, write_share: float) -> dict:
+    """``clients`` threads until the deadline; returns latencies, failures and the ids written."""
+    deadline = time.monotonic() + seconds
+    lock = threading.Lock()
+    results = {"search_ms": [], "write_ms": [], "failures": [], "written": []}
+
+    def client(number: int) -> None:
+        rng = random.Random(number)
+        with httpx.Client(base_url=url, timeout=60) as http:
+            count = 0
+            while time.monotonic() < deadline:
+                count += 1
+                started = time.perf_counter()
+                if rng.random() < write_share:
+                    doc_id = f"written-{number}-{count}"
+                    text = f"{rng.choice(queries)} {rng.choice(queries)}"
+                    response = http.post("/documents", json=[{"id": doc_id, "text": text}],
+                                         headers={"Authorization": f"Bearer {TOKEN}"})
+                    kind = "write_ms"
+                else:
+                    response = http.get("/search", params={"q": rng.choice(queries), "k": 10})
+                    kind, doc_id, text = "search_ms", None, None
+                elapsed = (time.perf_counter() - started) * 1000
+                with lock:
+                    if response.status_code != 200:
+                        results["failures"].append(f"{response.status_code} {response.text[:200]}")
+                    else:
+                        results[kind].append(elapsed)
+                        if doc_id:
+                            results["written"].append((doc_id, text))
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results["seconds"] = time.perf_counter() - started
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DIR)
+    parser.add_argument("--documents", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--write-share", type=float, default=0.05)
+    parser.add_argument("--section", default="serve-load")
+    args = parser.parse_args()
+    ng_train, ng_test = load_text("20ng", args.data_dir)
+    rt_train, rt_test = load_text("reuters", args.data_dir)
+    real = ng_train.texts + rt_train.texts + rt_test.texts + ng_test.texts[1000:]
+    texts = real[:args.documents] + synthetic_texts(real, max(0, args.documents - len(real)), seed=args.documents)
+    queries = [title(t) or " ".join(t.split()[:5]) for t in ng_test.texts[:1000]]
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "load.db"
+        torch.set_num_threads(2)
+        Searcher.build([{"id": f"doc-{i}", "text": t} for i, t in enumerate(texts)], db, seed=0).close()
+        torch.set_num_threads(1)
+        with Searcher.open(db) as searcher:
+            searcher.search(queries[0])
+            in_process = latencies_ms(lambda q: searcher.search(q, k=10), queries)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen([sys.executable, "-m", "hashsearch", "serve", "--db", str(db), "--port", str(port),
+                                   "--token", TOKEN], stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  env={**os.environ, "OMP_NUM_THREADS": "1"})
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            with httpx.Client(base_url=url) as http:  # one client alone: the server's own cost per search
+                http.get("/search", params={"q": queries[0]})
+                alone = latencies_ms(lambda q: http.get("/search", params={"q": q, "k": 10}), queries)
+            load = run_clients(url, queries, args.clients, args.seconds, args.write_share)
+            with httpx.Client(base_url=url, timeout=60) as http:
+                missing = [i for i, _ in load["written"] if http.get(f"/documents/{i}").status_code != 200]
+                unfound = [i for i, text in load["written"]
+                           if i not in {h["id"] for h in http.get("/search", params={"q": text, "k": 10}).json()["hits"]}]
+        finally:
+            server.terminate()
+            server.wait(30)
+    searches, writes = np.asarray(load["search_ms"]), np.asarray(load["write_ms"])
+    commit = os.popen("git rev-parse --short HEAD 2>/dev/null").read().strip() or "unknown"
+    section = "\n".join([
+        "## The server under load", "",
+        f"`python {' '.join(sys.argv)}`; commit {commit}, date {time.strftime('%Y-%m-%d')}, CPU {cpu_model()}. "
+        f"{args.documents:,} documents (SQLite), 64-bit codes; queries: 1,000 20NG test Subject lines, k=10, "
+        "default ranking; server and clients on one machine (loopback), clients with keep-alive connections.", "",
+        "| measure | value |", "|---|---|",
+        f"| `Searcher.search` in process, median ms | {np.median(in_process):.3f} |",
+        f"| one client, `GET /search`, median ms | {np.median(alone):.3f} |",
+        f"| server's cost over in process (medians), ms | {np.median(alone) - np.median(in_process):.3f} |",
+        f"| {args.clients} clients for {args.seconds:.0f} s: searches answered | {len(searches):,} |",
+        f"| searches per second | {len(searches) / load['seconds']:,.0f} |",
+        f"| search latency p50 / p99 ms | {np.median(searches):.2f} / {np.percentile(searches, 99):.2f} |",
+        f"| writes (one document each) | {len(writes):,} |",
+        f"| write latency p50 / p99 ms | "
+        + (f"{np.median(writes):.1f} / {np.percentile(writes, 99):.1f} |" if len(writes) else "none |"),
+        f"| failed requests | {len(load['failures'])} |",
+        f"| written documents not readable afterwards | {len(missing)} |",
+        f"| written documents not found by their own text | {len(unfound)} |",
+    ])
+    if load["failures"]:
+        section += "\n\nFirst failures: " + "; ".join(load["failures"][:3])
+    print(section)
+    write_section(args.section, section)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""The search page in a real browser: headless Chromium driven by Selenium against a live server.
+
+Needs Debian's chromium and chromium-driver (.ci/run installs them); screenshots go to
+$HASHSEARCH_ARTIFACTS (default: the system's temporary folder), outside the repository.
+"""
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from hashsearch import Searcher
+from hashsearch.server import create_app
+
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs chromium and chromedriver "
+                                                                   "(apt-get install chromium chromium-driver)")
+ARTIFACTS = Path(os.environ.get("HASHSEARCH_ARTIFACTS", tempfile.gettempdir()))
+
+
+@pytest.fixture(scope="module")
+def page_url(tmp_path_factory, sample_docs):
+    import uvicorn
+
+    from tests.conftest import FAST
+
+    db = tmp_path_factory.mktemp("page") / "page.db"
+    Searcher.build(sample_docs, db, bits=32, seed=0, **FAST).close()
+    searcher = Searcher.open(db)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(searcher), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/"
+    server.should_exit = True
+    thread.join(10)
+    searcher.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(executable_path=DRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def wait_for(condition, seconds=15):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("the page did not get there in time")
+
+
+def test_type_a_query_follow_similar_and_open_the_health_view(page_url, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(1280, 900)
+    browser.get(page_url)
+    wait_for(lambda: "400 documents" in browser.find_element(By.ID, "status").text)
+    assert [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#filters label")] == ["topic"]
+    browser.find_element(By.ID, "query").send_keys("rocket launch to the moon")
+    hits = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#hits li"))
+    assert len(hits) == 10
+    assert browser.find_elements(By.CSS_SELECTOR, "#hits mark")  # the query's words are marked
+    assert "d=" in hits[0].text and "score" in hits[0].text
+    browser.save_screenshot(str(ARTIFACTS / "hashsearch-page-search-1280.png"))
+
+    first = hits[0].find_element(By.CSS_SELECTOR, ".hit-id").text
+    hits[0].find_element(By.CSS_SELECTOR, "button.similar").click()
+    wait_for(lambda: f"like {first}" in browser.find_element(By.ID, "summary").text)
+    shown = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#hits .hit-id")]
+    assert len(shown) == 10 and first not in shown
+
+    topic = browser.find_element(By.CSS_SELECTOR, "#filters input[name=topic]")
+    topic.send_keys("sci.med")
+    wait_for(lambda: "for “rocket launch to the moon”" in browser.find_element(By.ID, "summary").text)
+
+    browser.find_element(By.ID, "nav-health").click()
+    wait_for(lambda: browser.find_element(By.ID, "health-view").is_displayed())
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#bits-chart rect")) == 32
+    assert browser.find_elements(By.CSS_SELECTOR, "#buckets-chart rect")
+    assert browser.find_elements(By.CSS_SELECTOR, "#loss-chart polyline")
+    assert "No retrain needed." in browser.find_element(By.ID, "facts").text
+    browser.save_screenshot(str(ARTIFACTS / "hashsearch-page-health-1280.png"))
+
+
+def test_the_page_fits_a_phone_screen(page_url, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(390, 844)
+    browser.get(page_url)
+    browser.find_element(By.ID, "query").send_keys("hockey playoffs")
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#hits li"))
+    width = browser.execute_script("return document.documentElement.scrollWidth")
+    viewport = browser.execute_script("return window.innerWidth")
+    assert width <= viewport  # nothing wider than the screen
+    browser.save_screenshot(str(ARTIFACTS / "hashsearch-page-search-390.png"))
