@@ -117,25 +117,30 @@ def _typed(value: str) -> Any:
     return parsed if isinstance(parsed, (int, float, bool, str)) else value
 
 
-where_option = click.option("--where", "where", multiple=True, metavar="FILTER",
-                            help="Metadata filter, repeatable: FIELD=VALUE, FIELD!=VALUE, FIELD>VALUE (>=, <, <=) "
-                                 "or 'FIELD in A,B'. Values are numbers or true/false where they parse.")
-offset_option = click.option("--offset", type=int, default=0, show_default=True, help="Skip this many hits (pages).")
-distance_option = click.option("--max-distance", type=int, default=None, help="No hit farther than this many bits.")
-top_option = click.option("-k", "--top", "k", type=int, default=10, show_default=True, help="How many hits to return.")
-mode_option = click.option("--mode", type=click.Choice(MODES), default=MODES[0], show_default=True,
-                           help="hybrid: words and code scored together; hamming: nearest codes only (fastest).")
+def hit_options(command: Any) -> Any:
+    """The options ``query`` and ``similar`` share; each maps onto the keyword of the same name."""
+    options = [
+        db_option,
+        click.option("-k", "--top", "k", type=int, default=10, show_default=True, help="How many hits to return."),
+        click.option("--mode", type=click.Choice(MODES), default=MODES[0], show_default=True,
+                     help="hybrid: words and code scored together; hamming: nearest codes only (fastest)."),
+        click.option("--where", "where", multiple=True, metavar="FILTER",
+                     help="Metadata filter, repeatable: FIELD=VALUE, FIELD!=VALUE, FIELD>VALUE (>=, <, <=) or "
+                          "'FIELD in A,B'. Values are numbers or true/false where they parse."),
+        click.option("--offset", type=int, default=0, show_default=True, help="Skip this many hits (pages)."),
+        click.option("--max-distance", type=int, default=None, help="No hit farther than this many bits."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
 @main.command()
 @click.argument("text")
-@db_option
-@top_option
-@mode_option
-@where_option
-@offset_option
-@distance_option
+@hit_options
 @click.option("--radius", type=int, default=None,
               help="Hamming radius probed bucket by bucket before a full scan (default: by code length).")
 @json_option
@@ -148,12 +153,7 @@ def query(text: str, db: str, where: tuple[str, ...], as_json: bool, **options: 
 
 @main.command()
 @click.argument("doc_id", metavar="ID")
-@db_option
-@top_option
-@mode_option
-@where_option
-@offset_option
-@distance_option
+@hit_options
 @json_option
 def similar(doc_id: str, db: str, where: tuple[str, ...], as_json: bool, **options: Any) -> None:
     """Print the documents most like the indexed document ID (the document itself left out)."""
