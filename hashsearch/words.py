@@ -113,9 +113,10 @@ class WordIndex:
         every row of ``extra_rows`` (scoring 0 unless the lists hold it too); each row once, in no order.
         ``allowed`` (a mask over rows) keeps the other rows of the lists out.
 
-        Scores add up in a per-thread array over all rows and a second marks the rows seen, so no sort
-        is needed (merging ten lists of 2,000 rows by sorting took 0.7 ms, most of a query's time)."""
-        totals, seen = self._scratch()
+        Scores add up in a per-thread array over all rows, where a zero also marks a row not seen yet
+        (every posting's impact is at least 1): no sort is needed (merging ten lists of 2,000 rows by
+        sorting took 0.7 ms, most of a query's time)."""
+        totals = self._scratch()
         found = []
         try:
             for word in np.asarray(words).tolist():
@@ -124,25 +125,23 @@ class WordIndex:
                 if allowed is not None:
                     keep = allowed[rows]
                     rows, impacts = rows[keep], impacts[keep]
-                totals[rows] += impacts * (self.idf_[word] * ((BM25_K1 + 1) / _IMPACT_LEVELS))  # rows are unique
-                found.append(rows[~seen[rows]])
-                seen[found[-1]] = True
+                current = totals[rows]  # a word's rows are unique: gather, add, scatter
+                found.append(rows[current == 0])
+                totals[rows] = current + impacts * (self.idf_[word] * ((BM25_K1 + 1) / _IMPACT_LEVELS))
             if extra_rows is not None:
-                found.append(extra_rows[~seen[extra_rows]])
+                found.append(extra_rows[totals[extra_rows] == 0])
             rows = np.concatenate(found).astype(np.int64) if found else np.empty(0, dtype=np.int64)
             return rows, totals[rows]
         finally:
             for rows in found:
                 totals[rows] = 0
-                seen[rows] = False
 
-    def _scratch(self) -> tuple[np.ndarray, np.ndarray]:
-        """This thread's score and mark arrays (5 bytes a document), all zero between calls."""
-        scratch = getattr(self._local, "arrays", None)
-        if scratch is None:
-            scratch = self._local.arrays = (np.zeros(self.n_documents, dtype=np.float32),
-                                            np.zeros(self.n_documents, dtype=bool))
-        return scratch
+    def _scratch(self) -> np.ndarray:
+        """This thread's score array (4 bytes a document), all zero between calls."""
+        totals = getattr(self._local, "totals", None)
+        if totals is None:
+            totals = self._local.totals = np.zeros(self.n_documents, dtype=np.float32)
+        return totals
 
     def rarest(self, words: np.ndarray, limit: int) -> np.ndarray:
         """The ``limit`` words of ``words`` with the highest idf (ties by position): a long query's
