@@ -64,6 +64,8 @@ class _Field:
         self.present[row] = True
 
     def freeze(self) -> None:
+        if np.isnan(self.numbers).all():  # a field of strings needs no number column
+            self.numbers = np.empty(0)
         self.list_rows_ = np.asarray(self.list_rows, dtype=np.int64)
         self.list_codes_ = np.asarray(self.list_codes, dtype=np.int32)
         del self.list_rows, self.list_codes
@@ -135,6 +137,8 @@ class MetadataColumns:
         if operator in COMPARISONS:
             if not _is_number(value):
                 raise InvalidParameterError(f"{operator} on {name!r} needs a number. Got {value!r} instead.")
+            if not len(column.numbers):
+                return np.zeros(self.n_rows, dtype=bool)
             with np.errstate(invalid="ignore"):
                 return _NUMBER_OPS[operator](column.numbers, value)
         if operator in ("$in", "$nin"):
