@@ -6,8 +6,9 @@
 Builds a SQLite index of 20NG and Reuters texts topped up with word-resampled copies (as speed.py
 does), times ``Searcher.search`` in process on short queries (the test posts' Subject lines), then
 starts ``hashsearch serve`` in a child process on 127.0.0.1 and runs ``--clients`` threads, each with
-its own keep-alive connection, for ``--seconds``: each request is a ``GET /search`` or, with
-probability ``--write-share``, a ``POST /documents`` of one new document. It stops by itself. Then
+its own keep-alive connection: first searches only for half of ``--seconds``, then for ``--seconds``
+a mix where each request is a ``GET /search`` or, with probability ``--write-share``, a
+``POST /documents`` of one new document. It stops by itself. Then
 every written document must be readable and found by its own text. Writes the serve-load section
 of RESULTS.md.
 """
@@ -84,6 +85,55 @@ def run_clients(url: str, queries: list[str], clients: int, seconds: float, writ
     return results
 
 
+def measure_server(db: Path, workers: int, queries: list[str], in_process: np.ndarray, args) -> dict[str, str]:
+    """Start ``hashsearch serve``, time one client, then many; check every write landed."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([sys.executable, "-m", "hashsearch", "serve", "--db", str(db), "--port", str(port),
+                               "--token", TOKEN, "--workers", str(workers)], stderr=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        time.sleep(2)  # every worker up
+        with httpx.Client(base_url=url) as http:  # one client alone: the server's own cost per search
+            http.get("/search", params={"q": queries[0]})
+            alone = latencies_ms(lambda q: http.get("/search", params={"q": q, "k": 10}), queries)
+        only = run_clients(url, queries, args.clients, args.seconds / 2, 0.0)
+        load = run_clients(url, queries, args.clients, args.seconds, args.write_share)
+        time.sleep(6)  # other workers refresh
+        with httpx.Client(base_url=url, timeout=60) as http:
+            missing = [i for i, _ in load["written"] if http.get(f"/documents/{i}").status_code != 200]
+            unfound = [i for i, text in load["written"]
+                       if i not in {h["id"] for h in http.get("/search", params={"q": text, "k": 10}).json()["hits"]}]
+    finally:
+        server.terminate()
+        server.wait(30)
+    searches, writes = np.asarray(load["search_ms"]), np.asarray(load["write_ms"])
+    failures = load["failures"] + only["failures"]
+    return {
+        "one client, `GET /search`, median ms": f"{np.median(alone):.3f}",
+        "server's cost over in process (medians), ms": f"{np.median(alone) - np.median(in_process):.3f}",
+        f"{args.clients} clients, searches only: searches per second": f"{len(only['search_ms']) / only['seconds']:,.0f}",
+        "searches only: latency p50 / p99 ms": f"{np.median(only['search_ms']):.2f} / "
+                                               f"{np.percentile(only['search_ms'], 99):.2f}",
+        f"{args.clients} clients, {args.write_share:.0%} writes, {args.seconds:.0f} s: searches per second":
+            f"{len(searches) / load['seconds']:,.0f}",
+        "with writes: search latency p50 / p99 ms": f"{np.median(searches):.2f} / {np.percentile(searches, 99):.2f}",
+        "writes (one document each)": f"{len(writes):,}",
+        "write latency p50 / p99 ms": (f"{np.median(writes):.0f} / {np.percentile(writes, 99):.0f}"
+                                       if len(writes) else "none"),
+        "failed requests": str(len(failures)) + (f" ({failures[0]})" if failures else ""),
+        "written documents not readable afterwards": str(len(missing)),
+        "written documents not found by their own text": str(len(unfound)),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DIR)
@@ -91,6 +141,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--write-share", type=float, default=0.05)
+    parser.add_argument("--workers", default="1,2", help="server processes to measure, e.g. 1,2")
     parser.add_argument("--section", default="serve-load")
     args = parser.parse_args()
     ng_train, ng_test = load_text("20ng", args.data_dir)
@@ -106,53 +157,20 @@ def main() -> None:
         with Searcher.open(db) as searcher:
             searcher.search(queries[0])
             in_process = latencies_ms(lambda q: searcher.search(q, k=10), queries)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen([sys.executable, "-m", "hashsearch", "serve", "--db", str(db), "--port", str(port),
-                                   "--token", TOKEN], stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  env={**os.environ, "OMP_NUM_THREADS": "1"})
-        try:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
-            with httpx.Client(base_url=url) as http:  # one client alone: the server's own cost per search
-                http.get("/search", params={"q": queries[0]})
-                alone = latencies_ms(lambda q: http.get("/search", params={"q": q, "k": 10}), queries)
-            load = run_clients(url, queries, args.clients, args.seconds, args.write_share)
-            with httpx.Client(base_url=url, timeout=60) as http:
-                missing = [i for i, _ in load["written"] if http.get(f"/documents/{i}").status_code != 200]
-                unfound = [i for i, text in load["written"]
-                           if i not in {h["id"] for h in http.get("/search", params={"q": text, "k": 10}).json()["hits"]}]
-        finally:
-            server.terminate()
-            server.wait(30)
-    searches, writes = np.asarray(load["search_ms"]), np.asarray(load["write_ms"])
+        rows = {}
+        for workers in [int(w) for w in args.workers.split(",")]:
+            rows[workers] = measure_server(db, workers, queries, in_process, args)
     commit = os.popen("git rev-parse --short HEAD 2>/dev/null").read().strip() or "unknown"
+    names = list(next(iter(rows.values())))
     section = "\n".join([
         "## The server under load", "",
         f"`python {' '.join(sys.argv)}`; commit {commit}, date {time.strftime('%Y-%m-%d')}, CPU {cpu_model()}. "
         f"{args.documents:,} documents (SQLite), 64-bit codes; queries: 1,000 20NG test Subject lines, k=10, "
-        "default ranking; server and clients on one machine (loopback), clients with keep-alive connections.", "",
-        "| measure | value |", "|---|---|",
-        f"| `Searcher.search` in process, median ms | {np.median(in_process):.3f} |",
-        f"| one client, `GET /search`, median ms | {np.median(alone):.3f} |",
-        f"| server's cost over in process (medians), ms | {np.median(alone) - np.median(in_process):.3f} |",
-        f"| {args.clients} clients for {args.seconds:.0f} s: searches answered | {len(searches):,} |",
-        f"| searches per second | {len(searches) / load['seconds']:,.0f} |",
-        f"| search latency p50 / p99 ms | {np.median(searches):.2f} / {np.percentile(searches, 99):.2f} |",
-        f"| writes (one document each) | {len(writes):,} |",
-        f"| write latency p50 / p99 ms | "
-        + (f"{np.median(writes):.1f} / {np.percentile(writes, 99):.1f} |" if len(writes) else "none |"),
-        f"| failed requests | {len(load['failures'])} |",
-        f"| written documents not readable afterwards | {len(missing)} |",
-        f"| written documents not found by their own text | {len(unfound)} |",
+        "default ranking; server and clients on one machine (loopback), clients with keep-alive connections; "
+        f"`Searcher.search` in process: median {np.median(in_process):.3f} ms.", "",
+        "| measure | " + " | ".join(f"`serve --workers {w}`" for w in rows) + " |", "|---|" + "---|" * len(rows),
+        *[f"| {name} | " + " | ".join(row[name] for row in rows.values()) + " |" for name in names],
     ])
-    if load["failures"]:
-        section += "\n\nFirst failures: " + "; ".join(load["failures"][:3])
     print(section)
     write_section(args.section, section)
 

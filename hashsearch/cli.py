@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -224,7 +225,9 @@ def info(db: str, as_json: bool) -> None:
               help="Bearer token that allows writes (env: HASHSEARCH_TOKEN); without one the server is read-only.")
 @click.option("--refresh", "refresh_seconds", type=float, default=5.0, show_default=True,
               help="Seconds between checks for writes by other processes (0: never).")
-def serve(db: str, host: str, port: int, token: str | None, refresh_seconds: float) -> None:
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Server processes, each with its own copy of the index in memory (more searches per second).")
+def serve(db: str, host: str, port: int, token: str | None, refresh_seconds: float, workers: int) -> None:
     """Serve the index over HTTP (JSON API, OpenAPI page at /docs) with a search page at /."""
     try:
         import uvicorn
@@ -235,8 +238,13 @@ def serve(db: str, host: str, port: int, token: str | None, refresh_seconds: flo
     with user_errors(), Searcher.open(db) as searcher:
         click.echo(f"Serving {len(searcher):,} documents from {db} on http://{host}:{port} "
                    f"({'writes need the token' if token else 'read-only: no --token'}); Ctrl-C stops.", err=True)
-        uvicorn.run(create_app(searcher, token=token, refresh_seconds=refresh_seconds or None), host=host, port=port,
-                    log_level="info", access_log=True)
+        if workers == 1:
+            uvicorn.run(create_app(searcher, token=token, refresh_seconds=refresh_seconds or None), host=host,
+                        port=port, log_level="info")
+            return
+    os.environ.update({"HASHSEARCH_DB": db, "HASHSEARCH_TOKEN": token or "", "HASHSEARCH_REFRESH": str(refresh_seconds)})
+    uvicorn.run("hashsearch.server:app_from_environment", factory=True, workers=workers, host=host, port=port,
+                log_level="info")
 
 
 def _format_hit(rank: int, hit: Hit, width: int) -> str:

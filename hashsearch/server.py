@@ -1,14 +1,18 @@
 """``hashsearch serve``: the Python API over HTTP (FastAPI), and a search page that ships in the package.
 
 A thin layer: every route calls the one ``Searcher`` the server opened, and its errors come back as
-``{"error": message}`` with a 4xx status. Searches run in parallel (FastAPI runs plain ``def`` routes
-in a thread pool); writes go through the Searcher's lock and need ``Authorization: Bearer TOKEN``;
+``{"error": message}`` with a 4xx status. Reads run on the event loop: a search is a fraction of a
+millisecond of CPU under Python's global lock, so a thread hop would only add to it. Writes (seconds
+on a large index) run in FastAPI's thread pool, so searches go on meanwhile from the previous
+snapshot; they go through the Searcher's lock and need ``Authorization: Bearer TOKEN``;
 without a configured token the server is read-only. A background thread checks every
 ``refresh_seconds`` whether another process committed a write (one small read) and reloads if so.
 """
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -17,7 +21,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import DocumentNotFoundError, HashsearchError
@@ -68,13 +72,7 @@ def create_app(searcher: Searcher, *, token: str | None = None, refresh_seconds:
 
     app = FastAPI(title="hashsearch", lifespan=lifespan)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return _error(413, f"the request body is {int(length):,} bytes; the limit is {MAX_BODY_BYTES:,}. "
-                               "Send fewer documents per request.")
-        return await call_next(request)
+    app.add_middleware(_BodyLimit)
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -100,7 +98,7 @@ def create_app(searcher: Searcher, *, token: str | None = None, refresh_seconds:
             raise ApiError(401, "writes need the header 'Authorization: Bearer TOKEN' with the server's token.")
 
     @app.get("/health")
-    def health() -> dict[str, Any]:
+    async def health() -> dict[str, Any]:
         return {"status": "ok", "documents": len(searcher)}
 
     @app.get("/info")
@@ -108,22 +106,22 @@ def create_app(searcher: Searcher, *, token: str | None = None, refresh_seconds:
         return searcher.info()
 
     @app.get("/search")
-    def search_get(q: str, k: int = Query(10, ge=1, le=MAX_K), mode: str = MODES[0], offset: int = Query(0, ge=0),
-                   max_distance: int | None = None) -> dict[str, Any]:
+    async def search_get(q: str, k: int = Query(10, ge=1, le=MAX_K), mode: str = MODES[0], offset: int = Query(0, ge=0),
+                   max_distance: int | None = None) -> Response:
         return _timed(lambda: searcher.search(q, k=k, mode=mode, offset=offset, max_distance=max_distance))
 
     @app.post("/search")
-    def search_post(request: SearchRequest) -> dict[str, Any]:
+    async def search_post(request: SearchRequest) -> Response:
         options = request.model_dump()
         return _timed(lambda: searcher.search(options.pop("q"), **options))
 
     @app.get("/similar/{doc_id:path}")
-    def similar(doc_id: str, k: int = Query(10, ge=1, le=MAX_K), mode: str = MODES[0],
-                offset: int = Query(0, ge=0)) -> dict[str, Any]:
+    async def similar(doc_id: str, k: int = Query(10, ge=1, le=MAX_K), mode: str = MODES[0],
+                offset: int = Query(0, ge=0)) -> Response:
         return _timed(lambda: searcher.similar(doc_id, k=k, mode=mode, offset=offset))
 
     @app.get("/documents/{doc_id:path}")
-    def document(doc_id: str) -> dict[str, Any]:
+    async def document(doc_id: str) -> dict[str, Any]:
         found = searcher.get([doc_id])
         if not found:
             raise ApiError(404, f"no document {doc_id!r} in the index.")
@@ -147,10 +145,39 @@ def create_app(searcher: Searcher, *, token: str | None = None, refresh_seconds:
     return app
 
 
-def _timed(search) -> dict[str, Any]:
+def app_from_environment() -> FastAPI:
+    """An app around its own Searcher, configured by ``hashsearch serve`` through the environment: each
+    worker process of ``serve --workers N`` calls this (workers see each other's writes by refreshing)."""
+    searcher = Searcher.open(os.environ["HASHSEARCH_DB"])
+    refresh = float(os.environ.get("HASHSEARCH_REFRESH", "5")) or None
+    return create_app(searcher, token=os.environ.get("HASHSEARCH_TOKEN") or None, refresh_seconds=refresh)
+
+
+class _BodyLimit:
+    """Refuses a body over MAX_BODY_BYTES (by its Content-Length) before it is read; plain ASGI, since
+    Starlette's decorator middleware costs a fraction of a millisecond on every request."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            length = dict(scope["headers"]).get(b"content-length", b"")
+            if length.isdigit() and int(length) > MAX_BODY_BYTES:
+                await _error(413, f"the request body is {int(length):,} bytes; the limit is {MAX_BODY_BYTES:,}. "
+                                  "Send fewer documents per request.")(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _timed(search) -> Response:
+    """Hits as JSON, serialised directly: FastAPI's generic encoder took several times the search."""
     started = time.perf_counter()
     hits = search()
-    return {"hits": [hit.to_dict() for hit in hits], "took_ms": round((time.perf_counter() - started) * 1000, 3)}
+    took = round((time.perf_counter() - started) * 1000, 3)
+    body = {"hits": [{"id": h.id, "distance": h.distance, "snippet": h.snippet, "score": h.score} for h in hits],
+            "took_ms": took}
+    return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")
 
 
 def _counts(report: ChangeReport, documents: int) -> dict[str, Any]:
