@@ -125,8 +125,13 @@ class CodeIndex:
         offsets = np.repeat(starts - (ends - lengths), lengths) + np.arange(ends[-1] if len(ends) else 0)
         return self._rows_by_key.take(offsets).astype(np.int64)
 
-    def search(self, query: np.ndarray, k: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, query: np.ndarray, k: int, radius: int, *,
+               enough: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` rows nearest to the packed ``query`` by Hamming distance, ties by ascending row.
+
+        With ``enough`` (< k), a probed ball that holds at least ``enough`` rows but fewer than ``k``
+        answers with all of them (the exact top of the ball's size) instead of a scan: for callers that
+        need ``enough`` exact neighbours and take more when they come cheap.
 
         Probes the query's own bucket, then the buckets of every code within distance 1, then within
         ``radius``; stops as soon as one of these holds ``k`` rows, which makes the answer exact. When
@@ -147,7 +152,7 @@ class CodeIndex:
                     return found
                 balls = balls if widest > 0 else ()  # the own bucket was the whole radius-0 ball
             for ball_radius in balls:
-                found = self._search_ball(query, query_key, k, ball_radius)
+                found = self._search_ball(query, query_key, k, ball_radius, enough or k)
                 if found is not None:
                     return found
         return self.scan(query, k)
@@ -162,14 +167,15 @@ class CodeIndex:
                 return self._rows_by_key[start:start + k].astype(np.int64), np.zeros(k, dtype=np.int64)
         return None
 
-    def _search_ball(self, query: np.ndarray, query_key: np.uint64, k: int,
-                     radius: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """The exact top ``k`` when the ball of ``radius`` around ``query`` holds ``k`` rows, else None."""
+    def _search_ball(self, query: np.ndarray, query_key: np.uint64, k: int, radius: int,
+                     enough: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The exact top ``k`` (or all, when fewer) of the ball of ``radius`` around ``query`` when it holds
+        at least ``enough`` rows, else None."""
         positions = self._bucket_positions(query_key ^ codelib.ball_keys(self.bits, radius))
         if self._exact_keys and len(positions) <= FEW_BUCKETS:
-            return self._rank_few_buckets(positions, int(query_key), k)
+            return self._rank_few_buckets(positions, int(query_key), k, enough)
         starts, lengths = self._bucket_spans(positions)
-        if lengths.sum() < k:  # folded keys can only find fewer rows than this
+        if lengths.sum() < enough:  # folded keys can only find fewer rows than this
             return None
         if self._exact_keys:
             # A bucket's rows ascend, so past its first k none can be among the top k; its key is its code.
@@ -181,13 +187,13 @@ class CodeIndex:
             rows = self._ranges(starts, lengths)
             distances = codelib.hamming(query, self.codes[rows])
             rows, distances = rows[distances <= radius], distances[distances <= radius]
-            if len(rows) < k:
+            if len(rows) < enough:
                 return None
         order = np.lexsort((rows, distances))[:k]
         return rows[order], distances[order].astype(np.int64)
 
-    def _rank_few_buckets(self, positions: np.ndarray, query_key: int,
-                          k: int) -> tuple[np.ndarray, np.ndarray] | None:
+    def _rank_few_buckets(self, positions: np.ndarray, query_key: int, k: int,
+                          enough: int) -> tuple[np.ndarray, np.ndarray] | None:
         """``_search_ball``'s ranking for a few buckets with exact keys, in plain Python: each row becomes
         one integer, distance * n + row, whose order is the result's (nearest first, then ascending row)."""
         n = len(self.codes)
@@ -197,7 +203,7 @@ class CodeIndex:
             stop = min(int(self._bucket_starts[position + 1]), start + k)  # past its first k, no row can rank
             offset = (int(self._bucket_keys[position]) ^ query_key).bit_count() * n
             ranked += [offset + row for row in self._rows_by_key[start:stop].tolist()]
-        if len(ranked) < k:
+        if len(ranked) < enough:
             return None
         distances, rows = np.divmod(np.array(sorted(ranked)[:k], dtype=np.int64), n)
         return rows, distances

@@ -1,7 +1,8 @@
 """The two rankings: the default (the query's words and its code, scored together) and pure Hamming.
 
 Default: candidates are the documents whose posting lists hold the query's words (``WordIndex``) and
-the nearest codes (``CodeIndex``). Each gets
+the nearest codes (``CodeIndex``: the nearest offset + k, and up to 100 where the probed balls hold
+them; on an index small enough to scan, the nearest 100). Each gets
 
     score = words / best words score among the candidates + weight * (1 - 2 * hamming / bits)
 
@@ -30,7 +31,9 @@ from .index import CodeIndex
 from .words import WordIndex
 
 MODES = ("hybrid", "hamming")
-HASH_CANDIDATES = 100  # nearest codes scored beside the word candidates (at least offset + k)
+# Nearest codes scored beside the word candidates: the nearest offset + k exactly, and up to this many
+# when the probed Hamming balls hold them (a scan for exactly 100 costs a millisecond at 1M documents).
+HASH_CANDIDATES = 100
 MAX_QUERY_WORDS = 10  # a longer query's candidates come from its rarest words
 SHORT_CODE_WEIGHT, LONG_CODE_WEIGHT = 0.3, 1.5
 SHORT_QUERY, LONG_QUERY = 8, 24  # distinct known words: the code's weight ramps between these
@@ -57,11 +60,12 @@ def code_weight(n_words: int) -> float:
     return SHORT_CODE_WEIGHT + ramp * (LONG_CODE_WEIGHT - SHORT_CODE_WEIGHT)
 
 
-def nearest(codes: CodeIndex, query_code: np.ndarray, k: int, radius: int,
-            page: Page) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, distances): the Hamming top ``k`` among the page's allowed rows within its distance."""
+def nearest(codes: CodeIndex, query_code: np.ndarray, k: int, radius: int, page: Page,
+            enough: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, distances): the Hamming top ``k`` among the page's allowed rows within its distance (with
+    ``enough``: at least that many, more when the probed balls hold them, see ``CodeIndex.search``)."""
     if page.allowed is None:
-        rows, distances = codes.search(query_code, k, radius)
+        rows, distances = codes.search(query_code, k, radius, enough=enough)
     else:
         rows, distances = codes.search_among(query_code, np.flatnonzero(page.allowed), k)
     if page.max_distance is not None:
@@ -78,7 +82,7 @@ def hamming(codes: CodeIndex, query_code: np.ndarray, radius: int, page: Page) -
 def hybrid(words: WordIndex, codes: CodeIndex, query_words: np.ndarray, query_code: np.ndarray, radius: int,
            page: Page) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(rows, Hamming distances, scores) of the page's hits for the query's words and code, best first."""
-    code_rows, _ = nearest(codes, query_code, max(page.depth, HASH_CANDIDATES), radius, page)
+    code_rows, _ = nearest(codes, query_code, max(page.depth, HASH_CANDIDATES), radius, page, enough=page.depth)
     rows, lexical = words.scores(words.rarest(query_words, MAX_QUERY_WORDS), allowed=page.allowed,
                                  extra_rows=code_rows)
     distances = codelib.hamming(np.ascontiguousarray(query_code, dtype=np.uint8), codes.codes[rows])

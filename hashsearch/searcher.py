@@ -221,7 +221,8 @@ class Searcher:
         snapshot = self._snapshot
         radius, page = self._check_search_args(snapshot, k, radius, mode, where, offset, max_distance)
         code = snapshot.hasher.encode_terms(*snapshot.features.terms(text))
-        return self._hits(self._rank(snapshot, snapshot.words.query_words(text), code, radius, page, mode), snippets)
+        return self._hits(self._rank(snapshot, self._query_words(snapshot, text, mode), code, radius, page, mode),
+                          snippets)
 
     def search_many(self, texts: Sequence[str], k: int = 10, radius: int | None = None, *, mode: str = "hybrid",
                     where: Mapping[str, Any] | None = None, offset: int = 0, max_distance: int | None = None,
@@ -233,7 +234,7 @@ class Searcher:
         snapshot = self._snapshot
         radius, page = self._check_search_args(snapshot, k, radius, mode, where, offset, max_distance)
         codes = snapshot.hasher.encode(snapshot.features.transform(list(texts)))
-        ranked = [self._rank(snapshot, snapshot.words.query_words(text), code, radius, page, mode)
+        ranked = [self._rank(snapshot, self._query_words(snapshot, text, mode), code, radius, page, mode)
                   for text, code in zip(texts, codes)]
         return self._hits_many(ranked, snippets)
 
@@ -241,23 +242,29 @@ class Searcher:
                 offset: int = 0, max_distance: int | None = None, snippets: bool = True) -> list[Hit]:
         """More like this: documents like ``doc_id``, ranked from its stored code and words (nothing is
         encoded), the document itself left out."""
-        snapshot = self._snapshot
-        row = snapshot.row_of(str(doc_id))
-        blob = self._storage.read_words([str(doc_id)]).get(str(doc_id)) if row is not None else None
-        if blob is None:
+        snapshot, doc_id = self._snapshot, str(doc_id)
+        row = snapshot.row_of(doc_id)
+        blob = self._storage.read_words([doc_id]).get(doc_id) if row is not None and mode == "hybrid" else b""
+        if row is None or blob is None:
             raise DocumentNotFoundError(f"no document {doc_id!r} in the index. Give the id of an indexed document.")
         radius, page = self._check_search_args(snapshot, k, None, mode, where, offset, max_distance)
-        allowed = np.ones(len(snapshot.ids), dtype=bool) if page.allowed is None else page.allowed.copy()
-        allowed[row] = False
-        page = Page(page.k, page.offset, allowed, page.max_distance)
-        return self._hits(self._rank(snapshot, snapshot.words.stored_words(blob), snapshot.index.codes[row],
-                                     radius, page, mode), snippets)
+        # One hit deeper, from the top: the document itself is then among them, and left out.
+        deeper = Page(page.depth + 1, 0, page.allowed, page.max_distance)
+        ids, distances, scores = self._rank(snapshot, snapshot.words.stored_words(blob), snapshot.index.codes[row],
+                                            radius, deeper, mode)
+        kept = [i for i, other in enumerate(ids) if other != doc_id][page.offset:page.depth]
+        return self._hits(([ids[i] for i in kept], [distances[i] for i in kept], [scores[i] for i in kept]), snippets)
 
     def get(self, ids: Iterable[str]) -> list[Document]:
         """The documents (id, text, metadata) with these ids, in the order asked; ids not stored are left out."""
         ids = [str(i) for i in ids]
         found = self._storage.read_documents(ids)
         return [Document(i, *found[i]) for i in ids if i in found]
+
+    @staticmethod
+    def _query_words(snapshot: Snapshot, text: str, mode: str) -> np.ndarray:
+        """The query's words in the word index; the Hamming mode needs none."""
+        return snapshot.words.query_words(text) if mode == "hybrid" else np.empty(0, dtype=np.int64)
 
     @staticmethod
     def _rank(snapshot: Snapshot, query_words: np.ndarray, code: np.ndarray, radius: int, page: Page,

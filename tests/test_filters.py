@@ -111,10 +111,12 @@ def test_similar_ranks_from_the_stored_code_and_words_leaving_the_document_out(f
         hits = searcher.similar(doc_id, k=10, snippets=False)
         assert doc_id not in {h.id for h in hits} and len(hits) == 10
         words = snapshot.words.stored_words(searcher._storage.read_words([doc_id])[doc_id])
-        allowed = np.ones(len(searcher), dtype=bool)
-        allowed[row] = False
-        assert [(h.id, h.distance) for h in hits] == reference(searcher, "", 10, allowed, "hybrid",
-                                                               code=snapshot.index.codes[row], words=words)
+        everything = np.ones(len(searcher), dtype=bool)
+        ranked = reference(searcher, "", 11, everything, "hybrid", code=snapshot.index.codes[row], words=words)
+        assert ranked[0][0] == doc_id  # it scores highest against itself, then is left out
+        assert [(h.id, h.distance) for h in hits] == ranked[1:]
+        pages = [searcher.similar(doc_id, k=5, offset=offset, snippets=False) for offset in (0, 5)]
+        assert sum(pages, []) == hits
         space = searcher.similar(doc_id, k=5, where={"topic": "sci.space"}, mode="hamming")
         assert all(docs[h.id]["topic"] == "sci.space" for h in space) and doc_id not in {h.id for h in space}
 

@@ -119,3 +119,19 @@ def test_ball_probe_equals_brute_force_on_random_codes(bits):
             expected_rows, expected_distances = reference_top_k(query, database, k)
             assert rows.tolist() == expected_rows.tolist()
             assert distances.tolist() == expected_distances.tolist()
+
+
+@pytest.mark.parametrize("bits", [32, 64, 128])
+def test_enough_returns_an_exact_prefix_of_at_least_that_many(bits):
+    database = clustered_codes(bits, 30000, seed=bits)
+    index = CodeIndex(database, bits)
+    rng = np.random.default_rng(1)
+    sizes = set()
+    for _ in range(20):
+        query = database[rng.integers(len(database))] ^ codes.pack(rng.random((1, bits)) < 0.05)[0]
+        rows, distances = index.search(query, 100, codes.default_radius(bits), enough=10)
+        expected_rows, expected_distances = reference_top_k(query, database, len(rows))
+        assert 10 <= len(rows) <= 100 and rows.tolist() == expected_rows.tolist()
+        assert distances.tolist() == expected_distances.tolist()
+        sizes.add(len(rows))
+    assert sizes != {100} or bits == 128  # some answers came from a ball holding fewer than 100
