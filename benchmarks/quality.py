@@ -105,7 +105,8 @@ def run_text(corpus: str, bits_list: list[int], options: dict, data_dir: Path,
                     p = precision_of_ranked_ids(ranked, test.labels[queries], train.labels)
                     method = ("hashsearch end to end, default ranking (words and code)" if mode == "hybrid"
                               else "hashsearch end to end, `mode=\"hamming\"` (Searcher on raw text, codes alone)")
-                    note = f"{per_query_ms:.1f} ms/query" + ("" if mode == "hybrid" else f", build {build_seconds:.0f} s")
+                    note = f"{per_query_ms:.1f} ms/query" + (
+                        "" if mode == "hybrid" else f", build {build_seconds:.0f} s")
                     rows.append({"corpus": corpus, "method": method, "bits": bits, "p100": [p], "seconds": None,
                                  "note": note})
                     print(f"{corpus} {bits} bits {method}: {p:.3f} ({note})", flush=True)

@@ -119,7 +119,8 @@ def measure_server(db: Path, workers: int, queries: list[str], in_process: np.nd
     return {
         "one client, `GET /search`, median ms": f"{np.median(alone):.3f}",
         "server's cost over in process (medians), ms": f"{np.median(alone) - np.median(in_process):.3f}",
-        f"{args.clients} clients, searches only: searches per second": f"{len(only['search_ms']) / only['seconds']:,.0f}",
+        f"{args.clients} clients, searches only: searches per second":
+            f"{len(only['search_ms']) / only['seconds']:,.0f}",
         "searches only: latency p50 / p99 ms": f"{np.median(only['search_ms']):.2f} / "
                                                f"{np.percentile(only['search_ms'], 99):.2f}",
         f"{args.clients} clients, {args.write_share:.0%} writes, {args.seconds:.0f} s: searches per second":

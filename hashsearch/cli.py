@@ -219,7 +219,8 @@ def info(db: str, as_json: bool) -> None:
 
 @main.command()
 @db_option
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (127.0.0.1: this machine only).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (127.0.0.1: this machine only).")
 @click.option("--port", type=int, default=8000, show_default=True)
 @click.option("--token", envvar="HASHSEARCH_TOKEN", default=None,
               help="Bearer token that allows writes (env: HASHSEARCH_TOKEN); without one the server is read-only.")
@@ -242,7 +243,8 @@ def serve(db: str, host: str, port: int, token: str | None, refresh_seconds: flo
             uvicorn.run(create_app(searcher, token=token, refresh_seconds=refresh_seconds or None), host=host,
                         port=port, log_level="info")
             return
-    os.environ.update({"HASHSEARCH_DB": db, "HASHSEARCH_TOKEN": token or "", "HASHSEARCH_REFRESH": str(refresh_seconds)})
+    os.environ.update({"HASHSEARCH_DB": db, "HASHSEARCH_TOKEN": token or "",
+                       "HASHSEARCH_REFRESH": str(refresh_seconds)})
     uvicorn.run("hashsearch.server:app_from_environment", factory=True, workers=workers, host=host, port=port,
                 log_level="info")
 

@@ -93,7 +93,8 @@ def create_app(searcher: Searcher, *, token: str | None = None, refresh_seconds:
 
     def writer(authorization: str | None = Header(None)) -> None:
         if token is None:
-            raise ApiError(403, "this server is read-only: start it with --token (or HASHSEARCH_TOKEN) to allow writes.")
+            raise ApiError(403, "this server is read-only: start it with --token (or HASHSEARCH_TOKEN) "
+                                "to allow writes.")
         if authorization != f"Bearer {token}":
             raise ApiError(401, "writes need the header 'Authorization: Bearer TOKEN' with the server's token.")
 

@@ -1,5 +1,4 @@
 """Every route and error of the HTTP API through FastAPI's test client, on both backends."""
-import json
 import time
 
 import pytest
@@ -70,7 +69,8 @@ def test_similar_and_documents(read_only):
     ("get", "/search", {"params": {"q": "moon", "k": 0}}, 422,
      "invalid request: k: Input should be greater than or equal to 1."),
     ("post", "/search", {"json": {"k": 3}}, 422, "invalid request: q: Field required."),
-    ("post", "/search", {"json": {"q": "moon", "colour": 1}}, 422, "invalid request: colour: Extra inputs are not permitted."),
+    ("post", "/search", {"json": {"q": "moon", "colour": 1}}, 422,
+     "invalid request: colour: Extra inputs are not permitted."),
     ("get", "/similar/ghost", {}, 404, "no document 'ghost' in the index. Give the id of an indexed document."),
     ("get", "/documents/ghost", {}, 404, "no document 'ghost' in the index."),
     ("post", "/documents", {"json": [{"id": "x", "text": "y"}]}, 403,

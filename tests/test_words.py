@@ -30,7 +30,8 @@ def bm25_reference(texts, query):
     return np.array(scores)
 
 
-@pytest.mark.parametrize("query", ["rocket", "rocket hockey", "encryption chip clipper", "1993", "the and of", "unknown zqxv"])
+@pytest.mark.parametrize("query", ["rocket", "rocket hockey", "encryption chip clipper", "1993", "the and of",
+                                   "unknown zqxv"])
 def test_scores_are_bm25_within_the_byte_precision_of_impacts(query):
     index = WordIndex([encode_words(t) for t in TEXTS], np.arange(len(TEXTS)))
     rows, scores = index.scores(index.query_words(query))
