@@ -242,7 +242,8 @@ def main() -> None:
         f"{BITS}-bit codes, k={K}, {args.queries} 20NG test posts as queries; query paths on 1 torch thread, "
         "builds on 2; "
         f"torch {torch.__version__}, faiss {faiss.__version__}, numpy {np.__version__}, "
-        f"bm25s {bm25s.__version__}; CPU {cpu_model()}; date {time.strftime('%Y-%m-%d')}. "
+        f"bm25s {bm25s.__version__}; CPU {cpu_model()}; date {time.strftime('%Y-%m-%d')}; commit "
+        f"{os.popen('git rev-parse --short HEAD 2>/dev/null').read().strip() or 'unknown'}. "
         f"Peak memory of the whole run: {peak_gb:.1f} GB.", "",
         "### End to end (query text to hits with snippets)", "",
         "| database | documents | single query median ms | p99 ms | queries/s | search_many ms/query | "
