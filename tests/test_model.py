@@ -153,9 +153,9 @@ def test_the_default_is_variational_and_a_model_saved_with_auto_still_loads(samp
     hasher = SemanticHasher(bits=64, epochs=1, hidden=32).fit(X)
     assert hasher.variant == "variational"
     config, weights = hasher.to_bytes()
-    saved_by_session_2 = json.loads(config)  # "auto" was the default then; "variant" held what it resolved to
-    saved_by_session_2["params"]["variant"], saved_by_session_2["variant"] = "auto", "bernoulli"
-    assert SemanticHasher.from_bytes(json.dumps(saved_by_session_2), weights).variant == "bernoulli"
+    saved_by_an_early_version = json.loads(config)  # "auto" was the default then; "variant" held what it resolved to
+    saved_by_an_early_version["params"]["variant"], saved_by_an_early_version["variant"] = "auto", "bernoulli"
+    assert SemanticHasher.from_bytes(json.dumps(saved_by_an_early_version), weights).variant == "bernoulli"
 
 
 def test_the_kl_pull_is_the_same_in_total_for_codes_of_32_bits_and_more():
