@@ -1,8 +1,8 @@
 """``Searcher``: the one object applications and the CLI use to build, update and query an index.
 
-A searcher holds an immutable snapshot (vocabulary, model, ids, code index). Searches read whichever
-snapshot is current; writes commit to the database first and then swap in a new snapshot, so any
-number of threads can search while another adds or removes documents.
+A searcher holds an immutable ``Snapshot`` (vocabulary, model, ids, code and word indexes, filter
+columns). Searches read whichever snapshot is current; writes commit to the database first and then
+swap in a new snapshot, so any number of threads can search while another adds or removes documents.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ Source = str | Path | Iterable[Mapping[str, Any]]
 _FEATURE_OPTIONS = ("max_features", "min_df", "max_df", "weighting")
 # Recent documents missing this much more of their words than the training corpus did: the vocabulary is stale.
 RETRAIN_OOV_MARGIN = 0.10
-DEFAULT_BITS = 64  # beat 32 bits in every column of benchmarks/user_queries.py, for 4 more bytes a document
+DEFAULT_BITS = 64  # beat 32 bits in nearly every column of benchmarks/user_queries.py, for 4 more bytes a document
 
 
 @dataclass(slots=True)
