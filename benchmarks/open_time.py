@@ -19,8 +19,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.datasets import DEFAULT_DIR, load_text  # noqa: E402
 from hashsearch import Searcher  # noqa: E402
-from hashsearch.features import TextFeatures  # noqa: E402
 from hashsearch.storage import Storage, StoredDocument  # noqa: E402
+from hashsearch.words import encode_words  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 
@@ -34,16 +34,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "open.db"
         with Searcher.build(SAMPLE, db, bits=64) as searcher:
-            features, extra = searcher._snapshot.features, args.documents - len(searcher)
-        X = features.transform(train.texts)
+            extra = args.documents - len(searcher)
         rng = np.random.default_rng(0)
         codes = rng.integers(0, 256, (extra, 8), dtype=np.uint8)
         picks = rng.integers(0, len(train.texts), extra)
         storage = Storage.open(db)
         with storage.transaction() as conn:
             storage.insert_documents(conn, (StoredDocument(f"extra-{i}", codes[i].tobytes(),
-                                                           TextFeatures.row_bytes(X, int(pick)), "-",
-                                                           train.texts[pick], {}) for i, pick in enumerate(picks)))
+                                                           encode_words(train.texts[pick]), "-", train.texts[pick], {})
+                                            for i, pick in enumerate(picks)))
         storage.close()
         print(f"{args.documents:,} documents, database {db.stat().st_size / 1e9:.2f} GB")
         for round_number in range(3):

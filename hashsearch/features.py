@@ -202,21 +202,6 @@ class TextFeatures:
         norms = np.sqrt(np.bincount(rows, weights=data.astype(np.float64) ** 2, minlength=len(entries)))
         return (data / norms[rows]).astype(np.float32)
 
-    @staticmethod
-    def row_bytes(X: sp.csr_matrix, row: int) -> bytes:
-        """One sparse row as bytes (int32 column numbers, then float32 values), for storage beside the code."""
-        start, stop = X.indptr[row], X.indptr[row + 1]
-        return X.indices[start:stop].astype("<i4").tobytes() + X.data[start:stop].astype("<f4").tobytes()
-
-    def rows_from_bytes(self, blobs: list[bytes]) -> sp.csr_matrix:
-        """The inverse of ``row_bytes`` for several rows."""
-        lengths = [len(blob) // 8 for blob in blobs]
-        empty = [np.empty(0, "<i4")]
-        indices = np.concatenate([np.frombuffer(b[: n * 4], "<i4") for b, n in zip(blobs, lengths)] or empty)
-        data = np.concatenate([np.frombuffer(b[n * 4:], "<f4") for b, n in zip(blobs, lengths)] or empty)
-        indptr = np.concatenate([[0], np.cumsum(lengths)])
-        return sp.csr_matrix((data, indices, indptr), shape=(len(blobs), self.n_features))
-
     @property
     def n_features(self) -> int:
         return len(self.vocabulary_)

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from . import codes as codelib
 from .corpus import Corpus, Document, read_corpus
@@ -102,7 +101,7 @@ class Searcher:
             stages.lap("encoding")
             with storage.transaction() as conn:
                 storage.delete_all_documents(conn)
-                storage.insert_documents(conn, progress(_stored(documents, codes, X), desc="storing", quiet=quiet,
+                storage.insert_documents(conn, progress(_stored(documents, codes), desc="storing", quiet=quiet,
                                                         total=len(documents), unit="doc"))
                 config_json, weights = hasher.to_bytes()
                 storage.write_artifact(conn, "vocabulary", features.to_json().encode("utf-8"))
@@ -379,7 +378,7 @@ class Searcher:
             codes = snapshot.hasher.encode(X)
             with self._storage.transaction() as conn:
                 self._storage.delete_documents(conn, [d.id for d in changed] + gone)
-                self._storage.insert_documents(conn, progress(_stored(changed, codes, X), desc="storing", quiet=quiet,
+                self._storage.insert_documents(conn, progress(_stored(changed, codes), desc="storing", quiet=quiet,
                                                               total=len(changed), unit="doc"))
                 self._storage.write_meta(conn, {})
             self._snapshot = Snapshot.load(self._storage, snapshot.features, snapshot.hasher)
@@ -434,7 +433,7 @@ def _read_nonempty(source: Source, quiet: bool) -> Corpus:
     return corpus
 
 
-def _stored(documents: Sequence[Document], codes: np.ndarray, X: sp.csr_matrix) -> Iterable[StoredDocument]:
-    for row, (document, code) in enumerate(zip(documents, codes)):
-        yield StoredDocument(document.id, code.tobytes(), TextFeatures.row_bytes(X, row), encode_words(document.text),
-                             document.content_hash, document.text, document.metadata)
+def _stored(documents: Sequence[Document], codes: np.ndarray) -> Iterable[StoredDocument]:
+    for document, code in zip(documents, codes):
+        yield StoredDocument(document.id, code.tobytes(), encode_words(document.text), document.content_hash,
+                             document.text, document.metadata)

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from hashsearch import Searcher, SemanticHasher
 from hashsearch.cli import main
-from hashsearch.storage import Storage, lookup_table
+from hashsearch.storage import Storage, snippets_table
 from tests.conftest import FAST
 
 WRITER = """
@@ -28,7 +28,7 @@ def test_codes_weights_and_texts_round_trip_byte_for_byte(new_db, sample_docs):
         config, weights = searcher._snapshot.hasher.to_bytes()
     storage = Storage.open(db)
     ids, codes = storage.read_lookup()[:2]
-    texts = storage.read_texts(ids)
+    texts = {doc_id: text for doc_id, (text, _) in storage.read_documents(ids).items()}
     assert storage.read_artifact("model_weights") == weights
     assert SemanticHasher.from_bytes(storage.read_artifact("model_config").decode(), weights).get_params()["bits"] == 64
     storage.close()
@@ -103,6 +103,6 @@ def test_a_stale_kept_connection_is_replaced_and_reads_see_new_commits(new_db, s
         assert stale not in storage._idle_readers
         writer = Storage.open(db)
         with writer.transaction() as conn:
-            conn.execute(sa.update(lookup_table).where(lookup_table.c.id == hits[0].id).values(snippet="changed"))
+            conn.execute(sa.update(snippets_table).where(snippets_table.c.id == hits[0].id).values(snippet="changed"))
         writer.close()
         assert storage.read_snippets([hits[0].id]) == {hits[0].id: "changed"}

@@ -22,7 +22,7 @@ def stored_state(db):
     with Searcher.open(db) as searcher:
         storage = Storage.open(db)
         ids, codes = storage.read_lookup()[:2]
-        texts = storage.read_texts(ids[:200])
+        texts = {doc_id: text for doc_id, (text, _) in storage.read_documents(ids[:200]).items()}
         storage.close()
         codes = codes.reshape(len(ids), -1)
         sample = ids[:200]
@@ -152,22 +152,29 @@ def test_newer_format_version_is_refused(tmp_path, sample_docs):
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE hashsearch_meta SET value = '99' WHERE key = 'format_version'"))
     engine.dispose()
-    with pytest.raises(IndexFormatError, match=r"newer hashsearch \(format 99; this version reads up to 3\)"):
+    with pytest.raises(IndexFormatError, match=r"newer hashsearch \(format 99; this version reads up to 4\)"):
         Searcher.open(db)
 
 
+# Each older version's tables, made from a current index: a term vector column on the documents up to
+# version 3, no snippets table, no lookup table in version 1 and no word counts in its table in version 2.
+OLDER_DOCUMENTS = ["ALTER TABLE hashsearch_documents ADD COLUMN vector bytea", "DROP TABLE hashsearch_snippets"]
+
+
 @pytest.mark.parametrize("version,downgrade", [
-    (1, "DROP TABLE hashsearch_lookup"),  # version 1 had no lookup table
-    (2, "ALTER TABLE hashsearch_lookup DROP COLUMN words"),  # version 2's held no word counts
+    (1, OLDER_DOCUMENTS + ["DROP TABLE hashsearch_lookup"]),
+    (2, OLDER_DOCUMENTS + ["ALTER TABLE hashsearch_lookup DROP COLUMN words"]),
+    (3, OLDER_DOCUMENTS),
 ])
 def test_an_older_index_is_upgraded_on_open_with_nothing_lost(new_db, sample_docs, version, downgrade):
-    """Opening makes the lookup table anew from the documents, and searches answer as before."""
+    """Opening makes the lookup and snippets tables anew from the documents, and searches answer as before."""
     db = new_db()
     with Searcher.build(sample_docs, db, bits=32, **FAST) as searcher:
         before = searcher.search_many(["space shuttle", "car engine"], k=20)
     storage = Storage.open(db)
     with storage.transaction() as conn:
-        conn.execute(sa.text(downgrade))
+        for statement in downgrade:
+            conn.execute(sa.text(statement))
         conn.execute(sa.text(f"UPDATE hashsearch_meta SET value = '{version}' WHERE key = 'format_version'"))
     storage.close()
     with Searcher.open(db) as upgraded:
