@@ -33,7 +33,7 @@ WORD_RUNS = re.compile(r"\w\w+")
 # ASCII text, most text, is cut faster as bytes: one translate() folds case and turns every byte that
 # is not a word character into a space, and split() then yields the same runs of word characters.
 _ASCII_WORD_BYTES = frozenset((string.ascii_letters + string.digits + "_").encode())
-_ASCII_FOLD = bytes(ord(chr(b).lower()) if b in _ASCII_WORD_BYTES else ord(" ") for b in range(256))
+ASCII_FOLD = bytes(ord(chr(b).lower()) if b in _ASCII_WORD_BYTES else ord(" ") for b in range(256))
 
 
 def tokenize(text: str) -> list[str]:
@@ -135,7 +135,7 @@ class TextFeatures:
     def _row_counts(self, text: str) -> dict[int, int]:
         """column -> count of the vocabulary words in one text."""
         if text.isascii():
-            runs, column_of = text.encode("ascii").translate(_ASCII_FOLD).split(), self._ascii_column.get
+            runs, column_of = text.encode("ascii").translate(ASCII_FOLD).split(), self._ascii_column.get
         else:
             runs, column_of = _word_runs(text), self._column.get
         row = Counter(map(column_of, runs))  # each run hashed once; the ints then count cheaply

@@ -42,6 +42,11 @@ class CodeIndex:
         self.probe_cost = probe_cost
         self.probe_overhead = probe_overhead
         self.codes = np.ascontiguousarray(codes, dtype=np.uint8).reshape(-1, bits // 8)
+        # The same codes as whole machine words, one (up to 64 bits) or two a code: gathering a code is
+        # then one read, not eight (8,000 codes of 1M in 44 instead of 280 us).
+        self._words = self.codes.view({2: np.uint16, 4: np.uint32}.get(bits // 8, np.uint64))
+        if self._words.shape[1] == 1:
+            self._words = self._words.ravel()
         self._exact_keys = codelib.keys_are_exact(bits // 8)  # else folded keys: compare full codes too
         keys = codelib.bucket_keys(self.codes)
         # Rows grouped by bucket key (a CSR layout: bucket b holds rows_by_key[starts[b]:starts[b + 1]]);
@@ -185,7 +190,7 @@ class CodeIndex:
         else:
             # Folded keys may collide: a matched bucket can hold codes outside the ball.
             rows = self._ranges(starts, lengths)
-            distances = codelib.hamming(query, self.codes[rows])
+            distances = self.distances(query, rows)
             rows, distances = rows[distances <= radius], distances[distances <= radius]
             if len(rows) < enough:
                 return None
@@ -208,6 +213,13 @@ class CodeIndex:
         distances, rows = np.divmod(np.array(sorted(ranked)[:k], dtype=np.int64), n)
         return rows, distances
 
+    def distances(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Hamming distances (int64) from the packed ``query`` to the codes of ``rows``."""
+        query_words = np.ascontiguousarray(query, dtype=np.uint8).reshape(-1).view(self._words.dtype)
+        if self._words.ndim == 1:
+            return np.bitwise_count(self._words.take(rows) ^ query_words[0]).astype(np.int64)
+        return np.bitwise_count(self._words.take(rows, axis=0) ^ query_words).sum(axis=1, dtype=np.int64)
+
     def search_among(self, query: np.ndarray, rows: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` of ``rows`` (ascending; None: all) nearest the packed ``query``, ties by ascending
         row, by one numpy scan of their codes: for filters, whose matching rows are scanned directly
@@ -216,7 +228,7 @@ class CodeIndex:
         if k <= 0 or not len(rows):
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
         query = np.ascontiguousarray(query, dtype=np.uint8).reshape(-1)
-        distances = codelib.hamming(query, self.codes if len(rows) == len(self.codes) else self.codes[rows])
+        distances = codelib.hamming(query, self.codes) if len(rows) == len(self.codes) else self.distances(query, rows)
         if len(rows) > k:
             kth = np.partition(distances, k - 1)[k - 1]
             chosen = np.flatnonzero(distances <= kth)

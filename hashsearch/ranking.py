@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import codes as codelib
 from .index import CodeIndex
 from .words import WordIndex
 
@@ -85,7 +84,7 @@ def hybrid(words: WordIndex, codes: CodeIndex, query_words: np.ndarray, query_co
     code_rows, _ = nearest(codes, query_code, max(page.depth, HASH_CANDIDATES), radius, page, enough=page.depth)
     rows, lexical = words.scores(words.rarest(query_words, MAX_QUERY_WORDS), allowed=page.allowed,
                                  extra_rows=code_rows)
-    distances = codelib.hamming(np.ascontiguousarray(query_code, dtype=np.uint8), codes.codes[rows])
+    distances = codes.distances(query_code, rows)
     if page.max_distance is not None:
         near = distances <= page.max_distance
         rows, distances, lexical = rows[near], distances[near], lexical[near]

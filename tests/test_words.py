@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from hashsearch.features import BM25_B, BM25_K1, WORD_RUNS
+from hashsearch import words
 from hashsearch.words import WordIndex, encode_words, word_hashes
 
 TEXTS = ["The rocket launch was delayed; the rocket engines failed.", "A hockey game: the 1993 playoffs begin.",
@@ -86,3 +87,16 @@ def test_extra_rows_and_filters_join_the_candidates_once():
     assert sorted(rows) == [1, 2, 4]
     again, _ = index.scores(index.query_words("rocket"))  # the scratch arrays were left clean
     assert sorted(again) == [0, 2]
+
+
+def test_chunked_and_unpacked_builds_match_the_packed_one(monkeypatch):
+    """Small chunks, and the lexsort path of indexes too large for packed sort keys, build the same lists."""
+    texts = TEXTS + ["", "rocket hockey rocket"] * 3
+    rows = np.random.default_rng(0).permutation(len(texts))
+    reference = WordIndex([encode_words(t) for t in texts], rows, postings_per_word=2)
+    monkeypatch.setattr(words._Pairs, "CHUNK", 3)
+    for packed_rows in (2**24, 4):
+        monkeypatch.setattr(words, "_PACKED_ROWS", packed_rows)
+        index = WordIndex([encode_words(t) for t in texts], rows, postings_per_word=2)
+        for name in ("words_", "idf_", "_starts", "_rows", "_impacts"):
+            assert np.array_equal(getattr(index, name), getattr(reference, name)), name
