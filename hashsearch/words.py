@@ -184,16 +184,18 @@ class WordIndex:
         sorting took 0.7 ms, most of a query's time)."""
         totals = self._scratch()
         found = []
+        scales = self.idf_.take(words) * np.float32((BM25_K1 + 1) / _IMPACT_LEVELS)
         try:
-            for word in np.asarray(words).tolist():
+            for word, scale in zip(np.asarray(words).tolist(), scales.tolist()):
                 start, stop = int(self._starts[word]), int(self._starts[word + 1])
-                rows, impacts = self._rows[start:stop], self._impacts[start:stop]
+                rows, impacts = self._rows[start:stop].astype(np.intp), self._impacts[start:stop]
                 if allowed is not None:
                     keep = allowed[rows]
                     rows, impacts = rows[keep], impacts[keep]
                 current = totals[rows]  # a word's rows are unique: gather, add, scatter
                 found.append(rows[current == 0])
-                totals[rows] = current + impacts * (self.idf_[word] * ((BM25_K1 + 1) / _IMPACT_LEVELS))
+                current += impacts * np.float32(scale)
+                totals[rows] = current
             if extra_rows is not None:
                 found.append(extra_rows[totals[extra_rows] == 0])
             rows = np.concatenate(found).astype(np.int64) if found else np.empty(0, dtype=np.int64)
