@@ -1,10 +1,11 @@
 """The semantic-hashing autoencoder and its scikit-learn style estimator, ``SemanticHasher``.
 
-Encoder: sparse term vector (BM25 or TF-IDF) -> 2 ReLU layers -> ``bits`` logits. During training
+The network (``network.HashingNetwork``), trained by ``training.train``:
+encoder: sparse term vector (BM25 or TF-IDF) -> 2 ReLU layers -> ``bits`` logits. During training
 each code bit is a Bernoulli sample of sigmoid(logit) with a straight-through gradient, so the decoder
 learns to work from binary codes, not from the real-valued activations that would be thrown away at
 search time.
-Decoder: code -> softmax over the vocabulary, scored by the multinomial log-likelihood of a target
+decoder: code -> softmax over the vocabulary, scored by the multinomial log-likelihood of a target
 word distribution (the document's own words, mixed with its nearest neighbours', see training.py).
 At encode time a bit is on when its probability exceeds a threshold (0.5, or the bit's median over the
 training corpus); thresholds are stored with the weights so new documents are encoded the same way.
@@ -20,35 +21,15 @@ import torch
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 from scipy.special import expit
-from torch import nn
 
 from . import codes as codelib
 from .errors import InvalidParameterError
+from .network import HashingNetwork
+from .training import nearest_neighbours, train
 
 FORMAT_VERSION = 1
 VARIANTS = ("bernoulli", "variational", "noise", "denoising")
 _ENCODE_BATCH = 4096
-
-
-class HashingNetwork(nn.Module):
-    """Encoder and decoder; ``config`` holds everything needed to rebuild it from saved weights."""
-
-    def __init__(self, *, n_features: int, hidden: int, bits: int) -> None:
-        super().__init__()
-        self.config = {"n_features": n_features, "hidden": hidden, "bits": bits}
-        # An EmbeddingBag with per-sample weights is a linear layer over sparse input: cost scales with
-        # the words in a document, not with the vocabulary.
-        self.input_layer = nn.EmbeddingBag(n_features, hidden, mode="sum")
-        self.input_bias = nn.Parameter(torch.zeros(hidden))
-        self.encoder = nn.Sequential(nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, bits))
-        self.decoder = nn.Linear(bits, n_features)
-
-    def code_logits(self, indices: torch.Tensor, offsets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        hidden = self.input_layer(indices, offsets, per_sample_weights=weights) + self.input_bias
-        return self.encoder(hidden)
-
-    def word_log_probs(self, code: torch.Tensor) -> torch.Tensor:
-        return torch.log_softmax(self.decoder(code), dim=1)
 
 
 class SemanticHasher:
@@ -128,11 +109,6 @@ class SemanticHasher:
 
     def fit(self, X: sp.spmatrix) -> SemanticHasher:
         """Train on the rows of ``X`` (documents x terms, non-negative, e.g. L2-normalised BM25 or TF-IDF)."""
-        from .training import (  # training depends on this module, not the reverse
-            nearest_neighbours,
-            train,
-        )
-
         self.check_params()
         X = sp.csr_matrix(X, dtype=np.float32)
         if X.shape[0] < 2:

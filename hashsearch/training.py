@@ -16,7 +16,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.preprocessing import normalize
 
-from .model import HashingNetwork
+from .network import HashingNetwork
 from .progress import progress, progress_bar
 
 TARGET_STEPS = 2500  # optimisation steps the default epoch count aims for

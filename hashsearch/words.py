@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 
 import numpy as np
+
 from .features import ASCII_FOLD, BM25_B, BM25_K1, WORD_RUNS
 
 POSTINGS_PER_WORD = 2000
