@@ -9,7 +9,7 @@ by id on SQLite, hold what is read often: the lookup table (each document's code
 ``words.encode_words`` and metadata), which opening an index scans to build the code index, the word
 index and the filter columns without touching the texts; and the snippets table, which every query
 reads its hits from (one B-tree lookup per hit, on pages that hold nothing else: kept apart from the
-word counts, a snippet read at 1M documents takes a tenth of the time).
+word counts, ten snippet reads at 1M documents take 0.20 instead of 0.59 ms).
 """
 from __future__ import annotations
 
@@ -159,7 +159,8 @@ class Storage:
         except sa.exc.DatabaseError as exc:
             storage.close()
             raise IndexNotFoundError(f"{db} is not a database hashsearch can use ({_reason(exc)}).") from None
-        storage._check_format(allow_empty=True)
+        if storage._check_format(allow_empty=True) < FORMAT_VERSION:
+            storage._upgrade()  # a build over an older index writes the current tables
         return storage
 
     @classmethod

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from hashsearch import CorpusError, IndexFormatError, Searcher
-from hashsearch.storage import Storage
+from hashsearch.storage import FORMAT_VERSION, Storage
 from tests.conftest import FAST
 
 
@@ -161,28 +161,49 @@ def test_newer_format_version_is_refused(tmp_path, sample_docs):
 OLDER_DOCUMENTS = ["ALTER TABLE hashsearch_documents ADD COLUMN vector bytea", "DROP TABLE hashsearch_snippets"]
 
 
-@pytest.mark.parametrize("version,downgrade", [
+OLDER_VERSIONS = [
     (1, OLDER_DOCUMENTS + ["DROP TABLE hashsearch_lookup"]),
     (2, OLDER_DOCUMENTS + ["ALTER TABLE hashsearch_lookup DROP COLUMN words"]),
     (3, OLDER_DOCUMENTS),
-])
-def test_an_older_index_is_upgraded_on_open_with_nothing_lost(new_db, sample_docs, version, downgrade):
+]
+
+
+def downgrade(db, version, statements):
+    storage = Storage.open(db)
+    with storage.transaction() as conn:
+        for statement in statements:
+            conn.execute(sa.text(statement))
+        conn.execute(sa.text(f"UPDATE hashsearch_meta SET value = '{version}' WHERE key = 'format_version'"))
+    storage.close()
+
+
+@pytest.mark.parametrize("version,statements", OLDER_VERSIONS)
+def test_an_older_index_is_upgraded_on_open_with_nothing_lost(new_db, sample_docs, version, statements):
     """Opening makes the lookup and snippets tables anew from the documents, and searches answer as before."""
     db = new_db()
     with Searcher.build(sample_docs, db, bits=32, **FAST) as searcher:
         before = searcher.search_many(["space shuttle", "car engine"], k=20)
-    storage = Storage.open(db)
-    with storage.transaction() as conn:
-        for statement in downgrade:
-            conn.execute(sa.text(statement))
-        conn.execute(sa.text(f"UPDATE hashsearch_meta SET value = '{version}' WHERE key = 'format_version'"))
-    storage.close()
+    downgrade(db, version, statements)
     with Searcher.open(db) as upgraded:
         assert len(upgraded) == 400
         assert upgraded.search_many(["space shuttle", "car engine"], k=20) == before
     with Searcher.open(db) as reopened:
         assert reopened.info()["documents"] == 400
         assert reopened.search_many(["space shuttle", "car engine"], k=20) == before
+
+
+@pytest.mark.parametrize("version,statements", OLDER_VERSIONS)
+def test_building_over_an_older_index_upgrades_it_first(new_db, sample_docs, version, statements):
+    db = new_db()
+    Searcher.build(sample_docs[:40], db, bits=16, **FAST).close()
+    downgrade(db, version, statements)
+    with Searcher.build(sample_docs[:30], db, bits=16, **FAST) as rebuilt:
+        assert len(rebuilt) == 30 and rebuilt.search(sample_docs[0]["text"], k=1)[0].id == sample_docs[0]["id"]
+    storage = Storage.open(db)
+    with storage.transaction() as conn:
+        columns = {column["name"] for column in sa.inspect(conn).get_columns("hashsearch_documents")}
+    assert "vector" not in columns and storage.read_meta()["format_version"] == FORMAT_VERSION
+    storage.close()
 
 
 def test_info_reports_codes_and_vocabulary_drift(new_db, sample_docs):
