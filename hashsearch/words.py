@@ -199,7 +199,7 @@ class WordIndex:
                 totals[rows] = current
             if extra_rows is not None:
                 found.append(extra_rows[totals[extra_rows] == 0])
-            rows = np.concatenate(found).astype(np.int64) if found else np.empty(0, dtype=np.int64)
+            rows = np.concatenate(found).astype(np.int64, copy=False) if found else np.empty(0, dtype=np.int64)
             return rows, totals[rows]
         finally:
             for rows in found:
