@@ -22,6 +22,7 @@ from benchmarks.datasets import DEFAULT_DIR, load_text, title  # noqa: E402
 from hashsearch import Searcher  # noqa: E402
 from hashsearch import codes as codelib  # noqa: E402
 from hashsearch import ranking  # noqa: E402
+from hashsearch.words import query_hashes  # noqa: E402
 
 STEPS = ("features", "encoder", "ranking", "snippets", "whole search")
 
@@ -41,10 +42,9 @@ def step_times(searcher: Searcher, queries: list[str]) -> dict[str, np.ndarray]:
             clock.append(time.perf_counter())
             code = snapshot.hasher.encode_terms(columns, weights)
             clock.append(time.perf_counter())
-            rows, _, _ = ranking.hybrid(snapshot.words, snapshot.index, snapshot.words.query_words(query), code,
-                                        radius, ranking.Page(10))
+            ids, _, _ = ranking.hybrid(snapshot.parts(), query_hashes(query), code, radius, ranking.Page(10))
             clock.append(time.perf_counter())
-            searcher._storage.read_snippets(list(snapshot.ids[rows]))
+            searcher._storage.read_snippets(ids.tolist())
             clock.append(time.perf_counter())
             if not warm:
                 for step, before, after in zip(STEPS, clock, clock[1:]):

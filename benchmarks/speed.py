@@ -78,7 +78,7 @@ APPLICATION_COLUMNS = tuple(f"filter {share}{mode}" for share in FILTERS for mod
 def application_row(backend: str, size: int, searcher: Searcher, queries: list[str]) -> str:
     """Filtered searches (both modes), more like this and get, timed one call at a time."""
     rng = np.random.default_rng(size)
-    ids = list(searcher._snapshot.ids[rng.integers(0, size, len(queries))])
+    ids = list(searcher._snapshot.main.ids[rng.integers(0, size, len(queries))])
     cells = []
     for where in FILTERS.values():
         for mode in ("hybrid", "hamming"):
@@ -92,7 +92,7 @@ def application_row(backend: str, size: int, searcher: Searcher, queries: list[s
 
 def snapshot_bytes(searcher: Searcher) -> int:
     """What one open index holds per document for searching (see the footprint table's note)."""
-    snapshot = searcher._snapshot
+    snapshot = searcher._snapshot.main  # just opened: everything is in the main segment
     ids = snapshot.ids.nbytes + sum(sys.getsizeof(i) for i in snapshot.ids)
     return (snapshot.index.nbytes + snapshot.words.nbytes + snapshot.keys.nbytes + snapshot.columns.nbytes
             + 4 * len(snapshot.ids) + ids)
@@ -170,13 +170,14 @@ def main() -> None:
             started = time.perf_counter()
             searcher = Searcher.open(db)
             open_seconds = time.perf_counter() - started
+            main = searcher._snapshot.main
             stages = report.stage_seconds
             disk = f"{db.stat().st_size / size:,.0f}" if backend == "SQLite" else "n/a"
             builds.append(f"| {backend} | {size:,} | " + " | ".join(f"{size / stages[s]:,.0f}" for s in
                                                       ("reading", "vectorizing", "training", "encoding", "storing"))
                           + f" | {report.seconds:.0f} | {open_seconds:.2f} | "
-                          f"{searcher._snapshot.index.nbytes / size:.1f} | "
-                          f"{(searcher._snapshot.index.nbytes + searcher._snapshot.words.nbytes) / size:.1f} | "
+                          f"{main.index.nbytes / size:.1f} | "
+                          f"{(main.index.nbytes + main.words.nbytes) / size:.1f} | "
                           f"{snapshot_bytes(searcher) / size:.1f} | {disk} |")
             searcher.search(queries[0])
             single = latencies_ms(lambda q: searcher.search(q, k=K), queries)

@@ -118,3 +118,16 @@ def ball_keys(bits: int, radius: int) -> np.ndarray:
 
 def keys_are_exact(n_bytes: int) -> bool:
     return n_bytes <= 8
+
+
+def bucket_sizes(codes: np.ndarray) -> np.ndarray:
+    """How many of the packed ``codes`` share each distinct code (by bucket key), in key order."""
+    return np.unique(bucket_keys(codes), return_counts=True)[1] if len(codes) else np.empty(0, dtype=np.int64)
+
+
+def size_histogram(sizes: np.ndarray) -> dict[str, int]:
+    """How many buckets hold 1, 2-3, 4-7, ... documents: the spread of the codes at a glance."""
+    if not len(sizes):
+        return {}
+    bins = np.bincount(np.floor(np.log2(sizes)).astype(np.int64))
+    return {(f"{2**b}" if b == 0 else f"{2**b}-{2**(b + 1) - 1}"): int(count) for b, count in enumerate(bins) if count}

@@ -101,27 +101,30 @@ class MetadataColumns:
         return sum(c.numbers.nbytes + c.scalar_codes.nbytes + c.present.nbytes + c.list_rows_.nbytes
                    + c.list_codes_.nbytes for c in self._fields.values())
 
-    def mask(self, where: Mapping[str, Any]) -> np.ndarray:
-        """Rows that match ``where``; raises InvalidParameterError naming what is wrong with it."""
+    def mask(self, where: Mapping[str, Any], fields: Sequence[str] | None = None) -> np.ndarray:
+        """Rows that match ``where``; raises InvalidParameterError naming what is wrong with it.
+
+        ``fields``: every field name the index knows (default: these columns'); a field that only other
+        documents have is one these rows all lack."""
         if not isinstance(where, Mapping):
             raise InvalidParameterError(f"where must be a dict such as {{\"lang\": \"en\"}}. Got {where!r} instead.")
         mask = np.ones(self.n_rows, dtype=bool)
         for key, condition in where.items():
-            mask &= self._clause(key, condition)
+            mask &= self._clause(key, condition, self.fields if fields is None else fields)
         return mask
 
-    def _clause(self, key: str, condition: Any) -> np.ndarray:
+    def _clause(self, key: str, condition: Any, fields: Sequence[str]) -> np.ndarray:
         if key in ("$and", "$or"):
             if not isinstance(condition, list) or not condition:
                 raise InvalidParameterError(f"{key} takes a non-empty list of filters. Got {condition!r} instead.")
-            masks = [self.mask(part) for part in condition]
+            masks = [self.mask(part, fields) for part in condition]
             return np.logical_and.reduce(masks) if key == "$and" else np.logical_or.reduce(masks)
         if key.startswith("$"):
             raise InvalidParameterError(f"unknown filter operator {key!r} at the top level: use a field name, "
                                         "$and or $or.")
-        if key not in self._fields:
-            known = ", ".join(self.fields) or "none"
-            raise InvalidParameterError(f"no document has a metadata field {key!r}. Fields: {known}.")
+        if key not in fields:
+            raise InvalidParameterError(f"no document has a metadata field {key!r}. "
+                                        f"Fields: {', '.join(fields) or 'none'}.")
         if not isinstance(condition, Mapping):
             condition = {"$eq": condition}
         mask = np.ones(self.n_rows, dtype=bool)
@@ -130,24 +133,23 @@ class MetadataColumns:
         return mask
 
     def _compare(self, name: str, operator: str, value: Any) -> np.ndarray:
-        column = self._fields[name]
         if operator not in OPERATORS:
             raise InvalidParameterError(f"unknown filter operator {operator!r} on {name!r}. "
                                         f"Operators: {', '.join(OPERATORS)}.")
+        if operator in COMPARISONS and not _is_number(value):
+            raise InvalidParameterError(f"{operator} on {name!r} needs a number. Got {value!r} instead.")
+        if operator in ("$in", "$nin") and not isinstance(value, list):
+            raise InvalidParameterError(f"{operator} on {name!r} needs a list of values. Got {value!r} instead.")
+        if operator in ("$eq", "$ne") and isinstance(value, (list, dict)):
+            raise InvalidParameterError(f"{operator} on {name!r} needs a single value; use $in for several. "
+                                        f"Got {value!r} instead.")
+        column = self._fields.get(name)
+        if column is None:  # a field only other documents have: no row here matches a value
+            return np.full(self.n_rows, operator in ("$ne", "$nin"))
         if operator in COMPARISONS:
-            if not _is_number(value):
-                raise InvalidParameterError(f"{operator} on {name!r} needs a number. Got {value!r} instead.")
             if not len(column.numbers):
                 return np.zeros(self.n_rows, dtype=bool)
             with np.errstate(invalid="ignore"):
                 return _NUMBER_OPS[operator](column.numbers, value)
-        if operator in ("$in", "$nin"):
-            if not isinstance(value, list):
-                raise InvalidParameterError(f"{operator} on {name!r} needs a list of values. Got {value!r} instead.")
-            matches = column.equals_any(value)
-            return matches if operator == "$in" else ~matches
-        if isinstance(value, (list, dict)):
-            raise InvalidParameterError(f"{operator} on {name!r} needs a single value; use $in for several. "
-                                        f"Got {value!r} instead.")
-        matches = column.equals_any([value])
-        return matches if operator == "$eq" else ~matches
+        matches = column.equals_any(value if operator in ("$in", "$nin") else [value])
+        return matches if operator in ("$eq", "$in") else ~matches

@@ -81,15 +81,6 @@ class CodeIndex:
     def largest_bucket(self) -> int:
         return int(np.diff(self._bucket_starts).max()) if len(self.codes) else 0
 
-    def bucket_size_histogram(self) -> dict[str, int]:
-        """How many buckets hold 1, 2-3, 4-7, ... documents: the spread of the codes at a glance."""
-        sizes = np.diff(self._bucket_starts)
-        if not len(sizes):
-            return {}
-        bins = np.bincount(np.floor(np.log2(sizes)).astype(np.int64))
-        return {(f"{2**b}" if b == 0 else f"{2**b}-{2**(b + 1) - 1}"): int(count) for b, count in enumerate(bins)
-                if count}
-
     @property
     def nbytes(self) -> int:
         """Memory held by the search structures (codes, hash table and its filter, FAISS copy of the codes)."""

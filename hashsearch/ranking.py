@@ -15,10 +15,11 @@ good as the codes' (and better: words order documents that share a code).
 
 Hamming: the true Hamming top k, exact code, then bit flips within a radius, then a scan.
 
-Both take a filter (a mask over rows: only those rows can be hits, however few), a page (``offset``
-hits skipped: page 2 of size 10 equals hits 11-20 of one search of 20) and ``max_distance`` (no hit
-farther than this many bits). Equal scores or distances come in ascending row order, the index's
-fixed tie-break.
+Both rank the index's segments (``Part``: a segment with the rows a filter, or a removal since it
+was built, leaves out; only allowed rows can be hits, however few) and merge them; they take a page
+(``offset`` hits skipped: page 2 of size 10 equals hits 11-20 of one search of 20) and
+``max_distance`` (no hit farther than this many bits). Equal scores or distances come in ascending
+order of the id hash, every segment's row order.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .index import CodeIndex
-from .words import WordIndex
+from .segment import Segment
 
 MODES = ("hybrid", "hamming")
 # Nearest codes scored beside the word candidates: the nearest offset + k exactly, and up to this many
@@ -36,21 +37,33 @@ HASH_CANDIDATES = 100
 MAX_QUERY_WORDS = 10  # a longer query's candidates come from its rarest words
 SHORT_CODE_WEIGHT, LONG_CODE_WEIGHT = 0.3, 1.5
 SHORT_QUERY, LONG_QUERY = 8, 24  # distinct known words: the code's weight ramps between these
+# A part that leaves out at most this share of its rows is searched like the whole segment, widened
+# past the rows left out; one that leaves out more is scanned over its allowed rows.
+WIDEN_UP_TO = 1 / 16
 
 
 @dataclass(frozen=True)
 class Page:
-    """Which hits a search returns: ``k`` of them after the first ``offset``, among ``allowed`` rows
-    (a boolean mask; None: every row) no farther than ``max_distance`` bits (None: any)."""
+    """Which hits a search returns: ``k`` of them after the first ``offset``, no farther than
+    ``max_distance`` bits (None: any)."""
 
     k: int
     offset: int = 0
-    allowed: np.ndarray | None = None
     max_distance: int | None = None
 
     @property
     def depth(self) -> int:
         return self.offset + self.k
+
+
+@dataclass(frozen=True)
+class Part:
+    """A segment as one search sees it: only ``allowed`` rows (a mask; None: every row) can be hits;
+    ``excluded`` counts the others."""
+
+    segment: Segment
+    allowed: np.ndarray | None = None
+    excluded: int = 0
 
 
 def code_weight(n_words: int) -> float:
@@ -59,47 +72,92 @@ def code_weight(n_words: int) -> float:
     return SHORT_CODE_WEIGHT + ramp * (LONG_CODE_WEIGHT - SHORT_CODE_WEIGHT)
 
 
-def nearest(codes: CodeIndex, query_code: np.ndarray, k: int, radius: int, page: Page,
+def nearest(part: Part, query_code: np.ndarray, k: int, radius: int, max_distance: int | None,
             enough: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, distances): the Hamming top ``k`` among the page's allowed rows within its distance (with
-    ``enough``: at least that many, more when the probed balls hold them, see ``CodeIndex.search``)."""
-    if page.allowed is None:
+    """(rows, distances): the Hamming top ``k`` among the part's allowed rows within ``max_distance``
+    (with ``enough``: at least that many, more when the probed balls hold them, see ``CodeIndex.search``)."""
+    codes = part.segment.index
+    if part.allowed is None:
         rows, distances = codes.search(query_code, k, radius, enough=enough)
+    elif part.excluded <= WIDEN_UP_TO * len(codes):
+        rows, distances = _search_past(codes, part.allowed, query_code, k, radius, enough or k)
     else:
-        rows, distances = codes.search_among(query_code, np.flatnonzero(page.allowed), k)
-    if page.max_distance is not None:
-        near = distances <= page.max_distance
+        rows, distances = codes.search_among(query_code, np.flatnonzero(part.allowed), k)
+    if max_distance is not None:
+        near = distances <= max_distance
         rows, distances = rows[near], distances[near]
     return rows, distances
 
 
-def hamming(codes: CodeIndex, query_code: np.ndarray, radius: int, page: Page) -> tuple[np.ndarray, np.ndarray]:
-    rows, distances = nearest(codes, query_code, page.depth, radius, page)
-    return rows[page.offset:], distances[page.offset:]
+def _search_past(codes: CodeIndex, allowed: np.ndarray, query_code: np.ndarray, k: int, radius: int,
+                 enough: int) -> tuple[np.ndarray, np.ndarray]:
+    """``CodeIndex.search`` among the allowed rows when few are left out: the exact top k + e of every
+    row, with e the rows left out that it met, widened until k (or ``enough``) allowed rows remain."""
+    extra = 0
+    while True:
+        rows, distances = codes.search(query_code, k + extra, radius, enough=enough + extra)
+        keep = allowed[rows]
+        kept = int(keep.sum())
+        if kept >= min(k, len(rows)) and (len(rows) == k + extra or kept >= enough) or len(rows) == len(codes):
+            return rows[keep][:k], distances[keep][:k]
+        extra = len(rows) - kept
 
 
-def hybrid(words: WordIndex, codes: CodeIndex, query_words: np.ndarray, query_code: np.ndarray, radius: int,
+def hamming(parts: list[Part], query_code: np.ndarray, radius: int, page: Page) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, distances) of the page's hits: the true Hamming top k over every part."""
+    found = [(part.segment, *nearest(part, query_code, page.depth, radius, page.max_distance)) for part in parts]
+    ids, keys, distances = (np.concatenate(column) for column in zip(*(
+        (segment.ids[rows], segment.keys[rows], distances) for segment, rows, distances in found)))
+    best = np.lexsort((keys, distances))[page.offset:page.depth]
+    return ids[best], distances[best]
+
+
+def hybrid(parts: list[Part], query_words: np.ndarray, query_code: np.ndarray, radius: int,
            page: Page) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(rows, Hamming distances, scores) of the page's hits for the query's words and code, best first."""
-    code_rows, _ = nearest(codes, query_code, max(page.depth, HASH_CANDIDATES), radius, page, enough=page.depth)
-    rows, lexical = words.scores(words.rarest(query_words, MAX_QUERY_WORDS), allowed=page.allowed,
-                                 extra_rows=code_rows)
-    distances = codes.distances(query_code, rows)
-    if page.max_distance is not None:
-        near = distances <= page.max_distance
-        rows, distances, lexical = rows[near], distances[near], lexical[near]
+    """(ids, Hamming distances, scores) of the page's hits for the query's words (hashes) and code,
+    best first."""
+    found = []  # (part number, rows, distances, word scores) of each part's candidates
+    known = np.zeros(len(query_words), dtype=bool)
+    for number, part in enumerate(parts):
+        segment = part.segment
+        code_rows, _ = nearest(part, query_code, max(page.depth, HASH_CANDIDATES), radius, page.max_distance,
+                               enough=page.depth)
+        known |= segment.words.held(query_words)
+        words = segment.words.positions(query_words)
+        rows, lexical = segment.words.scores(segment.words.rarest(words, MAX_QUERY_WORDS), allowed=part.allowed,
+                                             extra_rows=code_rows)
+        distances = segment.index.distances(query_code, rows)
+        if page.max_distance is not None:
+            near = distances <= page.max_distance
+            rows, distances, lexical = rows[near], distances[near], lexical[near]
+        found.append((np.full(len(rows), number, dtype=np.int8), rows, distances, lexical))
+    numbers, rows, distances, lexical = (np.concatenate(column) if len(found) > 1 else column[0]
+                                         for column in zip(*found))
     if len(lexical) and (best_words := lexical.max()) > 0:
         lexical /= best_words
-    scores = lexical + np.float32(code_weight(len(query_words))) * (1 - 2 * distances / np.float32(codes.bits))
-    best = _top(scores, rows, page.depth)[page.offset:]
-    return rows[best], distances[best], scores[best]
+    bits = np.float32(parts[0].segment.index.bits)
+    scores = lexical + np.float32(code_weight(int(known.sum()))) * (1 - 2 * distances / bits)
+    chosen = _candidates(scores, page.depth)
+    best = chosen[np.lexsort((_lookup(parts, "keys", numbers[chosen], rows[chosen]),
+                              -scores[chosen]))[page.offset:page.depth]]
+    return _lookup(parts, "ids", numbers[best], rows[best]), distances[best], scores[best]
 
 
-def _top(scores: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the ``k`` highest scores, ties by ascending row: a partition, then a sort of the few."""
-    if len(scores) > 4 * k:
-        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
-        chosen = np.flatnonzero(scores >= kth)
-    else:
-        chosen = np.arange(len(scores))
-    return chosen[np.lexsort((rows[chosen], -scores[chosen]))[:k]]
+def _lookup(parts: list[Part], name: str, numbers: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``segment.<name>[row]`` (ids or keys) for each candidate's part number and row."""
+    columns = [getattr(part.segment, name) for part in parts]
+    if len(columns) == 1:
+        return columns[0][rows]
+    values = np.empty(len(rows), dtype=columns[0].dtype)
+    for number, column in enumerate(columns):
+        mine = numbers == number
+        values[mine] = column[rows[mine]]
+    return values
+
+
+def _candidates(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions that hold the ``k`` highest scores and every score tied with the k-th (a partition)."""
+    if len(scores) <= 4 * k:
+        return np.arange(len(scores))
+    kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+    return np.flatnonzero(scores >= kth)

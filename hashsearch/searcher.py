@@ -23,10 +23,10 @@ from .features import TextFeatures
 from .model import SemanticHasher
 from .progress import progress
 from . import ranking
-from .ranking import MODES, Page
+from .ranking import MODES, Page, Part
 from .storage import Storage, StoredDocument
 from .snapshot import Snapshot
-from .words import encode_words
+from .words import encode_words, query_hashes, stored_hashes
 
 Source = str | Path | Iterable[Mapping[str, Any]]
 _FEATURE_OPTIONS = ("max_features", "min_df", "max_df", "weighting")
@@ -194,7 +194,7 @@ class Searcher:
         return self._snapshot.hasher.bits
 
     def __len__(self) -> int:
-        return len(self._snapshot.index)
+        return len(self._snapshot)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Packed codes (n, bits // 8) for texts, exactly as documents are encoded."""
@@ -218,10 +218,9 @@ class Searcher:
         """
         self._check_queries([text])
         snapshot = self._snapshot
-        radius, page = self._check_search_args(snapshot, k, radius, mode, where, offset, max_distance)
+        radius, page, parts = self._check_search_args(snapshot, k, radius, mode, where, offset, max_distance)
         code = snapshot.hasher.encode_terms(*snapshot.features.terms(text))
-        return self._hits(self._rank(snapshot, self._query_words(snapshot, text, mode), code, radius, page, mode),
-                          snippets)
+        return self._hits(self._rank(parts, self._query_words(text, mode), code, radius, page, mode), snippets)
 
     def search_many(self, texts: Sequence[str], k: int = 10, radius: int | None = None, *, mode: str = "hybrid",
                     where: Mapping[str, Any] | None = None, offset: int = 0, max_distance: int | None = None,
@@ -231,9 +230,9 @@ class Searcher:
             raise QueryError("search_many takes a list of query texts, not one string. Use search(text).")
         self._check_queries(texts)
         snapshot = self._snapshot
-        radius, page = self._check_search_args(snapshot, k, radius, mode, where, offset, max_distance)
+        radius, page, parts = self._check_search_args(snapshot, k, radius, mode, where, offset, max_distance)
         codes = snapshot.hasher.encode(snapshot.features.transform(list(texts)))
-        ranked = [self._rank(snapshot, self._query_words(snapshot, text, mode), code, radius, page, mode)
+        ranked = [self._rank(parts, self._query_words(text, mode), code, radius, page, mode)
                   for text, code in zip(texts, codes)]
         return self._hits_many(ranked, snippets)
 
@@ -242,15 +241,15 @@ class Searcher:
         """More like this: documents like ``doc_id``, ranked from its stored code and words (nothing is
         encoded), the document itself left out."""
         snapshot, doc_id = self._snapshot, str(doc_id)
-        row = snapshot.row_of(doc_id)
-        blob = self._storage.read_words([doc_id]).get(doc_id) if row is not None and mode == "hybrid" else b""
-        if row is None or blob is None:
+        found = snapshot.find(doc_id)
+        blob = self._storage.read_words([doc_id]).get(doc_id) if found is not None and mode == "hybrid" else b""
+        if found is None or blob is None:
             raise DocumentNotFoundError(f"no document {doc_id!r} in the index. Give the id of an indexed document.")
-        radius, page = self._check_search_args(snapshot, k, None, mode, where, offset, max_distance)
+        radius, page, parts = self._check_search_args(snapshot, k, None, mode, where, offset, max_distance)
         # One hit deeper, from the top: the document itself is then among them, and left out.
-        deeper = Page(page.depth + 1, 0, page.allowed, page.max_distance)
-        ids, distances, scores = self._rank(snapshot, snapshot.words.stored_words(blob), snapshot.index.codes[row],
-                                            radius, deeper, mode)
+        deeper = Page(page.depth + 1, 0, page.max_distance)
+        segment, row = found
+        ids, distances, scores = self._rank(parts, stored_hashes(blob), segment.index.codes[row], radius, deeper, mode)
         kept = [i for i, other in enumerate(ids) if other != doc_id][page.offset:page.depth]
         return self._hits(([ids[i] for i in kept], [distances[i] for i in kept], [scores[i] for i in kept]), snippets)
 
@@ -261,20 +260,20 @@ class Searcher:
         return [Document(i, *found[i]) for i in ids if i in found]
 
     @staticmethod
-    def _query_words(snapshot: Snapshot, text: str, mode: str) -> np.ndarray:
-        """The query's words in the word index; the Hamming mode needs none."""
-        return snapshot.words.query_words(text) if mode == "hybrid" else np.empty(0, dtype=np.int64)
+    def _query_words(text: str, mode: str) -> np.ndarray:
+        """The query's word hashes; the Hamming mode needs none."""
+        return query_hashes(text) if mode == "hybrid" else np.empty(0, dtype=np.uint32)
 
     @staticmethod
-    def _rank(snapshot: Snapshot, query_words: np.ndarray, code: np.ndarray, radius: int, page: Page,
+    def _rank(parts: list[Part], query_words: np.ndarray, code: np.ndarray, radius: int, page: Page,
               mode: str) -> tuple[list[str], list[int], list[float | None]]:
         if mode == "hamming":
-            rows, distances = ranking.hamming(snapshot.index, code, radius, page)
-            scores: list[float | None] = [None] * len(rows)
+            ids, distances = ranking.hamming(parts, code, radius, page)
+            scores: list[float | None] = [None] * len(ids)
         else:
-            rows, distances, values = ranking.hybrid(snapshot.words, snapshot.index, query_words, code, radius, page)
+            ids, distances, values = ranking.hybrid(parts, query_words, code, radius, page)
             scores = [round(float(s), 6) for s in values]
-        return list(snapshot.ids[rows]), distances.tolist(), scores
+        return ids.tolist(), distances.tolist(), scores
 
     def _hits(self, ranked: tuple[list[str], list[int], list[float | None]], snippets: bool) -> list[Hit]:
         return self._hits_many([ranked], snippets)[0]
@@ -299,7 +298,7 @@ class Searcher:
     @staticmethod
     def _check_search_args(snapshot: Snapshot, k: int, radius: int | None, mode: str,
                            where: Mapping[str, Any] | None, offset: int,
-                           max_distance: int | None) -> tuple[int, Page]:
+                           max_distance: int | None) -> tuple[int, Page, list[Part]]:
         bits = snapshot.hasher.bits
         if _not_int(k) or k < 1:
             raise InvalidParameterError(f"k must be an int >= 1. Got {k!r} instead.")
@@ -313,33 +312,35 @@ class Searcher:
             radius = codelib.default_radius(bits)
         elif _not_int(radius) or not 0 <= radius <= bits:
             raise InvalidParameterError(f"radius must be an int in [0, {bits}]. Got {radius!r} instead.")
-        allowed = None if where is None else snapshot.columns.mask(where)
-        return int(radius), Page(int(k), int(offset), allowed, None if max_distance is None else int(max_distance))
+        page = Page(int(k), int(offset), None if max_distance is None else int(max_distance))
+        return int(radius), page, snapshot.parts(where)
 
     def info(self, *, recent: int = 1000) -> dict[str, Any]:
         """What the index holds and how healthy its codes are; says when a retrain would help."""
         snapshot = self._snapshot
         meta = self._storage.read_meta()
-        bits_on = codelib.unpack(snapshot.index.codes).mean(axis=0) if len(snapshot.index) else np.zeros(self.bits)
+        codes = snapshot.codes()
+        bits_on = codelib.unpack(codes).mean(axis=0) if len(codes) else np.zeros(self.bits)
+        bucket_sizes = codelib.bucket_sizes(codes)
         recent_oov = snapshot.features.out_of_vocabulary_share(self._storage.read_recent_texts(recent))
         training_oov = float(meta.get("training_oov_share", 0.0))
         return {
             "database": self._storage.display_name,
-            "documents": len(snapshot.index),
+            "documents": len(codes),
             "bits": self.bits,
             "variant": meta.get("variant"),
             "trained_at": meta.get("trained_at"),
             "training_documents": meta.get("training_documents"),
             "vocabulary_size": snapshot.features.n_features,
             "bit_on_share": [round(float(share), 3) for share in bits_on],
-            "distinct_codes": snapshot.index.n_buckets,
-            "largest_bucket": snapshot.index.largest_bucket,
+            "distinct_codes": len(bucket_sizes),
+            "largest_bucket": int(bucket_sizes.max()) if len(bucket_sizes) else 0,
             "training_oov_share": round(training_oov, 4),
             "recent_oov_share": round(recent_oov, 4),
             "retrain_advised": recent_oov > training_oov + RETRAIN_OOV_MARGIN,
-            "bucket_size_histogram": snapshot.index.bucket_size_histogram(),
+            "bucket_size_histogram": codelib.size_histogram(bucket_sizes),
             "training_loss": [round(float(loss), 5) for loss in snapshot.hasher.history_],
-            "metadata_fields": snapshot.columns.fields,
+            "metadata_fields": snapshot.fields,
         }
 
     # -- updating -----------------------------------------------------------------------------------
@@ -356,9 +357,10 @@ class Searcher:
             present = self._storage.read_content_hashes()
             found = [i for i in ids if i in present]
             with self._storage.transaction() as conn:
+                others_wrote = self._storage.lock_generation(conn) != self._snapshot.generation
                 self._storage.delete_documents(conn, found)
-                self._storage.write_meta(conn, {})
-            self._snapshot = Snapshot.load(self._storage, self._snapshot.features, self._snapshot.hasher)
+                generation = self._storage.write_meta(conn, {})
+            self._after_write(others_wrote, generation, [], found)
         self.last_change = ChangeReport(removed=len(found), missing=[i for i in ids if i not in present],
                                         seconds=time.perf_counter() - started)
         return self.last_change
@@ -377,17 +379,28 @@ class Searcher:
             X = snapshot.features.transform([d.text for d in changed])
             codes = snapshot.hasher.encode(X)
             with self._storage.transaction() as conn:
+                others_wrote = self._storage.lock_generation(conn) != snapshot.generation
                 self._storage.delete_documents(conn, [d.id for d in changed] + gone)
                 self._storage.insert_documents(conn, progress(_stored(changed, codes), desc="storing", quiet=quiet,
                                                               total=len(changed), unit="doc"))
-                self._storage.write_meta(conn, {})
-            self._snapshot = Snapshot.load(self._storage, snapshot.features, snapshot.hasher)
+                generation = self._storage.write_meta(conn, {})
+            self._after_write(others_wrote, generation, [d.id for d in changed], gone)
         updated = sum(d.id in present for d in changed)
         self.last_change = ChangeReport(added=len(changed) - updated, updated=updated, removed=len(gone),
                                         unchanged=len(corpus.documents) - len(changed),
                                         skipped_empty=corpus.skipped_empty, skipped_binary=corpus.skipped_binary,
                                         seconds=time.perf_counter() - started)
         return self.last_change
+
+
+    def _after_write(self, others_wrote: bool, generation: str, written: list[str], removed: list[str]) -> None:
+        """Swap in the snapshot after a committed write (the caller holds the write lock): updated from the
+        current one, or read anew when another process had written since it was read."""
+        snapshot = self._snapshot
+        if others_wrote:
+            self._snapshot = Snapshot.load(self._storage, snapshot.features, snapshot.hasher)
+        else:
+            self._snapshot = snapshot.after_write(self._storage, written, removed, generation)
 
 
 class _StageClock:

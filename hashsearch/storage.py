@@ -236,11 +236,24 @@ class Storage:
     # -- writes (each takes the connection of an open transaction) ---------------------------------
 
     @staticmethod
-    def write_meta(conn: Connection, values: dict[str, Any]) -> None:
-        """Meta values, with a new ``generation``: every write calls this, so readers can tell a change."""
-        for key, value in {**values, "format_version": FORMAT_VERSION, "generation": uuid.uuid4().hex}.items():
+    def write_meta(conn: Connection, values: dict[str, Any]) -> str:
+        """Meta values, with a new ``generation`` (returned): every write calls this, so readers can tell
+        a change."""
+        generation = uuid.uuid4().hex
+        for key, value in {**values, "format_version": FORMAT_VERSION, "generation": generation}.items():
             conn.execute(sa.delete(meta_table).where(meta_table.c.key == key))
             conn.execute(sa.insert(meta_table).values(key=key, value=json.dumps(value)))
+        return generation
+
+    @staticmethod
+    def lock_generation(conn: Connection) -> str | None:
+        """The ``generation`` of the last committed write, with no other write able to commit until this
+        transaction ends: call it first in a write. A no-op update takes the lock (SQLite's one
+        writer, PostgreSQL's row lock); the read after it sees the latest commit."""
+        is_generation = meta_table.c.key == "generation"
+        conn.execute(sa.update(meta_table).where(is_generation).values(value=meta_table.c.value))
+        value = conn.execute(sa.select(meta_table.c.value).where(is_generation)).scalar()
+        return None if value is None else json.loads(value)
 
     @staticmethod
     def write_artifact(conn: Connection, name: str, data: bytes) -> None:
@@ -297,12 +310,15 @@ class Storage:
                                    "`hashsearch index SOURCE --retrain`.")
         return bytes(data)
 
-    def read_lookup(self) -> LookupRows:
-        """Every document's id, packed code, word counts and metadata, read through the driver (opening
-        a large index waits on this)."""
-        with self._raw_cursor() as cursor:
-            cursor.execute(f"SELECT id, code, words, metadata FROM {lookup_table.name}")
-            rows = cursor.fetchall()
+    def read_lookup(self, ids: Sequence[str] | None = None) -> LookupRows:
+        """Every document's (or these ids') id, packed code, word counts and metadata, read through the
+        driver (opening a large index waits on this)."""
+        if ids is not None:
+            rows = self._read_columns(lookup_table, ("code", "words", "metadata"), ids)
+        else:
+            with self._raw_cursor() as cursor:
+                cursor.execute(f"SELECT id, code, words, metadata FROM {lookup_table.name}")
+                rows = cursor.fetchall()
         codes = np.frombuffer(b"".join([bytes(row[1]) for row in rows]), dtype=np.uint8)
         return LookupRows([row[0] for row in rows], codes, [bytes(row[2]) for row in rows],
                           [row[3] for row in rows])

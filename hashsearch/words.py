@@ -46,6 +46,16 @@ def word_hashes(text: str) -> dict[int, int]:
     return hashes
 
 
+def query_hashes(text: str) -> np.ndarray:
+    """The distinct word hashes of a query (uint32), as the word index knows words."""
+    return np.fromiter(word_hashes(text), dtype=np.uint32)
+
+
+def stored_hashes(blob: bytes) -> np.ndarray:
+    """The word hashes of a stored document, from its ``encode_words`` blob."""
+    return np.frombuffer(blob[:4 * (len(blob) // 5)], dtype="<u4").astype(np.uint32)
+
+
 def encode_words(text: str) -> bytes:
     """A document's word counts as stored: n uint32 word hashes (ascending), then n uint8 counts."""
     counts = word_hashes(text)
@@ -86,16 +96,15 @@ class _Pairs:
         return hashes
 
 
-def _saturations(pairs: _Pairs) -> np.ndarray:
-    """Each document's BM25 saturation, k1 * (1 - b + b * length / mean length)."""
+def _lengths(pairs: _Pairs) -> np.ndarray:
+    """Each document's length in words."""
     lengths = np.zeros(len(pairs.sizes), dtype=np.float64)
     for docs, span in pairs.chunks():
         nonempty = np.flatnonzero(pairs.sizes[docs]) + docs.start
         if len(nonempty):
             lengths[nonempty] = np.add.reduceat(pairs.counts(docs, span), pairs.starts[nonempty] - span.start,
                                                 dtype=np.int64)
-    mean_length = max(float(lengths.mean()), 1.0) if len(lengths) else 1.0
-    return (BM25_K1 * (1 - BM25_B + BM25_B * lengths / mean_length)).astype(np.float32)
+    return lengths
 
 
 def _impacts(counts: np.ndarray, saturation: np.ndarray) -> np.ndarray:
@@ -107,13 +116,24 @@ def _impacts(counts: np.ndarray, saturation: np.ndarray) -> np.ndarray:
 class WordIndex:
     """Impact-ordered posting lists over the documents' stored word counts; immutable once built.
 
-    ``blobs[i]`` belongs to row ``rows[i]`` (the caller's row numbering, which is the code index's)."""
+    ``blobs[i]`` belongs to row ``rows[i]`` (the caller's row numbering, which is the code index's).
+    With a ``reference`` (the index of a larger set these documents join), BM25's statistics, the
+    mean length and each word's document frequency, are the two sets' together, so that scores from
+    both indexes compare."""
 
-    def __init__(self, blobs: Sequence[bytes], rows: np.ndarray, *, postings_per_word: int = POSTINGS_PER_WORD):
+    def __init__(self, blobs: Sequence[bytes], rows: np.ndarray, *, postings_per_word: int = POSTINGS_PER_WORD,
+                 reference: WordIndex | None = None):
         self.n_documents = len(blobs)
         pairs = _Pairs(blobs)
         rows = np.asarray(rows, dtype=np.int64)
-        saturations = _saturations(pairs)
+        lengths = _lengths(pairs)
+        if reference is None:
+            self.corpus_size_ = self.n_documents
+            self.mean_length_ = max(float(lengths.mean()), 1.0) if len(lengths) else 1.0
+        else:
+            self.corpus_size_ = self.n_documents + reference.corpus_size_
+            self.mean_length_ = reference.mean_length_
+        saturations = (BM25_K1 * (1 - BM25_B + BM25_B * lengths / self.mean_length_)).astype(np.float32)
         # One sort orders the postings by word, then strongest first, then ascending row (the tie-break):
         # word hash, inverted impact and row packed into one 64-bit key (rows must fit in 24 bits).
         packed = self.n_documents <= _PACKED_ROWS
@@ -142,8 +162,8 @@ class WordIndex:
         self.words_ = word_hashes_sorted[starts]
         del word_hashes_sorted
         df = np.diff(np.append(starts, len(keys)))  # (word, document) pairs are unique
-        n = max(self.n_documents, 1)
-        self.idf_ = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)  # BM25's idf, never negative
+        # Each word's document frequency in the corpus, this index's documents and the reference's.
+        self.df_ = (df + (reference.frequencies(self.words_) if reference is not None else 0)).astype(np.int32)
         kept = np.minimum(df, postings_per_word)
         self._starts = np.concatenate([[0], np.cumsum(kept)]).astype(np.int64)
         # Each word's first ``kept`` postings, gathered without a mask over all pairs.
@@ -160,19 +180,28 @@ class WordIndex:
     @property
     def nbytes(self) -> int:
         return (self._rows.nbytes + self._impacts.nbytes + self._starts.nbytes + self.words_.nbytes
-                + self.idf_.nbytes)
+                + self.df_.nbytes)
 
-    def query_words(self, text: str) -> np.ndarray:
-        """Positions (in ``words_``) of the text's distinct words that some document holds."""
-        return self._positions(np.fromiter(word_hashes(text), dtype=np.uint32))
+    def idf(self, words: np.ndarray) -> np.ndarray:
+        """BM25's idf (never negative) of the words at these positions."""
+        df = self.df_.take(words).astype(np.float64)
+        return np.log1p((max(self.corpus_size_, 1) - df + 0.5) / (df + 0.5)).astype(np.float32)
 
-    def stored_words(self, blob: bytes) -> np.ndarray:
-        """``query_words`` of a stored document, from its ``encode_words`` blob."""
-        return self._positions(np.frombuffer(blob[:4 * (len(blob) // 5)], dtype="<u4").astype(np.uint32))
-
-    def _positions(self, hashes: np.ndarray) -> np.ndarray:
+    def held(self, hashes: np.ndarray) -> np.ndarray:
+        """For each word hash, whether some document here holds it."""
         positions = self.words_.searchsorted(hashes)
-        return positions[self.words_.take(positions, mode="clip") == hashes] if len(self.words_) else positions[:0]
+        return self.words_.take(positions, mode="clip") == hashes if len(self.words_) else np.zeros(len(hashes), bool)
+
+    def positions(self, hashes: np.ndarray) -> np.ndarray:
+        """Positions (in ``words_``) of the word hashes that some document holds."""
+        return self.words_.searchsorted(hashes)[self.held(hashes)]
+
+    def frequencies(self, hashes: np.ndarray) -> np.ndarray:
+        """Each word hash's document frequency (0 for a word no document holds)."""
+        found = self.held(hashes)
+        df = np.zeros(len(hashes), dtype=np.int64)
+        df[found] = self.df_.take(self.words_.searchsorted(hashes[found]))
+        return df
 
     def scores(self, words: np.ndarray, *, allowed: np.ndarray | None = None,
                extra_rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -185,7 +214,7 @@ class WordIndex:
         sorting took 0.7 ms, most of a query's time)."""
         totals = self._scratch()
         found = []
-        scales = self.idf_.take(words) * np.float32((BM25_K1 + 1) / _IMPACT_LEVELS)
+        scales = self.idf(words) * np.float32((BM25_K1 + 1) / _IMPACT_LEVELS)
         try:
             for word, scale in zip(np.asarray(words).tolist(), scales.tolist()):
                 start, stop = int(self._starts[word]), int(self._starts[word + 1])
@@ -217,4 +246,4 @@ class WordIndex:
         identifying words, so that its cost stays that of a short one."""
         if len(words) <= limit:
             return words
-        return words[np.lexsort((words, -self.idf_.take(words)))[:limit]]
+        return words[np.lexsort((words, self.df_.take(words)))[:limit]]

@@ -5,6 +5,7 @@ import pytest
 from hashsearch import DocumentNotFoundError, InvalidParameterError, Searcher
 from hashsearch import codes as codelib
 from hashsearch import ranking
+from hashsearch.words import query_hashes, stored_hashes
 from tests.conftest import FAST, make_database
 
 QUERIES = ["rocket launch to the moon", "encryption keys and the clipper chip", "hockey playoff game",
@@ -27,19 +28,19 @@ def filtered(request, tmp_path_factory, sample_docs):
 
 
 def matching(searcher, docs, predicate):
-    return np.array([predicate(docs[doc_id]) for doc_id in searcher._snapshot.ids])
+    return np.array([predicate(docs[doc_id]) for doc_id in searcher._snapshot.main.ids])
 
 
 def reference(searcher, text, k, allowed, mode, max_distance=None, code=None, words=None):
     """Every allowed document scored by the mode's formula; ties by row."""
-    snapshot = searcher._snapshot
+    snapshot = searcher._snapshot.main
     code = searcher.encode([text])[0] if code is None else code
     distances = codelib.hamming(code, snapshot.index.codes)
     allowed = allowed & (distances <= (max_distance if max_distance is not None else snapshot.index.bits))
     if mode == "hamming":
         total = -distances.astype(np.float64)
     else:
-        query_words = snapshot.words.query_words(text) if words is None else words
+        query_words = snapshot.words.positions(query_hashes(text)) if words is None else words
         lexical = np.zeros(len(distances), dtype=np.float32)
         rows, scores = snapshot.words.scores(snapshot.words.rarest(query_words, ranking.MAX_QUERY_WORDS))
         keep = allowed[rows]
@@ -105,12 +106,12 @@ def test_max_distance_drops_farther_hits(filtered, mode):
 
 def test_similar_ranks_from_the_stored_code_and_words_leaving_the_document_out(filtered):
     searcher, docs = filtered
-    snapshot = searcher._snapshot
+    snapshot = searcher._snapshot.main
     for doc_id in list(docs)[::80]:
         row = snapshot.row_of(doc_id)
         hits = searcher.similar(doc_id, k=10, snippets=False)
         assert doc_id not in {h.id for h in hits} and len(hits) == 10
-        words = snapshot.words.stored_words(searcher._storage.read_words([doc_id])[doc_id])
+        words = snapshot.words.positions(stored_hashes(searcher._storage.read_words([doc_id])[doc_id]))
         everything = np.ones(len(searcher), dtype=bool)
         ranked = reference(searcher, "", 11, everything, "hybrid", code=snapshot.index.codes[row], words=words)
         assert ranked[0][0] == doc_id  # it scores highest against itself, then is left out

@@ -7,6 +7,7 @@ from hashsearch import InvalidParameterError, QueryError, Searcher
 from hashsearch import codes as codelib
 from hashsearch import ranking
 from hashsearch.storage import Storage
+from hashsearch.words import query_hashes
 from tests.conftest import FAST
 
 QUERIES = ["rocket launch to the moon", "encryption keys and the clipper chip", "hockey playoff game",
@@ -20,7 +21,7 @@ def brute_force(searcher, db, text, k):
     storage.close()
     stored = stored.reshape(len(ids), -1)
     query = searcher.encode([text])[0]
-    from hashsearch.snapshot import tiebreak_order as _tiebreak_order
+    from hashsearch.segment import tiebreak_order as _tiebreak_order
     order = _tiebreak_order(ids)
     distances = codelib.hamming(query, stored[order])
     best = np.lexsort((np.arange(len(order)), distances))[:k]
@@ -64,9 +65,9 @@ def hybrid_brute_force(searcher, text, k):
 
     Exact for k <= HASH_CANDIDATES on an index whose posting lists are not pruned: a document outside
     both candidate sets holds no query word and is no nearer than the candidate codes."""
-    snapshot = searcher._snapshot
+    snapshot = searcher._snapshot.main
     words, index = snapshot.words, snapshot.index
-    query_words = words.query_words(text)
+    query_words = words.positions(query_hashes(text))
     lexical = np.zeros(len(index), dtype=np.float32)
     rows, scores = words.scores(words.rarest(query_words, ranking.MAX_QUERY_WORDS))
     if len(rows):
@@ -99,8 +100,8 @@ def test_a_document_is_found_by_its_first_line(searcher, sample_docs):
 
 
 def test_default_order_is_by_score_then_the_id_hash(searcher):
-    from hashsearch.snapshot import tiebreak_order as _tiebreak_order
-    ids = searcher._snapshot.ids
+    from hashsearch.segment import tiebreak_order as _tiebreak_order
+    ids = searcher._snapshot.main.ids
     position = {doc_id: row for row, doc_id in enumerate(ids)}
     assert np.array_equal(_tiebreak_order(list(ids)), np.arange(len(ids)))  # rows are in the id-hash order
     for text in QUERIES + ["words no document holds zqxv"]:

@@ -1,0 +1,121 @@
+"""Writes through a searcher update its snapshot in segments (the main one with rows gone, a recent one):
+the answers equal those of the same index read anew."""
+import numpy as np
+import pytest
+
+from hashsearch import Searcher, snapshot
+from hashsearch import codes as codelib
+from hashsearch.index import CodeIndex
+from hashsearch.ranking import Part, nearest
+from hashsearch.segment import Segment
+from tests.conftest import FAST
+
+QUERIES = ["rocket launch to the moon", "encryption keys and the clipper chip", "hockey playoff game",
+           "gun control laws", "prayer and faith", "zqxv"]
+FILTERS = [None, {"topic": "sci.space"}, {"topic": {"$ne": "sci.space"}}, {"fresh": True}, {"n": {"$gte": 5}},
+           {"$or": [{"fresh": {"$ne": True}}, {"n": {"$lt": 3}}]}]
+
+
+@pytest.fixture()
+def written(new_db, sample_docs):
+    """An index built from most posts, then, through the same searcher: 40 more added (with fields the
+    built ones lack), 10 built ones changed, 10 built and 5 added ones removed."""
+    db = new_db()
+    base, later = sample_docs[:-60], sample_docs[-60:]
+    searcher = Searcher.build(base, db, bits=32, seed=0, **FAST)
+    searcher.add([{**doc, "fresh": True, "n": i} for i, doc in enumerate(later[:40])])
+    searcher.add([{**doc, "text": doc["text"] + "\nA rocket to Mars, with hockey on board."} for doc in base[:10]])
+    removed = [doc["id"] for doc in base[10:20] + later[:5]]
+    searcher.remove(removed)
+    with searcher:
+        yield searcher, db, removed
+
+
+def test_writes_leave_a_recent_segment_and_gone_rows(written):
+    searcher, _, _ = written
+    state = searcher._snapshot
+    assert state.recent is not None and len(state.recent) == 45  # 35 added, 10 changed
+    assert state.gone == 20 and int((~state.live).sum()) == 20  # 10 changed, 10 removed
+    assert len(searcher) == len(state.main) - 20 + 45
+
+
+@pytest.mark.parametrize("where", FILTERS)
+def test_hamming_answers_equal_the_index_read_anew(written, where):
+    searcher, db, _ = written
+    with Searcher.open(db) as reopened:
+        assert reopened._snapshot.recent is None
+        for text in QUERIES:
+            for k, offset, max_distance in ((1, 0, None), (10, 0, None), (10, 10, None), (300, 0, None),
+                                            (20, 0, 12)):
+                options = dict(mode="hamming", where=where, offset=offset, max_distance=max_distance)
+                assert searcher.search(text, k, **options) == reopened.search(text, k, **options)
+
+
+def test_counts_fields_and_documents_equal_the_index_read_anew(written):
+    searcher, db, removed = written
+    with Searcher.open(db) as reopened:
+        assert len(searcher) == len(reopened)
+        ours, theirs = searcher.info(), reopened.info()
+        for name in ("documents", "metadata_fields", "bit_on_share", "distinct_codes", "largest_bucket",
+                     "bucket_size_histogram"):
+            assert ours[name] == theirs[name], name
+        some = [removed[0], "sci.space/62477.txt", *[h.id for h in reopened.search("rocket", k=20)]]
+        assert searcher.get(some) == reopened.get(some)
+        for doc_id in [h.id for h in reopened.search("hockey", k=5, where={"fresh": True})]:
+            assert searcher.similar(doc_id, k=8, mode="hamming") == reopened.similar(doc_id, k=8, mode="hamming")
+
+
+def test_the_default_ranking_finds_written_documents_and_never_removed_ones(written, sample_docs):
+    searcher, _, removed = written
+    for doc in sample_docs[-55:-20]:  # added and kept
+        assert searcher.search(doc["text"], k=1, snippets=False)[0].id == doc["id"]
+    for doc in sample_docs[:10]:  # changed: found by the new text
+        assert searcher.search(doc["text"] + "\nA rocket to Mars, with hockey on board.", k=1)[0].id == doc["id"]
+    gone = set(removed)
+    for doc in sample_docs:
+        if doc["id"] in gone:
+            assert not gone & {h.id for h in searcher.search(doc["text"], k=50, snippets=False)}
+    hits = searcher.search("rocket", k=400, where={"fresh": True}, snippets=False)
+    assert len(hits) == 35 and all(h.id not in gone for h in hits)
+    scores = [h.score for h in searcher.search("hockey playoff game", k=100)]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_a_write_past_the_merge_threshold_reads_everything_into_one_segment(new_db, sample_docs, monkeypatch):
+    monkeypatch.setattr(snapshot, "MERGE_MIN", 10)
+    with Searcher.build(sample_docs[:-30], new_db(), bits=32, seed=0, **FAST) as searcher:
+        searcher.add(sample_docs[-30:-25])
+        assert searcher._snapshot.recent is not None
+        searcher.add(sample_docs[-25:])
+        assert searcher._snapshot.recent is None and searcher._snapshot.live is None
+        assert len(searcher) == len(sample_docs)
+
+
+def test_a_write_after_another_process_wrote_reads_everything_anew(new_db, sample_docs):
+    db = new_db()
+    Searcher.build(sample_docs[:-2], db, bits=32, seed=0, **FAST).close()
+    with Searcher.open(db) as first, Searcher.open(db) as second:
+        first.add(sample_docs[-2:-1])
+        second.add(sample_docs[-1:])  # its snapshot predates first's write: it reads everything
+        assert len(second) == len(sample_docs)
+        assert second.search(sample_docs[-2]["text"], k=1)[0].id == sample_docs[-2]["id"]
+
+
+@pytest.mark.parametrize("excluded", [0, 3, 40, 200])
+@pytest.mark.parametrize("enough", [None, 5])
+def test_a_search_past_a_few_excluded_rows_equals_the_scan_of_the_allowed(excluded, enough):
+    rng = np.random.default_rng(excluded)
+    codes = rng.integers(0, 256, size=(4000, 4), dtype=np.uint8)
+    codes[:300] = codes[0]  # a crowded bucket, so that excluded rows fall in the balls probed
+    index = CodeIndex(codes, 32)
+    allowed = np.ones(len(codes), dtype=bool)
+    allowed[rng.choice(np.r_[0:300, 300:4000:7], excluded, replace=False)] = False
+    part = Part(Segment(np.arange(len(codes)).astype(object), np.arange(len(codes), dtype=np.uint64), index,
+                        None, None), allowed, excluded)
+    for query in [codes[0], codes[500], rng.integers(0, 256, 4, dtype=np.uint8)]:
+        distances = codelib.hamming(query, codes)
+        order = [row for row in np.lexsort((np.arange(len(codes)), distances)) if allowed[row]]
+        for k in (1, 10, 120):
+            rows, found = nearest(part, query, k, 2, None, enough=enough)
+            assert len(rows) >= min(k, enough or k)
+            assert rows.tolist() == order[:len(rows)] and found.tolist() == distances[rows].tolist()
