@@ -20,6 +20,8 @@ from typing import Any
 from .errors import CorpusError
 from .progress import progress
 
+Source = str | Path | Iterable[Mapping[str, Any]]  # a folder or file path, or the records themselves
+
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".rst", ".text")
 FILE_SUFFIXES = (".jsonl", ".csv") + TEXT_SUFFIXES
 _BINARY_SNIFF_BYTES = 8192
@@ -50,7 +52,7 @@ class Corpus:
         return len(self.documents)
 
 
-def read_corpus(source: str | Path | Iterable[Mapping[str, Any]], *, quiet: bool = True) -> Corpus:
+def read_corpus(source: Source, *, quiet: bool = True) -> Corpus:
     """Read every document from ``source``: a folder, a .jsonl/.csv/.txt/.md file, ``-`` (JSON lines on
     stdin) or an iterable of ``{"id": ..., "text": ...}`` dicts."""
     corpus = Corpus(documents=[])

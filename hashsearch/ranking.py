@@ -92,13 +92,14 @@ def nearest(part: Part, query_code: np.ndarray, k: int, radius: int, max_distanc
 def _search_past(codes: CodeIndex, allowed: np.ndarray, query_code: np.ndarray, k: int, radius: int,
                  enough: int) -> tuple[np.ndarray, np.ndarray]:
     """``CodeIndex.search`` among the allowed rows when few are left out: the exact top k + e of every
-    row, with e the rows left out that it met, widened until k (or ``enough``) allowed rows remain."""
-    extra = 0
+    row, with e the rows left out that it met, widened until ``enough`` (at most k) allowed remain.
+    Each round meets more rows left out than the last asked past, so it ends."""
+    enough, extra = min(enough, k), 0
     while True:
         rows, distances = codes.search(query_code, k + extra, radius, enough=enough + extra)
         keep = allowed[rows]
         kept = int(keep.sum())
-        if kept >= min(k, len(rows)) and (len(rows) == k + extra or kept >= enough) or len(rows) == len(codes):
+        if kept >= enough or len(rows) == len(codes):
             return rows[keep][:k], distances[keep][:k]
         extra = len(rows) - kept
 

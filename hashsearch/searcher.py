@@ -17,19 +17,18 @@ from typing import Any
 import numpy as np
 
 from . import codes as codelib
-from .corpus import Corpus, Document, read_corpus
-from .errors import CorpusError, DocumentNotFoundError, IndexNotFoundError, InvalidParameterError, QueryError
+from .corpus import Corpus, Document, Source, read_corpus
+from .errors import DocumentNotFoundError, IndexNotFoundError, InvalidParameterError, QueryError
 from .features import TextFeatures
 from .model import SemanticHasher
+from .indexing import StageClock, configure, read_nonempty, stored_rows
 from .progress import progress
 from . import ranking
 from .ranking import MODES, Page, Part
-from .storage import Storage, StoredDocument
+from .storage import Storage
 from .snapshot import Snapshot
-from .words import encode_words, query_hashes, stored_hashes
+from .words import query_hashes, stored_hashes
 
-Source = str | Path | Iterable[Mapping[str, Any]]
-_FEATURE_OPTIONS = ("max_features", "min_df", "max_df", "weighting")
 # Recent documents missing this much more of their words than the training corpus did: the vocabulary is stale.
 RETRAIN_OOV_MARGIN = 0.10
 DEFAULT_BITS = 64  # beat 32 bits in nearly every column of benchmarks/user_queries.py, for 4 more bytes a document
@@ -86,9 +85,9 @@ class Searcher:
         ``options``: vocabulary (max_features, min_df, max_df, weighting) and training (see ``SemanticHasher``).
         """
         started = time.perf_counter()
-        features, hasher = _configure(bits=bits, seed=seed, quiet=quiet, **options)
-        stages = _StageClock()
-        corpus = _read_nonempty(source, quiet)
+        features, hasher = configure(bits=bits, seed=seed, quiet=quiet, **options)
+        stages = StageClock()
+        corpus = read_nonempty(source, quiet)
         stages.lap("reading")
         storage = Storage.create(db)
         try:
@@ -101,7 +100,7 @@ class Searcher:
             stages.lap("encoding")
             with storage.transaction() as conn:
                 storage.delete_all_documents(conn)
-                storage.insert_documents(conn, progress(_stored(documents, codes), desc="storing", quiet=quiet,
+                storage.insert_documents(conn, progress(stored_rows(documents, codes), desc="storing", quiet=quiet,
                                                         total=len(documents), unit="doc"))
                 config_json, weights = hasher.to_bytes()
                 storage.write_artifact(conn, "vocabulary", features.to_json().encode("utf-8"))
@@ -354,7 +353,7 @@ class Searcher:
         started = time.perf_counter()
         ids = list(dict.fromkeys(str(i) for i in ids))
         with self._write_lock:
-            present = self._storage.read_content_hashes()
+            present = self._storage.read_content_hashes(ids)
             found = [i for i in ids if i in present]
             with self._storage.transaction() as conn:
                 others_wrote = self._storage.lock_generation(conn) != self._snapshot.generation
@@ -369,7 +368,8 @@ class Searcher:
         started = time.perf_counter()
         with self._write_lock:
             snapshot = self._snapshot
-            present = self._storage.read_content_hashes()
+            # A sync compares every stored document; an add only those it brings.
+            present = self._storage.read_content_hashes(None if remove_missing else [d.id for d in corpus.documents])
             changed = [d for d in corpus.documents if present.get(d.id) != d.content_hash]
             incoming = {d.id for d in corpus.documents}
             gone = [i for i in present if i not in incoming] if remove_missing else []
@@ -381,7 +381,7 @@ class Searcher:
             with self._storage.transaction() as conn:
                 others_wrote = self._storage.lock_generation(conn) != snapshot.generation
                 self._storage.delete_documents(conn, [d.id for d in changed] + gone)
-                self._storage.insert_documents(conn, progress(_stored(changed, codes), desc="storing", quiet=quiet,
+                self._storage.insert_documents(conn, progress(stored_rows(changed, codes), desc="storing", quiet=quiet,
                                                               total=len(changed), unit="doc"))
                 generation = self._storage.write_meta(conn, {})
             self._after_write(others_wrote, generation, [d.id for d in changed], gone)
@@ -403,50 +403,5 @@ class Searcher:
             self._snapshot = snapshot.after_write(self._storage, written, removed, generation)
 
 
-class _StageClock:
-    """Seconds spent in each named step of a build, for reports and benchmarks."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self._last = time.perf_counter()
-
-    def lap(self, stage: str) -> None:
-        now = time.perf_counter()
-        self.seconds[stage] = now - self._last
-        self._last = now
-
-
 def _not_int(value: object) -> bool:
     return isinstance(value, bool) or not isinstance(value, (int, np.integer))
-
-
-def _configure(*, bits: int, seed: int, quiet: bool, **options: Any) -> tuple[TextFeatures, SemanticHasher]:
-    """Validate every option before any slow work starts."""
-    feature_options = {name: options.pop(name) for name in _FEATURE_OPTIONS if name in options}
-    try:
-        hasher = SemanticHasher(bits=bits, seed=seed, quiet=quiet, **options)
-    except TypeError:
-        allowed = sorted(set(SemanticHasher().get_params()) | set(_FEATURE_OPTIONS))
-        raise InvalidParameterError(f"unknown option(s) {', '.join(sorted(options))}. "
-                                    f"Known options: {', '.join(allowed)}.") from None
-    hasher.check_params()
-    features = TextFeatures(**feature_options)
-    features.check_params()
-    return features, hasher
-
-
-def _read_nonempty(source: Source, quiet: bool) -> Corpus:
-    corpus = read_corpus(source, quiet=quiet)
-    if not corpus.documents:
-        skipped = len(corpus.skipped_empty) + len(corpus.skipped_binary)
-        name = source if isinstance(source, (str, Path)) else "the documents given"
-        raise CorpusError(f"{name}: no documents to index"
-                          + (f" ({skipped} empty or binary skipped)" if skipped else "")
-                          + ". Give a folder of .txt/.md files, a .jsonl or a .csv with id and text.")
-    return corpus
-
-
-def _stored(documents: Sequence[Document], codes: np.ndarray) -> Iterable[StoredDocument]:
-    for document, code in zip(documents, codes):
-        yield StoredDocument(document.id, code.tobytes(), encode_words(document.text), document.content_hash,
-                             document.text, document.metadata)

@@ -323,7 +323,10 @@ class Storage:
         return LookupRows([row[0] for row in rows], codes, [bytes(row[2]) for row in rows],
                           [row[3] for row in rows])
 
-    def read_content_hashes(self) -> dict[str, str]:
+    def read_content_hashes(self, ids: Sequence[str] | None = None) -> dict[str, str]:
+        """id -> content hash of every document (or of these ids, those stored)."""
+        if ids is not None:
+            return dict(self._read_columns(documents_table, ("content_hash",), ids))
         with self._engine.connect() as conn:
             return dict(conn.execute(sa.select(documents_table.c.id, documents_table.c.content_hash)).all())
 

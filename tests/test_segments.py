@@ -102,20 +102,23 @@ def test_a_write_after_another_process_wrote_reads_everything_anew(new_db, sampl
 
 
 @pytest.mark.parametrize("excluded", [0, 3, 40, 200])
-@pytest.mark.parametrize("enough", [None, 5])
-def test_a_search_past_a_few_excluded_rows_equals_the_scan_of_the_allowed(excluded, enough):
+@pytest.mark.parametrize("enough", [None, 10])
+@pytest.mark.parametrize("probe_cost", [0.0, None])  # 0: always probe the balls; None: the default (scans)
+def test_a_search_past_a_few_excluded_rows_equals_the_scan_of_the_allowed(excluded, enough, probe_cost):
     rng = np.random.default_rng(excluded)
     codes = rng.integers(0, 256, size=(4000, 4), dtype=np.uint8)
-    codes[:300] = codes[0]  # a crowded bucket, so that excluded rows fall in the balls probed
-    index = CodeIndex(codes, 32)
+    codes[:3] = codes[0]  # a small bucket in a crowded radius-1 ball, so that balls answer early
+    codes[3:300] = codes[0] ^ (1 << rng.integers(0, 8, (297, 1))).astype(np.uint8)
+    costs = {} if probe_cost is None else {"probe_cost": probe_cost, "probe_overhead": 0.0}
+    index = CodeIndex(codes, 32, **costs)
     allowed = np.ones(len(codes), dtype=bool)
-    allowed[rng.choice(np.r_[0:300, 300:4000:7], excluded, replace=False)] = False
+    allowed[rng.choice(np.r_[0:300:2, 300:4000:7], excluded, replace=False)] = False
     part = Part(Segment(np.arange(len(codes)).astype(object), np.arange(len(codes), dtype=np.uint64), index,
                         None, None), allowed, excluded)
-    for query in [codes[0], codes[500], rng.integers(0, 256, 4, dtype=np.uint8)]:
+    for query in [codes[0], codes[5], codes[700], rng.integers(0, 256, 4, dtype=np.uint8)]:
         distances = codelib.hamming(query, codes)
         order = [row for row in np.lexsort((np.arange(len(codes)), distances)) if allowed[row]]
-        for k in (1, 10, 120):
+        for k in (1, 10, 100, 400):
             rows, found = nearest(part, query, k, 2, None, enough=enough)
             assert len(rows) >= min(k, enough or k)
             assert rows.tolist() == order[:len(rows)] and found.tolist() == distances[rows].tolist()

@@ -1,0 +1,64 @@
+"""The steps that turn documents into stored rows, shared by ``Searcher.build`` and its updates:
+options checked before any slow work, a corpus read, documents paired with their codes and word counts."""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .corpus import Corpus, Document, Source, read_corpus
+from .errors import CorpusError, InvalidParameterError
+from .features import TextFeatures
+from .model import SemanticHasher
+from .storage import StoredDocument
+from .words import encode_words
+
+FEATURE_OPTIONS = ("max_features", "min_df", "max_df", "weighting")
+
+
+class StageClock:
+    """Seconds spent in each named step of a build, for reports and benchmarks."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = now - self._last
+        self._last = now
+
+
+def configure(*, bits: int, seed: int, quiet: bool, **options: Any) -> tuple[TextFeatures, SemanticHasher]:
+    """Validate every option before any slow work starts."""
+    feature_options = {name: options.pop(name) for name in FEATURE_OPTIONS if name in options}
+    try:
+        hasher = SemanticHasher(bits=bits, seed=seed, quiet=quiet, **options)
+    except TypeError:
+        allowed = sorted(set(SemanticHasher().get_params()) | set(FEATURE_OPTIONS))
+        raise InvalidParameterError(f"unknown option(s) {', '.join(sorted(options))}. "
+                                    f"Known options: {', '.join(allowed)}.") from None
+    hasher.check_params()
+    features = TextFeatures(**feature_options)
+    features.check_params()
+    return features, hasher
+
+
+def read_nonempty(source: Source, quiet: bool) -> Corpus:
+    corpus = read_corpus(source, quiet=quiet)
+    if not corpus.documents:
+        skipped = len(corpus.skipped_empty) + len(corpus.skipped_binary)
+        name = source if isinstance(source, (str, Path)) else "the documents given"
+        raise CorpusError(f"{name}: no documents to index"
+                          + (f" ({skipped} empty or binary skipped)" if skipped else "")
+                          + ". Give a folder of .txt/.md files, a .jsonl or a .csv with id and text.")
+    return corpus
+
+
+def stored_rows(documents: Sequence[Document], codes: np.ndarray) -> Iterable[StoredDocument]:
+    for document, code in zip(documents, codes):
+        yield StoredDocument(document.id, code.tobytes(), encode_words(document.text), document.content_hash,
+                             document.text, document.metadata)
