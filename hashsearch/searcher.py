@@ -166,16 +166,30 @@ class Searcher:
         return Snapshot.load(storage, features, hasher)
 
     def refresh(self) -> None:
-        """Reload from the database, to see changes another process committed."""
+        """Reload everything from the database, to see changes another process committed."""
         with self._write_lock:
             self._snapshot = self._load_snapshot()
 
     def refresh_if_changed(self) -> bool:
-        """``refresh`` when a write committed since this searcher's snapshot (one small read when none did)."""
+        """Catch up with the writes committed since this searcher's snapshot (one small read when none
+        were): from the database's change log, as after a write of its own."""
         if self._storage.read_generation() == self._snapshot.generation:
             return False
-        self.refresh()
+        with self._write_lock:
+            self._catch_up()
         return True
+
+    def _catch_up(self) -> None:
+        """Bring the snapshot up to the latest commit (the caller holds the write lock): the ids the
+        logged changes touched are updated in it, or, when the log no longer reaches back to the
+        snapshot (an index rebuilt, or too many changes since), everything is read again."""
+        snapshot = self._snapshot
+        generation = self._storage.read_generation()
+        changes = self._storage.read_changes(snapshot.change_seq)
+        if changes is None:
+            self._snapshot = self._load_snapshot()
+        else:
+            self._snapshot = snapshot.after_changes(self._storage, *changes, generation)
 
     def close(self) -> None:
         self._storage.close()
@@ -356,10 +370,11 @@ class Searcher:
             present = self._storage.read_content_hashes(ids)
             found = [i for i in ids if i in present]
             with self._storage.transaction() as conn:
-                others_wrote = self._storage.lock_generation(conn) != self._snapshot.generation
+                self._storage.lock_writes(conn)
                 self._storage.delete_documents(conn, found)
-                generation = self._storage.write_meta(conn, {})
-            self._after_write(others_wrote, generation, [], found)
+                self._storage.log_changes(conn, found)
+                self._storage.write_meta(conn, {})
+            self._catch_up()
         self.last_change = ChangeReport(removed=len(found), missing=[i for i in ids if i not in present],
                                         seconds=time.perf_counter() - started)
         return self.last_change
@@ -378,29 +393,21 @@ class Searcher:
                 gone += [i for i in corpus.skipped_empty + corpus.skipped_binary if i in present]
             X = snapshot.features.transform([d.text for d in changed])
             codes = snapshot.hasher.encode(X)
+            touched = [d.id for d in changed] + gone
             with self._storage.transaction() as conn:
-                others_wrote = self._storage.lock_generation(conn) != snapshot.generation
-                self._storage.delete_documents(conn, [d.id for d in changed] + gone)
+                self._storage.lock_writes(conn)
+                self._storage.delete_documents(conn, touched)
                 self._storage.insert_documents(conn, progress(stored_rows(changed, codes), desc="storing", quiet=quiet,
                                                               total=len(changed), unit="doc"))
-                generation = self._storage.write_meta(conn, {})
-            self._after_write(others_wrote, generation, [d.id for d in changed], gone)
+                self._storage.log_changes(conn, touched)
+                self._storage.write_meta(conn, {})
+            self._catch_up()
         updated = sum(d.id in present for d in changed)
         self.last_change = ChangeReport(added=len(changed) - updated, updated=updated, removed=len(gone),
                                         unchanged=len(corpus.documents) - len(changed),
                                         skipped_empty=corpus.skipped_empty, skipped_binary=corpus.skipped_binary,
                                         seconds=time.perf_counter() - started)
         return self.last_change
-
-
-    def _after_write(self, others_wrote: bool, generation: str, written: list[str], removed: list[str]) -> None:
-        """Swap in the snapshot after a committed write (the caller holds the write lock): updated from the
-        current one, or read anew when another process had written since it was read."""
-        snapshot = self._snapshot
-        if others_wrote:
-            self._snapshot = Snapshot.load(self._storage, snapshot.features, snapshot.hasher)
-        else:
-            self._snapshot = snapshot.after_write(self._storage, written, removed, generation)
 
 
 def _not_int(value: object) -> bool:

@@ -1,12 +1,13 @@
 """What searches read: one immutable view of an index (vocabulary and model, and its documents in segments).
 
 Opening an index reads every document into one main segment; that costs seconds at a million
-documents, too much to repeat after each small write. A write through the searcher instead commits,
-then marks the main segment's rows of the documents it removed or replaced as gone, and rebuilds only
-a recent segment of the documents written since the main one was read, with the main segment's word
-statistics (Lucene's segments and deletions, on a small scale). Searches rank both segments and merge.
-Once the recent segment and the gone rows together pass ``MERGE_SHARE`` of the index (or
-``MERGE_MIN`` documents), the next write reads everything again into one main segment.
+documents, too much to repeat after each small write. After a write (this process's, or another's
+seen by a refresh) the searcher instead reads the ids it touched from the database's change log,
+marks the main segment's rows of those ids as gone, and rebuilds only a recent segment of the
+documents written since the main one was read, with the main segment's word statistics (Lucene's
+segments and deletions, on a small scale). Searches rank both segments and merge. Once the recent
+segment and the gone rows together pass ``MERGE_SHARE`` of the index (or ``MERGE_MIN`` documents),
+everything is read again into one main segment.
 
 A segment's answers are exact (Hamming top k, filters) whatever the split; word scores differ
 slightly from those of one merged segment (idf counts gone rows until the merge, and the recent
@@ -35,35 +36,37 @@ class Snapshot:
     features: TextFeatures
     hasher: SemanticHasher
     main: Segment
-    recent: Segment | None  # documents written through this searcher since ``main`` was read
+    recent: Segment | None  # documents written since ``main`` was read
     live: np.ndarray | None  # main's rows not removed or replaced since (a mask; None: all of them)
     gone: int  # main's rows not live
-    generation: str | None  # the database's at load: a later write by anyone else changes it
+    generation: str | None  # the database's when last brought up to date: any later write changes it
+    change_seq: int  # the last logged change this snapshot holds
 
     @classmethod
     def load(cls, storage: Storage, features: TextFeatures, hasher: SemanticHasher) -> Snapshot:
         """A snapshot of everything stored, with the given vocabulary and model."""
-        generation = storage.read_generation()  # read first: a write in between shows as a change later
-        return cls(features, hasher, Segment.build(storage.read_lookup(), hasher.bits), None, None, 0, generation)
+        # Read first: a write in between shows as a change later, and replaying a change is harmless.
+        generation, change_seq = storage.read_generation(), storage.read_change_seq()
+        main = Segment.build(storage.read_lookup(), hasher.bits)
+        return cls(features, hasher, main, None, None, 0, generation, change_seq)
 
-    def after_write(self, storage: Storage, written: Sequence[str], removed: Sequence[str],
-                    generation: str) -> Snapshot:
-        """The snapshot after a write of this searcher's that stored ``written`` and deleted ``removed``
-        (ids), committed as ``generation``, with no other write since this snapshot's."""
-        touched = set(written) | set(removed)
+    def after_changes(self, storage: Storage, change_seq: int, touched: Sequence[str],
+                      generation: str | None) -> Snapshot:
+        """The snapshot after the logged changes up to ``change_seq``, which touched these ids (each now
+        stored or deleted), the database being at ``generation``."""
         if not touched:
-            return replace(self, generation=generation)
-        live = np.ones(len(self.main), dtype=bool) if self.live is None else self.live.copy()
-        gone = [row for row in map(self.main.row_of, touched) if row is not None]
-        live[gone] = False
-        kept = [] if self.recent is None else [i for i in self.recent.ids.tolist() if i not in touched]
-        recent_ids = kept + list(dict.fromkeys(written))
-        gone_count = len(self.main) - int(live.sum())
-        if len(recent_ids) + gone_count > max(MERGE_MIN, MERGE_SHARE * len(self.main)):
+            return replace(self, generation=generation, change_seq=change_seq)
+        touched_set = set(touched)
+        kept = [] if self.recent is None else [i for i in self.recent.ids.tolist() if i not in touched_set]
+        if len(kept) + len(touched) + self.gone > max(MERGE_MIN, MERGE_SHARE * len(self.main)):
             return Snapshot.load(storage, self.features, self.hasher)
-        recent = (Segment.build(storage.read_lookup(recent_ids), self.hasher.bits, reference=self.main)
-                  if recent_ids else None)
-        return replace(self, recent=recent, live=live if gone_count else None, gone=gone_count, generation=generation)
+        live = np.ones(len(self.main), dtype=bool) if self.live is None else self.live.copy()
+        live[[row for row in map(self.main.row_of, touched) if row is not None]] = False
+        stored = storage.read_lookup(kept + list(touched))  # the touched ids still stored were written
+        recent = Segment.build(stored, self.hasher.bits, reference=self.main) if stored.ids else None
+        gone = len(self.main) - int(live.sum())
+        return replace(self, recent=recent, live=live if gone else None, gone=gone, generation=generation,
+                       change_seq=change_seq)
 
     def __len__(self) -> int:
         return len(self.main) - self.gone + (len(self.recent) if self.recent is not None else 0)

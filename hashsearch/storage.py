@@ -4,7 +4,9 @@ SQLAlchemy Core keeps one schema for SQLite (a path) and PostgreSQL (a URL). Eve
 transaction, so a crash or a bad document leaves the previous index whole; SQLite runs in WAL mode so
 readers keep answering from the last committed state while a writer works.
 
-The documents table is the record: id, text, metadata, content hash. Two narrow tables, clustered
+The documents table is the record: id, text, metadata, content hash. The changes table logs the ids
+each write touched, so that another process's searcher can catch up on them without reading the
+whole index (``read_changes``). Two narrow tables, clustered
 by id on SQLite, hold what is read often: the lookup table (each document's code, word counts
 ``words.encode_words`` and metadata), which opening an index scans to build the code index, the word
 index and the filter columns without touching the texts; and the snippets table, which every query
@@ -32,11 +34,14 @@ from .errors import IndexFormatError, IndexNotFoundError
 from .words import encode_words
 
 # 2 added the lookup table, 3 its word counts and metadata, 4 the snippets table (and dropped the documents'
-# unused term vectors). Older indexes are upgraded on open.
-FORMAT_VERSION = 4
+# unused term vectors), 5 the changes table. Older indexes are upgraded on open.
+FORMAT_VERSION = 5
 SNIPPET_CHARS = 200
 _INSERT_CHUNK = 2000
 SQLITE_MMAP_BYTES = 1 << 30
+# The changes table keeps the ids of about this many recent changes; a write of more resets it, and a
+# searcher further behind than what it keeps reads the whole index instead.
+CHANGE_LOG_ROWS = 10_000
 
 metadata = sa.MetaData()
 meta_table = sa.Table(
@@ -72,6 +77,12 @@ snippets_table = sa.Table(
     sa.Column("id", sa.Text, primary_key=True),
     sa.Column("snippet", sa.Text, nullable=False),
     sqlite_with_rowid=False,
+)
+changes_table = sa.Table(
+    "hashsearch_changes", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),  # never reused: AUTOINCREMENT, a sequence
+    sa.Column("id", sa.Text, nullable=False),
+    sqlite_autoincrement=True,
 )
 _DERIVED_TABLES = (lookup_table, snippets_table)  # made from the documents table: an upgrade rebuilds them
 
@@ -210,6 +221,8 @@ class Storage:
             for table in _DERIVED_TABLES:
                 table.drop(conn, checkfirst=True)
                 table.create(conn)
+            changes_table.create(conn, checkfirst=True)
+            self.reset_changes(conn)
             rows = conn.execute(sa.select(documents_table.c.id, documents_table.c.code, documents_table.c.snippet,
                                           documents_table.c.text, documents_table.c.metadata))
             while chunk := rows.fetchmany(_INSERT_CHUNK):
@@ -236,34 +249,57 @@ class Storage:
     # -- writes (each takes the connection of an open transaction) ---------------------------------
 
     @staticmethod
-    def write_meta(conn: Connection, values: dict[str, Any]) -> str:
-        """Meta values, with a new ``generation`` (returned): every write calls this, so readers can tell
-        a change."""
-        generation = uuid.uuid4().hex
-        for key, value in {**values, "format_version": FORMAT_VERSION, "generation": generation}.items():
-            conn.execute(sa.delete(meta_table).where(meta_table.c.key == key))
-            conn.execute(sa.insert(meta_table).values(key=key, value=json.dumps(value)))
-        return generation
+    def write_meta(conn: Connection, values: dict[str, Any]) -> None:
+        """Meta values, with a new ``generation``: every write calls this, so readers can tell a change.
+        Rows are updated in place (inserted when new), so that ``lock_writes`` keeps its row lock."""
+        for key, value in {**values, "format_version": FORMAT_VERSION, "generation": uuid.uuid4().hex}.items():
+            updated = conn.execute(sa.update(meta_table).where(meta_table.c.key == key).values(value=json.dumps(value)))
+            if not updated.rowcount:
+                conn.execute(sa.insert(meta_table).values(key=key, value=json.dumps(value)))
 
     @staticmethod
-    def lock_generation(conn: Connection) -> str | None:
-        """The ``generation`` of the last committed write, with no other write able to commit until this
-        transaction ends: call it first in a write. A no-op update takes the lock (SQLite's one
-        writer, PostgreSQL's row lock); the read after it sees the latest commit."""
-        is_generation = meta_table.c.key == "generation"
-        conn.execute(sa.update(meta_table).where(is_generation).values(value=meta_table.c.value))
-        value = conn.execute(sa.select(meta_table.c.value).where(is_generation)).scalar()
-        return None if value is None else json.loads(value)
+    def lock_writes(conn: Connection) -> None:
+        """Call first in a write: no other write runs until this transaction ends (a no-op update takes
+        SQLite's one write lock, or PostgreSQL's lock on the generation row), so changes are logged in
+        the order they commit."""
+        conn.execute(sa.update(meta_table).where(meta_table.c.key == "generation").values(value=meta_table.c.value))
+
+    def log_changes(self, conn: Connection, ids: Sequence[str]) -> None:
+        """Record the ids a write stored or deleted; past ``CHANGE_LOG_ROWS``, drop the oldest."""
+        if len(ids) > CHANGE_LOG_ROWS:
+            self.reset_changes(conn)
+            return
+        for start in range(0, len(ids), _INSERT_CHUNK):
+            conn.execute(sa.insert(changes_table), [{"id": i} for i in ids[start:start + _INSERT_CHUNK]])
+        newest = conn.execute(sa.select(sa.func.max(changes_table.c.seq))).scalar() or 0
+        if newest % 1000 < len(ids):  # about every thousand changes
+            self._cut_changes(conn, newest - CHANGE_LOG_ROWS)
+
+    def reset_changes(self, conn: Connection) -> None:
+        """Empty the log, past every change logged so far: each searcher opened before reads everything."""
+        conn.execute(sa.insert(changes_table).values(id=""))
+        self._cut_changes(conn, conn.execute(sa.select(sa.func.max(changes_table.c.seq))).scalar())
+
+    def _cut_changes(self, conn: Connection, through: int) -> None:
+        """Forget the changes up to ``through``: the log then holds every change after it."""
+        if through > self._log_start(conn):
+            conn.execute(sa.delete(changes_table).where(changes_table.c.seq <= through))
+            self.write_meta(conn, {"log_start": through})
+
+    @staticmethod
+    def _log_start(conn: Connection) -> int:
+        value = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "log_start")).scalar()
+        return 0 if value is None else json.loads(value)
 
     @staticmethod
     def write_artifact(conn: Connection, name: str, data: bytes) -> None:
         conn.execute(sa.delete(artifacts_table).where(artifacts_table.c.name == name))
         conn.execute(sa.insert(artifacts_table).values(name=name, data=data))
 
-    @staticmethod
-    def delete_all_documents(conn: Connection) -> None:
+    def delete_all_documents(self, conn: Connection) -> None:
         for table in (documents_table, *_DERIVED_TABLES):
             conn.execute(sa.delete(table))
+        self.reset_changes(conn)
 
     @staticmethod
     def delete_documents(conn: Connection, ids: Sequence[str]) -> None:
@@ -291,6 +327,24 @@ class Storage:
             flush()
 
     # -- reads --------------------------------------------------------------------------------------
+
+    def read_change_seq(self) -> int:
+        """The last change logged (or the log's start): a searcher that reads the index after this has
+        every change up to it."""
+        with self._engine.connect() as conn:
+            newest = conn.execute(sa.select(sa.func.max(changes_table.c.seq))).scalar()
+            return max(newest or 0, self._log_start(conn))
+
+    def read_changes(self, after: int) -> tuple[int, list[str]] | None:
+        """(last change, ids touched) of the changes logged after ``after``; None when the log no longer
+        reaches back that far (the caller reads everything). Rows first, then the log's start: a reset
+        in between shows as a start past ``after``."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(changes_table.c.seq, changes_table.c.id)
+                                .where(changes_table.c.seq > after).order_by(changes_table.c.seq)).all()
+            if self._log_start(conn) > after:
+                return None
+        return (rows[-1][0] if rows else after), list(dict.fromkeys(doc_id for _, doc_id in rows if doc_id))
 
     def read_generation(self) -> str | None:
         """The ``generation`` of the last committed write."""

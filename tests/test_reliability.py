@@ -152,19 +152,23 @@ def test_newer_format_version_is_refused(tmp_path, sample_docs):
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE hashsearch_meta SET value = '99' WHERE key = 'format_version'"))
     engine.dispose()
-    with pytest.raises(IndexFormatError, match=r"newer hashsearch \(format 99; this version reads up to 4\)"):
+    with pytest.raises(IndexFormatError, match=r"newer hashsearch \(format 99; this version reads up to 5\)"):
         Searcher.open(db)
 
 
-# Each older version's tables, made from a current index: a term vector column on the documents up to
-# version 3, no snippets table, no lookup table in version 1 and no word counts in its table in version 2.
-OLDER_DOCUMENTS = ["ALTER TABLE hashsearch_documents ADD COLUMN vector bytea", "DROP TABLE hashsearch_snippets"]
+# Each older version's tables, made from a current index: no changes table up to version 4, a term
+# vector column on the documents up to version 3, no snippets table, no lookup table in version 1 and no
+# word counts in its table in version 2.
+OLDER_CHANGES = ["DROP TABLE hashsearch_changes", "DELETE FROM hashsearch_meta WHERE key = 'log_start'"]
+OLDER_DOCUMENTS = OLDER_CHANGES + ["ALTER TABLE hashsearch_documents ADD COLUMN vector bytea",
+                                   "DROP TABLE hashsearch_snippets"]
 
 
 OLDER_VERSIONS = [
     (1, OLDER_DOCUMENTS + ["DROP TABLE hashsearch_lookup"]),
     (2, OLDER_DOCUMENTS + ["ALTER TABLE hashsearch_lookup DROP COLUMN words"]),
     (3, OLDER_DOCUMENTS),
+    (4, OLDER_CHANGES),
 ]
 
 

@@ -1,9 +1,11 @@
 """Writes through a searcher update its snapshot in segments (the main one with rows gone, a recent one):
 the answers equal those of the same index read anew."""
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
-from hashsearch import Searcher, snapshot
+from hashsearch import Searcher, snapshot, storage
 from hashsearch import codes as codelib
 from hashsearch.index import CodeIndex
 from hashsearch.ranking import Part, nearest
@@ -91,14 +93,69 @@ def test_a_write_past_the_merge_threshold_reads_everything_into_one_segment(new_
         assert len(searcher) == len(sample_docs)
 
 
-def test_a_write_after_another_process_wrote_reads_everything_anew(new_db, sample_docs):
+def test_a_write_catches_up_with_another_process_s_writes_too(new_db, sample_docs):
     db = new_db()
     Searcher.build(sample_docs[:-2], db, bits=32, seed=0, **FAST).close()
     with Searcher.open(db) as first, Searcher.open(db) as second:
+        main = second._snapshot.main
         first.add(sample_docs[-2:-1])
-        second.add(sample_docs[-1:])  # its snapshot predates first's write: it reads everything
+        second.add(sample_docs[-1:])  # its snapshot predates first's write: the change log brings it
+        assert second._snapshot.main is main and len(second._snapshot.recent) == 2
         assert len(second) == len(sample_docs)
         assert second.search(sample_docs[-2]["text"], k=1)[0].id == sample_docs[-2]["id"]
+
+
+def test_a_refresh_applies_another_process_s_changes_from_the_log(new_db, sample_docs):
+    db = new_db()
+    Searcher.build(sample_docs[:-20], db, bits=32, seed=0, **FAST).close()
+    with Searcher.open(db) as writer, Searcher.open(db) as reader:
+        main = reader._snapshot.main
+        assert not reader.refresh_if_changed()
+        writer.add([{**doc, "fresh": True} for doc in sample_docs[-20:]])
+        writer.remove([doc["id"] for doc in sample_docs[:5]])
+        writer.add([{**sample_docs[-1], "text": "changed again: rocket hockey"}])
+        assert reader.refresh_if_changed() and reader._snapshot.main is main
+        with Searcher.open(db) as reopened:
+            assert len(reader) == len(reopened)
+            for text in QUERIES:
+                for where in (None, {"fresh": True}):
+                    options = dict(k=30, mode="hamming", where=where)
+                    assert reader.search(text, **options) == reopened.search(text, **options)
+        assert reader.search("changed again: rocket hockey", k=1)[0].id == sample_docs[-1]["id"]
+
+
+def test_concurrent_writers_log_every_change_for_a_reader(new_db, sample_docs):
+    """Two writers (each its own connections, as two processes) add and remove at once; a reader that
+    catches up from the log ends with exactly the index read anew."""
+    db = new_db()
+    Searcher.build(sample_docs[:300], db, bits=32, seed=0, **FAST).close()
+    with Searcher.open(db) as reader, Searcher.open(db) as one, Searcher.open(db) as two:
+        def write(searcher, docs, removed):
+            for doc, gone in zip(docs, removed):
+                searcher.add([doc])
+                searcher.remove([gone])
+
+        with ThreadPoolExecutor(2) as pool:
+            for result in [pool.submit(write, one, sample_docs[300:350], [d["id"] for d in sample_docs[:50]]),
+                           pool.submit(write, two, sample_docs[350:400], [d["id"] for d in sample_docs[50:100]])]:
+                result.result()
+        assert reader.refresh_if_changed() and reader._snapshot.recent is not None
+        with Searcher.open(db) as reopened:
+            assert len(reader) == len(reopened) == 300
+            for text in QUERIES:
+                assert reader.search(text, k=40, mode="hamming") == reopened.search(text, k=40, mode="hamming")
+
+
+def test_a_refresh_after_a_rebuild_or_a_write_too_large_to_log_reads_everything(new_db, sample_docs, monkeypatch):
+    db = new_db()
+    Searcher.build(sample_docs[:100], db, bits=32, seed=0, **FAST).close()
+    with Searcher.open(db) as reader:
+        monkeypatch.setattr(storage, "CHANGE_LOG_ROWS", 10)
+        with Searcher.open(db) as writer:
+            writer.add(sample_docs[100:120])  # more ids than the log keeps: it starts over
+        assert reader.refresh_if_changed() and reader._snapshot.recent is None and len(reader) == 120
+        Searcher.build(sample_docs[:50], db, bits=16, seed=0, **FAST).close()
+        assert reader.refresh_if_changed() and reader.bits == 16 and len(reader) == 50
 
 
 @pytest.mark.parametrize("excluded", [0, 3, 40, 200])
