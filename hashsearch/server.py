@@ -2,11 +2,11 @@
 
 A thin layer: every route calls the one ``Searcher`` the server opened, and its errors come back as
 ``{"error": message}`` with a 4xx status. Reads run on the event loop: a search is a fraction of a
-millisecond of CPU under Python's global lock, so a thread hop would only add to it. Writes (seconds
-on a large index) run in FastAPI's thread pool, so searches go on meanwhile from the previous
-snapshot; they go through the Searcher's lock and need ``Authorization: Bearer TOKEN``;
-without a configured token the server is read-only. A background thread checks every
-``refresh_seconds`` whether another process committed a write (one small read) and reloads if so.
+millisecond of CPU under Python's global lock, so a thread hop would only add to it. Writes run in
+FastAPI's thread pool, so searches go on meanwhile from the previous snapshot; they go through the
+Searcher's lock and need ``Authorization: Bearer TOKEN``; without a configured token the server is
+read-only. A background thread checks every ``refresh_seconds`` whether another process committed a
+write (one small read) and catches up if so (``Searcher.refresh_if_changed``).
 """
 from __future__ import annotations
 
