@@ -265,5 +265,3 @@ def _echo_change(searcher: Searcher, db: str) -> None:
         if ids:
             shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
             click.echo(f"Skipped {len(ids)} {label}: {shown}", err=True)
-
-

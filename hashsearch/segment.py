@@ -26,9 +26,10 @@ def id_keys(ids: Sequence[str]) -> np.ndarray:
     return np.frombuffer(digests, dtype=">u8").astype(np.uint64)
 
 
-def tiebreak_order(ids: Sequence[str]) -> np.ndarray:
-    """Row order for documents: by the hash of the id (two ids with one hash: by id too)."""
-    keys = id_keys(ids)
+def tiebreak_order(ids: Sequence[str], keys: np.ndarray | None = None) -> np.ndarray:
+    """Row order for documents: by the hash of the id (``keys``, computed when not given; two ids with
+    one hash: by id too)."""
+    keys = id_keys(ids) if keys is None else keys
     order = np.argsort(keys, kind="stable")
     if np.any(keys[order][1:] == keys[order][:-1]):
         order = np.lexsort((np.asarray(ids, dtype=object).astype(str), keys))
@@ -48,12 +49,15 @@ class Segment:
         """A segment over stored rows (in any order). With a ``reference`` (the segment these documents
         join), word scores use both segments' statistics, so that the two segments' scores compare."""
         ids, codes = stored.ids, stored.codes.reshape(len(stored.ids), bits // 8)
-        order = tiebreak_order(ids)
+        keys = id_keys(ids)
+        order = tiebreak_order(ids, keys)
         row_of_stored = np.empty(len(ids), dtype=np.int64)
         row_of_stored[order] = np.arange(len(ids))
-        return cls(np.asarray(ids, dtype=object)[order], id_keys(ids)[order], CodeIndex(codes[order], bits),
+        # One JSON array for all the metadata objects: a single parse, not a call per document.
+        metadata = json.loads("[" + ",".join(stored.metadata) + "]")
+        return cls(np.asarray(ids, dtype=object)[order], keys[order], CodeIndex(codes[order], bits),
                    WordIndex(stored.words, row_of_stored, reference=None if reference is None else reference.words),
-                   MetadataColumns([json.loads(stored.metadata[i]) for i in order.tolist()]))
+                   MetadataColumns([metadata[i] for i in order.tolist()]))
 
     def __len__(self) -> int:
         return len(self.ids)
