@@ -9,6 +9,7 @@ Writes the update section of benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -20,6 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.datasets import DEFAULT_DIR, load_text  # noqa: E402
 from benchmarks.quality import write_section  # noqa: E402
+from benchmarks.speed import cpu_model  # noqa: E402
 from hashsearch import Searcher  # noqa: E402
 
 
@@ -46,9 +48,10 @@ def main() -> None:
         Searcher.build(base + extra, Path(tmp) / "rebuilt.db", bits=args.bits).close()
         rebuild = time.perf_counter() - started
     command = "python " + " ".join(sys.argv)
+    commit = os.popen("git rev-parse --short HEAD 2>/dev/null").read().strip() or "unknown"
     lines = ["## Updating an index (add without retraining)", "",
              f"Command: `{command}`  ", f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
-             f"{args.bits}-bit codes; date {time.strftime('%Y-%m-%d')}.", "",
+             f"{args.bits}-bit codes; CPU {cpu_model()}; date {time.strftime('%Y-%m-%d')}; commit {commit}.", "",
              "| step | documents | seconds | ms per document |", "|---|---|---|---|",
              f"| build the 20NG train index | {len(base)} | {base_build:.1f} | {base_build / len(base) * 1000:.2f} |",
              f"| `Searcher.add` of test posts (existing model) | {len(extra)} | {add_seconds:.2f} | "
