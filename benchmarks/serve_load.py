@@ -91,7 +91,7 @@ def measure_server(db: Path, workers: int, queries: list[str], in_process: np.nd
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([sys.executable, "-m", "hashsearch", "serve", "--db", str(db), "--port", str(port),
                                "--token", TOKEN, "--workers", str(workers)], stderr=subprocess.DEVNULL,
-                              stdout=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"})
+                              stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
