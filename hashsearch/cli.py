@@ -239,7 +239,7 @@ def serve(db: str, host: str, port: int, token: str | None, refresh_seconds: flo
     import torch
 
     # Each request encodes one query: torch's threads would only contend with the other requests and
-    # workers (two workers on 2 cores under wrk: 140 searches/s with torch's default, 1,536 with one).
+    # workers (two workers on 2 cores under wrk: 144 searches/s with torch's default, 1,591 with one).
     os.environ["OMP_NUM_THREADS"] = "1"  # for the worker processes, which read it when they import torch
     torch.set_num_threads(1)
     with user_errors(), Searcher.open(db) as searcher:

@@ -123,8 +123,8 @@ def hybrid(parts: list[Part], query_words: np.ndarray, query_code: np.ndarray, r
         segment = part.segment
         code_rows, _ = nearest(part, query_code, max(page.depth, HASH_CANDIDATES), radius, page.max_distance,
                                enough=page.depth)
-        known |= segment.words.held(query_words)
-        words = segment.words.positions(query_words)
+        words, held = segment.words.locate(query_words)
+        known |= held
         rows, lexical = segment.words.scores(segment.words.rarest(words, MAX_QUERY_WORDS), allowed=part.allowed,
                                              extra_rows=code_rows)
         distances = segment.index.distances(query_code, rows)

@@ -79,14 +79,14 @@ class Snapshot:
 
     def parts(self, where: Mapping[str, Any] | None = None) -> list[Part]:
         """The segments as a search sees them: gone rows, and rows ``where`` does not match, left out."""
-        parts = []
+        parts, fields = [], None if where is None else self.fields
         for segment, live, gone in ((self.main, self.live, self.gone), (self.recent, None, 0)):
             if segment is None:
                 continue
             if where is None:
                 parts.append(Part(segment, live, gone))
                 continue
-            allowed = segment.columns.mask(where, self.fields)
+            allowed = segment.columns.mask(where, fields)
             if live is not None:
                 allowed &= live
             parts.append(Part(segment, allowed, len(segment) - int(allowed.sum())))

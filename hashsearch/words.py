@@ -187,20 +187,22 @@ class WordIndex:
         df = self.df_.take(words).astype(np.float64)
         return np.log1p((max(self.corpus_size_, 1) - df + 0.5) / (df + 0.5)).astype(np.float32)
 
-    def held(self, hashes: np.ndarray) -> np.ndarray:
-        """For each word hash, whether some document here holds it."""
+    def locate(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(positions in ``words_`` of the word hashes some document holds, which of ``hashes`` those
+        are): one binary search for both."""
         positions = self.words_.searchsorted(hashes)
-        return self.words_.take(positions, mode="clip") == hashes if len(self.words_) else np.zeros(len(hashes), bool)
+        held = self.words_.take(positions, mode="clip") == hashes if len(self.words_) else np.zeros(len(hashes), bool)
+        return positions[held], held
 
     def positions(self, hashes: np.ndarray) -> np.ndarray:
         """Positions (in ``words_``) of the word hashes that some document holds."""
-        return self.words_.searchsorted(hashes)[self.held(hashes)]
+        return self.locate(hashes)[0]
 
     def frequencies(self, hashes: np.ndarray) -> np.ndarray:
         """Each word hash's document frequency (0 for a word no document holds)."""
-        found = self.held(hashes)
+        positions, held = self.locate(hashes)
         df = np.zeros(len(hashes), dtype=np.int64)
-        df[found] = self.df_.take(self.words_.searchsorted(hashes[found]))
+        df[held] = self.df_.take(positions)
         return df
 
     def scores(self, words: np.ndarray, *, allowed: np.ndarray | None = None,
