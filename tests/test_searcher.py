@@ -79,7 +79,10 @@ def hybrid_brute_force(searcher, text, k):
 
 
 @pytest.mark.parametrize("k", [1, 10, 100])
-def test_default_ranking_equals_brute_force(searcher, sample_docs, k):
+@pytest.mark.parametrize("prune_from", [ranking.PRUNE_FROM, 0])
+def test_default_ranking_equals_brute_force(searcher, sample_docs, k, prune_from, monkeypatch):
+    """Also with the cut to candidates that could rank made on every query (``prune_from`` 0)."""
+    monkeypatch.setattr(ranking, "PRUNE_FROM", prune_from)
     queries = QUERIES + [sample_docs[3]["text"], sample_docs[200]["text"][:300], "words no document holds zqxv"]
     for text in queries:
         assert [(h.id, h.distance, h.score) for h in searcher.search(text, k=k)] == hybrid_brute_force(
