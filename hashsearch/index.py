@@ -204,6 +204,28 @@ class CodeIndex:
         distances, rows = np.divmod(np.array(sorted(ranked)[:k], dtype=np.int64), n)
         return rows, distances
 
+    def search_allowed(self, query: np.ndarray, allowed: np.ndarray, k: int, radius: int,
+                       enough: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The exact top ``k`` (or all, when fewer) of the allowed rows (a mask) in the narrowest probed
+        ball that holds at least ``enough`` of them, else None: no allowed row outside a ball is nearer
+        than those in it. For filters that match too many rows to scan quickly and too few to widen past
+        the rest (``ranking.nearest``)."""
+        query = np.ascontiguousarray(query, dtype=np.uint8).reshape(-1)
+        widest = min(radius, self._widest_ball)
+        if widest < 0:
+            return None
+        query_key = codelib.bucket_key(query)
+        for ball_radius in sorted({0, min(1, widest), widest}):
+            rows = self._bucket_rows(self._bucket_positions(query_key ^ codelib.ball_keys(self.bits, ball_radius)))
+            rows = rows[allowed[rows]]
+            distances = self.distances(query, rows)
+            if not self._exact_keys:  # folded keys may collide: a matched bucket can hold codes outside the ball
+                rows, distances = rows[distances <= ball_radius], distances[distances <= ball_radius]
+            if len(rows) >= enough:
+                order = np.lexsort((rows, distances))[:k]
+                return rows[order], distances[order]
+        return None
+
     def distances(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Hamming distances (int64) from the packed ``query`` to the codes of ``rows``."""
         query_words = np.ascontiguousarray(query, dtype=np.uint8).reshape(-1).view(self._words.dtype)
@@ -221,7 +243,9 @@ class CodeIndex:
         query = np.ascontiguousarray(query, dtype=np.uint8).reshape(-1)
         distances = codelib.hamming(query, self.codes) if len(rows) == len(self.codes) else self.distances(query, rows)
         if len(rows) > k:
-            kth = np.partition(distances, k - 1)[k - 1]
+            # The k-th distance from a count of each distance: one pass, where a partition took six times
+            # as long (100,000 distances: 0.15 against 0.93 ms).
+            kth = int(np.searchsorted(np.cumsum(np.bincount(distances, minlength=self.bits + 1)), k))
             chosen = np.flatnonzero(distances <= kth)
             rows, distances = rows[chosen], distances[chosen]
         order = np.lexsort((rows, distances))[:k]

@@ -42,7 +42,8 @@ MAX_QUERY_WORDS = 10  # a longer query's candidates come from its rarest words
 SHORT_CODE_WEIGHT, LONG_CODE_WEIGHT = 0.3, 1.5
 SHORT_QUERY, LONG_QUERY = 8, 24  # distinct known words: the code's weight ramps between these
 # A part that leaves out at most this share of its rows is searched like the whole segment, widened
-# past the rows left out; one that leaves out more is scanned over its allowed rows.
+# past the rows left out; one that leaves out more is answered from the probed balls' allowed rows when
+# they hold enough, else by a scan of its allowed rows.
 WIDEN_UP_TO = 1 / 16
 # Candidates past this many are cut to those whose score could rank (``_could_rank``) before their
 # Hamming distances are read.
@@ -89,7 +90,8 @@ def nearest(part: Part, query_code: np.ndarray, k: int, radius: int, max_distanc
     elif part.excluded <= WIDEN_UP_TO * len(codes):
         rows, distances = _search_past(codes, part.allowed, query_code, k, radius, enough or k)
     else:
-        rows, distances = codes.search_among(query_code, np.flatnonzero(part.allowed), k)
+        found = codes.search_allowed(query_code, part.allowed, k, radius, enough or k)
+        rows, distances = found or codes.search_among(query_code, np.flatnonzero(part.allowed), k)
     if max_distance is not None:
         near = distances <= max_distance
         rows, distances = rows[near], distances[near]

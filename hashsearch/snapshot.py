@@ -89,7 +89,7 @@ class Snapshot:
             allowed = segment.columns.mask(where, fields)
             if live is not None:
                 allowed &= live
-            parts.append(Part(segment, allowed, len(segment) - int(allowed.sum())))
+            parts.append(Part(segment, allowed, len(segment) - np.count_nonzero(allowed)))
         return parts
 
     def find(self, doc_id: str) -> tuple[Segment, int] | None:

@@ -167,3 +167,29 @@ def test_filters_see_documents_added_or_removed_a_moment_ago(new_db, sample_docs
             searcher.search("rocket", where={"colour": "red"})
         assert searcher.search("rocket", where={"n": 3}) and all(
             h.id in {d["id"] for d in sample_docs[3:60:10]} for h in searcher.search("rocket", where={"n": 3}))
+
+
+COLUMN_RECORDS = [{"v": 1}, {"v": 1.0}, {"v": 2.5}, {"v": float("nan")}, {"v": float("inf")}, {}, {"v": 7},
+                  {"s": "a"}, {"s": "b"}, {"s": "a"}, {"m": 1}, {"m": "1"}, {"m": True}, {"m": None},
+                  {"m": ["x", 1]}, {"m": {"deep": 1}}, {"m": 1.0}]
+
+
+@pytest.mark.parametrize("where, expected", [
+    ({"v": 1}, [0, 1]),
+    ({"v": {"$gte": 2}}, [2, 6]),
+    ({"v": {"$lt": 100}}, [0, 1, 2, 6]),  # NaN and inf compare as no number: inf is not stored as one
+    ({"v": {"$in": [7, 2.5]}}, [2, 6]),
+    ({"v": {"$ne": 1}}, [i for i in range(17) if i not in (0, 1)]),
+    ({"s": "a"}, [7, 9]),
+    ({"s": {"$nin": ["a"]}}, [i for i in range(17) if i not in (7, 9)]),
+    ({"m": 1}, [10, 14, 16]),  # 1 and 1.0, and the list's element; not "1" or true
+    ({"m": "1"}, [11]),
+    ({"m": True}, [12]),
+    ({"m": None}, [13]),
+    ({"m": {"$gt": 0}}, [10, 16]),  # comparisons see numbers only: not true, nor a list
+])
+def test_columns_of_numbers_strings_and_mixed_values(where, expected):
+    """Each kind of column (numbers only, strings only, a mix with lists and objects) as equality and
+    comparison define them."""
+    from hashsearch.filters import MetadataColumns
+    assert np.flatnonzero(MetadataColumns(COLUMN_RECORDS).mask(where)).tolist() == expected

@@ -135,3 +135,25 @@ def test_enough_returns_an_exact_prefix_of_at_least_that_many(bits):
         assert distances.tolist() == expected_distances.tolist()
         sizes.add(len(rows))
     assert sizes != {100} or bits == 128  # some answers came from a ball holding fewer than 100
+
+
+@pytest.mark.parametrize("bits", [32, 64, 128])
+@pytest.mark.parametrize("share", [0.02, 0.3, 0.9])
+def test_allowed_rows_of_a_ball_are_the_exact_top_k_among_them(bits, share):
+    """search_allowed answers, when it answers, with the brute-force top k of the allowed rows."""
+    rng = np.random.default_rng(bits)
+    database = clustered_codes(bits, 3000, seed=bits)
+    index = CodeIndex(database, bits, probe_cost=0.0, probe_overhead=0.0)
+    allowed = rng.random(len(database)) < share
+    answered = 0
+    for query in list(database[:40:4]) + [rng.integers(0, 256, bits // 8, dtype=np.uint8)]:
+        distances = codes.hamming(query, database)
+        order = [row for row in np.lexsort((np.arange(len(database)), distances)) if allowed[row]]
+        for k, enough in ((1, 1), (10, 10), (100, 10)):
+            found = index.search_allowed(query, allowed, k, 2, enough)
+            if found is not None:
+                answered += 1
+                rows, found_distances = found
+                assert enough <= len(rows) <= k
+                assert rows.tolist() == order[:len(rows)] and found_distances.tolist() == distances[rows].tolist()
+    assert answered  # the clusters' balls hold enough allowed rows for some queries

@@ -158,7 +158,7 @@ def test_a_refresh_after_a_rebuild_or_a_write_too_large_to_log_reads_everything(
         assert reader.refresh_if_changed() and reader.bits == 16 and len(reader) == 50
 
 
-@pytest.mark.parametrize("excluded", [0, 3, 40, 200])
+@pytest.mark.parametrize("excluded", [0, 3, 40, 200, 1000, 3000, 3990])  # past 250 (1/16): the balls' allowed rows
 @pytest.mark.parametrize("enough", [None, 10])
 @pytest.mark.parametrize("probe_cost", [0.0, None])  # 0: always probe the balls; None: the default (scans)
 def test_a_search_past_a_few_excluded_rows_equals_the_scan_of_the_allowed(excluded, enough, probe_cost):
@@ -169,7 +169,8 @@ def test_a_search_past_a_few_excluded_rows_equals_the_scan_of_the_allowed(exclud
     costs = {} if probe_cost is None else {"probe_cost": probe_cost, "probe_overhead": 0.0}
     index = CodeIndex(codes, 32, **costs)
     allowed = np.ones(len(codes), dtype=bool)
-    allowed[rng.choice(np.r_[0:300:2, 300:4000:7], excluded, replace=False)] = False
+    pool = np.r_[0:300:2, 300:4000:7] if excluded <= 200 else np.arange(len(codes))
+    allowed[rng.choice(pool, excluded, replace=False)] = False
     part = Part(Segment(np.arange(len(codes)).astype(object), np.arange(len(codes), dtype=np.uint64), index,
                         None, None), allowed, excluded)
     for query in [codes[0], codes[5], codes[700], rng.integers(0, 256, 4, dtype=np.uint8)]:
@@ -177,5 +178,5 @@ def test_a_search_past_a_few_excluded_rows_equals_the_scan_of_the_allowed(exclud
         order = [row for row in np.lexsort((np.arange(len(codes)), distances)) if allowed[row]]
         for k in (1, 10, 100, 400):
             rows, found = nearest(part, query, k, 2, None, enough=enough)
-            assert len(rows) >= min(k, enough or k)
+            assert len(rows) >= min(k, enough or k, int(allowed.sum()))
             assert rows.tolist() == order[:len(rows)] and found.tolist() == distances[rows].tolist()
