@@ -38,7 +38,9 @@ from .words import encode_words
 FORMAT_VERSION = 5
 SNIPPET_CHARS = 200
 _INSERT_CHUNK = 2000
-SQLITE_MMAP_BYTES = 1 << 30
+# SQLite caps this at its build's limit (2 GiB in common builds): a 1M-document index is 3 GB, and
+# with 1 GiB mapped, get() of 10 ids took 0.42 instead of 0.09 ms (pages past the map are read()).
+SQLITE_MMAP_BYTES = 1 << 40
 # The changes table keeps the ids of about this many recent changes; a write of more resets it, and a
 # searcher further behind than what it keeps reads the whole index instead.
 CHANGE_LOG_ROWS = 10_000
