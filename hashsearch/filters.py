@@ -56,11 +56,7 @@ class _Field:
         if kinds <= {int, float}:  # numbers only (and absent): no Python call per value
             self._set_numbers(values)
         elif kinds <= {str}:
-            categories = self.categories  # a string is its own key
-            codes = [-1 if value is _ABSENT else categories.setdefault(value, len(categories)) for value in values]
-            self.scalar_codes = np.array(codes, dtype=np.int32)
-            self.present = self.scalar_codes >= 0
-            self.numbers = np.empty(0)
+            self._set_strings(values)
         else:
             self._set_mixed(values)
         if n_rows and np.isnan(self.numbers).all():  # a field of strings needs no number column
@@ -78,6 +74,13 @@ class _Field:
         self.scalar_codes[self.present] = codes
         numbers[~np.isfinite(numbers)] = np.nan
         self.numbers = numbers
+
+    def _set_strings(self, values: list[Any]) -> None:
+        categories = self.categories  # a string is its own key
+        codes = [-1 if value is _ABSENT else categories.setdefault(value, len(categories)) for value in values]
+        self.scalar_codes = np.array(codes, dtype=np.int32)
+        self.present = self.scalar_codes >= 0
+        self.numbers = np.empty(0)
 
     def _set_mixed(self, values: list[Any]) -> None:
         """Any mix of scalars, lists of scalars and nested objects (which are stored, not filterable)."""

@@ -61,17 +61,21 @@ class CodeIndex:
         self._filter_shift = np.uint64(64 - slot_bits)
         self._filter = np.zeros(1 << slot_bits, dtype=bool)
         self._filter[self._filter_slots(self._bucket_keys)] = True
-        # The widest ball (-1: none) that costs less to probe than a scan of every code.
-        self._widest_ball = -1
-        while (self._widest_ball < bits and probe_overhead + codelib.ball_size(bits, self._widest_ball + 1)
-               * probe_cost <= len(self.codes)):
-            self._widest_ball += 1
+        self._widest_ball = self._widest_ball_cheaper_than(len(self.codes))
         self._faiss = faiss.IndexBinaryFlat(bits)
         if len(self.codes):
             self._faiss.add(self.codes)
 
     def __len__(self) -> int:
         return len(self.codes)
+
+    def _widest_ball_cheaper_than(self, n_codes: int) -> int:
+        """The widest ball (-1: none) that costs less to probe than a scan of ``n_codes`` codes."""
+        widest = -1
+        while (widest < self.bits
+               and self.probe_overhead + codelib.ball_size(self.bits, widest + 1) * self.probe_cost <= n_codes):
+            widest += 1
+        return widest
 
     @property
     def n_buckets(self) -> int:
@@ -204,14 +208,15 @@ class CodeIndex:
         distances, rows = np.divmod(np.array(sorted(ranked)[:k], dtype=np.int64), n)
         return rows, distances
 
-    def search_allowed(self, query: np.ndarray, allowed: np.ndarray, k: int, radius: int,
+    def search_allowed(self, query: np.ndarray, allowed: np.ndarray, n_allowed: int, k: int, radius: int,
                        enough: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """The exact top ``k`` (or all, when fewer) of the allowed rows (a mask) in the narrowest probed
-        ball that holds at least ``enough`` of them, else None: no allowed row outside a ball is nearer
-        than those in it. For filters that match too many rows to scan quickly and too few to widen past
+        """The exact top ``k`` (or all, when fewer) of the ``n_allowed`` allowed rows (a mask) in the
+        narrowest probed ball that holds at least ``enough`` of them, else None (also when probing
+        would cost more than scanning the allowed rows): no allowed row outside a ball is nearer than
+        those in it. For filters that match too many rows to scan quickly and too few to widen past
         the rest (``ranking.nearest``)."""
         query = np.ascontiguousarray(query, dtype=np.uint8).reshape(-1)
-        widest = min(radius, self._widest_ball)
+        widest = min(radius, self._widest_ball_cheaper_than(n_allowed))
         if widest < 0:
             return None
         query_key = codelib.bucket_key(query)

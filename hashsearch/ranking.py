@@ -90,7 +90,7 @@ def nearest(part: Part, query_code: np.ndarray, k: int, radius: int, max_distanc
     elif part.excluded <= WIDEN_UP_TO * len(codes):
         rows, distances = _search_past(codes, part.allowed, query_code, k, radius, enough or k)
     else:
-        found = codes.search_allowed(query_code, part.allowed, k, radius, enough or k)
+        found = codes.search_allowed(query_code, part.allowed, len(codes) - part.excluded, k, radius, enough or k)
         rows, distances = found or codes.search_among(query_code, np.flatnonzero(part.allowed), k)
     if max_distance is not None:
         near = distances <= max_distance

@@ -150,7 +150,7 @@ def test_allowed_rows_of_a_ball_are_the_exact_top_k_among_them(bits, share):
         distances = codes.hamming(query, database)
         order = [row for row in np.lexsort((np.arange(len(database)), distances)) if allowed[row]]
         for k, enough in ((1, 1), (10, 10), (100, 10)):
-            found = index.search_allowed(query, allowed, k, 2, enough)
+            found = index.search_allowed(query, allowed, int(allowed.sum()), k, 2, enough)
             if found is not None:
                 answered += 1
                 rows, found_distances = found
