@@ -13,6 +13,7 @@ filterable.
 """
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -116,6 +117,8 @@ class _Field:
 class MetadataColumns:
     """The filterable columns of every document; rows are the code index's rows. Immutable once built."""
 
+    _ARRAYS = ("numbers", "scalar_codes", "present", "list_rows_", "list_codes_")  # of each field
+
     def __init__(self, metadata: Sequence[Mapping[str, Any]]) -> None:
         self.n_rows = len(metadata)
         names = sorted(set().union(*metadata)) if metadata else []
@@ -124,6 +127,29 @@ class MetadataColumns:
     @property
     def fields(self) -> list[str]:
         return sorted(self._fields)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every column as arrays (the fields' names and category keys as JSON bytes): what
+        ``from_arrays`` takes to make them again."""
+        described = [[name, [list(key) if isinstance(key, tuple) else key for key in column.categories]]
+                     for name, column in self._fields.items()]
+        arrays = {"fields": np.frombuffer(json.dumps([self.n_rows, described]).encode("utf-8"), dtype=np.uint8)}
+        for number, column in enumerate(self._fields.values()):
+            arrays.update({f"{number}.{name}": getattr(column, name) for name in self._ARRAYS})
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> MetadataColumns:
+        columns = cls.__new__(cls)
+        columns.n_rows, described = json.loads(arrays["fields"].tobytes().decode("utf-8"))
+        columns._fields = {}
+        for number, (name, keys) in enumerate(described):
+            column = columns._fields[name] = _Field.__new__(_Field)
+            column.categories = {tuple(key) if isinstance(key, list) else key: code for code, key in enumerate(keys)}
+            for array in cls._ARRAYS:
+                setattr(column, array, arrays[f"{number}.{array}"])
+        return columns
+
 
     @property
     def nbytes(self) -> int:

@@ -157,18 +157,20 @@ class Searcher:
             raise InvalidParameterError(f"the index at {self._storage.display_name} uses {self.bits}-bit codes, "
                                         f"not {bits}. Add --retrain to rebuild it with {bits} bits.")
 
-    def _load_snapshot(self) -> Snapshot:
-        """Vocabulary, model and codes, all read from the database."""
+    def _load_snapshot(self, *, anew: bool = False) -> Snapshot:
+        """Vocabulary, model and documents from the database: the saved main segment and the changes
+        since, or (``anew``) every document read again."""
         storage = self._storage
         features = TextFeatures.from_json(storage.read_artifact("vocabulary").decode("utf-8"))
         hasher = SemanticHasher.from_bytes(storage.read_artifact("model_config").decode("utf-8"),
                                            storage.read_artifact("model_weights"))
-        return Snapshot.load(storage, features, hasher)
+        return (Snapshot.read if anew else Snapshot.load)(storage, features, hasher)
 
     def refresh(self) -> None:
-        """Reload everything from the database, to see changes another process committed."""
+        """Read everything from the database again, into one segment (``refresh_if_changed`` only
+        catches up with what changed)."""
         with self._write_lock:
-            self._snapshot = self._load_snapshot()
+            self._snapshot = self._load_snapshot(anew=True)
 
     def refresh_if_changed(self) -> bool:
         """Catch up with the writes committed since this searcher's snapshot (one small read when none

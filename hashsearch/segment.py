@@ -8,6 +8,7 @@ on the same hash, so the order holds across them. The sorted hashes also find a 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from .filters import MetadataColumns
 from .index import CodeIndex
 from .storage import LookupRows
 from .words import WordIndex
+
+SAVED_FORMAT = 1  # of ``Segment.to_bytes``: a segment saved in another is rebuilt from the documents
 
 
 def id_keys(ids: Sequence[str]) -> np.ndarray:
@@ -62,6 +65,32 @@ class Segment:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def to_bytes(self) -> bytes:
+        """The segment as an .npz archive (no pickle): ids, codes, word index and columns, so that an
+        index opens without rebuilding them from every stored document (``from_bytes``)."""
+        arrays = {"format": np.array([SAVED_FORMAT]), "bits": np.array([self.index.bits]),
+                  "ids": np.frombuffer(json.dumps(self.ids.tolist(), ensure_ascii=False).encode("utf-8"), np.uint8),
+                  "keys": self.keys, "codes": self.index.codes,
+                  **{f"words.{name}": array for name, array in self.words.arrays().items()},
+                  **{f"columns.{name}": array for name, array in self.columns.arrays().items()}}
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, bits: int) -> Segment | None:
+        """The segment ``to_bytes`` saved, or None when it was saved in another format or code length."""
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            if int(archive["format"][0]) != SAVED_FORMAT or int(archive["bits"][0]) != bits:
+                return None
+            arrays = {name: archive[name] for name in archive.files}
+        ids = np.empty(len(arrays["keys"]), dtype=object)
+        ids[:] = json.loads(arrays["ids"].tobytes().decode("utf-8"))
+        return cls(ids, arrays["keys"], CodeIndex(arrays["codes"], bits),
+                   WordIndex.from_arrays(_prefixed(arrays, "words.")),
+                   MetadataColumns.from_arrays(_prefixed(arrays, "columns.")))
+
+
     def row_of(self, doc_id: str) -> int | None:
         """The row of ``doc_id``, or None when the segment does not hold it."""
         key = id_keys([doc_id])[0]
@@ -71,3 +100,7 @@ class Segment:
                 return row
             row += 1
         return None
+
+
+def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    return {name[len(prefix):]: array for name, array in arrays.items() if name.startswith(prefix)}

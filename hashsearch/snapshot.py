@@ -1,11 +1,13 @@
 """What searches read: one immutable view of an index (vocabulary and model, and its documents in segments).
 
-Opening an index reads every document into one main segment; that costs seconds at a million
-documents, too much to repeat after each small write. After a write (this process's, or another's
-seen by a refresh) the searcher instead reads the ids it touched from the database's change log,
-marks the main segment's rows of those ids as gone, and rebuilds only a recent segment of the
-documents written since the main one was read, with the main segment's word statistics (Lucene's
-segments and deletions, on a small scale). Searches rank both segments and merge. Once the recent
+Reading every document into one main segment costs seconds at a million documents (most of it
+sorting 85 million word postings), too much to repeat after each small write or on every opening.
+So the main segment is saved in the database as it was read (``Segment.to_bytes``, with the last
+change it holds), and opening an index loads it and replays the changes logged since. After a
+write (this process's, or another's seen by a refresh) the searcher reads the ids it touched from
+the database's change log, marks the main segment's rows of those ids as gone, and rebuilds only a
+recent segment of the documents written since the main one was read, with the main segment's word
+statistics (Lucene's segments and deletions, on a small scale). Searches rank both segments and merge. Once the recent
 segment and the gone rows together pass ``MERGE_SHARE`` of the index (or ``MERGE_MIN`` documents),
 everything is read again into one main segment.
 
@@ -15,11 +17,13 @@ documents' lengths are measured against the main segment's mean), as in any segm
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+import sqlalchemy as sa
 
 from .features import TextFeatures
 from .model import SemanticHasher
@@ -27,6 +31,7 @@ from .ranking import Part
 from .segment import Segment
 from .storage import Storage
 
+logger = logging.getLogger(__name__)
 MERGE_SHARE = 0.01
 MERGE_MIN = 1000
 
@@ -44,10 +49,33 @@ class Snapshot:
 
     @classmethod
     def load(cls, storage: Storage, features: TextFeatures, hasher: SemanticHasher) -> Snapshot:
-        """A snapshot of everything stored, with the given vocabulary and model."""
+        """A snapshot of everything stored, with the given vocabulary and model: the saved main segment
+        brought up to date from the change log when the log reaches back to it, else everything read."""
+        generation = storage.read_generation()  # first: a write after it shows as a change later
+        saved = storage.read_saved_segment()
+        if saved is not None:
+            change_seq, data = saved
+            changes = storage.read_changes(change_seq)
+            main = Segment.from_bytes(data, hasher.bits) if changes is not None else None
+            if main is not None:
+                snapshot = cls(features, hasher, main, None, None, 0, None, change_seq)
+                return snapshot.after_changes(storage, *changes, generation)
+        # A segment saved by another version of hashsearch (or for other codes) is replaced.
+        return cls.read(storage, features, hasher, save=saved is not None and changes is not None)
+
+    @classmethod
+    def read(cls, storage: Storage, features: TextFeatures, hasher: SemanticHasher, *,
+             save: bool = False) -> Snapshot:
+        """A snapshot of every stored document read into one main segment, which is saved for the next
+        opening unless a newer one is (or always, with ``save``)."""
         # Read first: a write in between shows as a change later, and replaying a change is harmless.
         generation, change_seq = storage.read_generation(), storage.read_change_seq()
         main = Segment.build(storage.read_lookup(), hasher.bits)
+        if save or (storage.read_saved_segment_seq() or -1) < change_seq:
+            try:
+                storage.write_saved_segment(change_seq, main.to_bytes())
+            except sa.exc.DBAPIError as exc:  # a database this process may only read: open slowly next time too
+                logger.warning("could not save the index's main segment for faster opening: %s", exc)
         return cls(features, hasher, main, None, None, 0, generation, change_seq)
 
     def after_changes(self, storage: Storage, change_seq: int, touched: Sequence[str],
@@ -59,7 +87,7 @@ class Snapshot:
         touched_set = set(touched)
         kept = [] if self.recent is None else [i for i in self.recent.ids.tolist() if i not in touched_set]
         if len(kept) + len(touched) + self.gone > max(MERGE_MIN, MERGE_SHARE * len(self.main)):
-            return Snapshot.load(storage, self.features, self.hasher)
+            return Snapshot.read(storage, self.features, self.hasher)
         live = np.ones(len(self.main), dtype=bool) if self.live is None else self.live.copy()
         live[[row for row in map(self.main.row_of, touched) if row is not None]] = False
         stored = storage.read_lookup(kept + list(touched))  # the touched ids still stored were written

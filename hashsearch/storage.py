@@ -8,10 +8,11 @@ The documents table is the record: id, text, metadata, content hash. The changes
 each write touched, so that another process's searcher can catch up on them without reading the
 whole index (``read_changes``). Two narrow tables, clustered
 by id on SQLite, hold what is read often: the lookup table (each document's code, word counts
-``words.encode_words`` and metadata), which opening an index scans to build the code index, the word
-index and the filter columns without touching the texts; and the snippets table, which every query
+``words.encode_words`` and metadata), which reading an index anew scans to build the code index, the
+word index and the filter columns without touching the texts; and the snippets table, which every query
 reads its hits from (one B-tree lookup per hit, on pages that hold nothing else: kept apart from the
-word counts, ten snippet reads at 1M documents take 0.20 instead of 0.59 ms).
+word counts, ten snippet reads at 1M documents take 0.20 instead of 0.59 ms). What such a read built
+is saved among the artifacts (``write_saved_segment``), for opening without reading anew.
 """
 from __future__ import annotations
 
@@ -44,6 +45,9 @@ SQLITE_MMAP_BYTES = 1 << 40
 # The changes table keeps the ids of about this many recent changes; a write of more resets it, and a
 # searcher further behind than what it keeps reads the whole index instead.
 CHANGE_LOG_ROWS = 10_000
+# The saved main segment (the artifacts "segment" and "segment.<change>.<n>") is stored in pieces of
+# at most this size: PostgreSQL and its drivers handle large values badly.
+SEGMENT_CHUNK_BYTES = 32 << 20
 
 metadata = sa.MetaData()
 meta_table = sa.Table(
@@ -298,9 +302,27 @@ class Storage:
         conn.execute(sa.delete(artifacts_table).where(artifacts_table.c.name == name))
         conn.execute(sa.insert(artifacts_table).values(name=name, data=data))
 
+    def write_saved_segment(self, change_seq: int, data: bytes) -> None:
+        """Replace the saved main segment (``Segment.to_bytes``) with one that holds every change up to
+        ``change_seq``; in chunks, each named by that change, so that a reader never joins two saves."""
+        chunks = [data[start:start + SEGMENT_CHUNK_BYTES] for start in range(0, len(data), SEGMENT_CHUNK_BYTES)]
+        with self.transaction() as conn:
+            self.lock_writes(conn)
+            self._delete_saved_segment(conn)
+            for number, chunk in enumerate(chunks):
+                self.write_artifact(conn, f"segment.{change_seq}.{number}", chunk)
+            self.write_artifact(conn, "segment", json.dumps({"change_seq": change_seq,
+                                                             "chunks": len(chunks)}).encode("utf-8"))
+
+    @staticmethod
+    def _delete_saved_segment(conn: Connection) -> None:
+        name = artifacts_table.c.name
+        conn.execute(sa.delete(artifacts_table).where((name == "segment") | name.like("segment.%")))
+
     def delete_all_documents(self, conn: Connection) -> None:
         for table in (documents_table, *_DERIVED_TABLES):
             conn.execute(sa.delete(table))
+        self._delete_saved_segment(conn)
         self.reset_changes(conn)
 
     @staticmethod
@@ -365,6 +387,27 @@ class Storage:
             raise IndexFormatError(f"{self.display_name} is missing its {name!r}; rebuild it with "
                                    "`hashsearch index SOURCE --retrain`.")
         return bytes(data)
+
+    def read_saved_segment_seq(self) -> int | None:
+        """The last change the saved main segment holds (None: none is saved)."""
+        with self._engine.connect() as conn:
+            header = conn.execute(sa.select(artifacts_table.c.data).where(artifacts_table.c.name == "segment")).scalar()
+        return None if header is None else json.loads(bytes(header))["change_seq"]
+
+    def read_saved_segment(self) -> tuple[int, bytes] | None:
+        """(last change it holds, bytes) of the saved main segment, or None (none saved, or replaced while
+        being read)."""
+        with self._engine.connect() as conn:
+            header = conn.execute(sa.select(artifacts_table.c.data).where(artifacts_table.c.name == "segment")).scalar()
+            if header is None:
+                return None
+            saved = json.loads(bytes(header))
+            names = [f"segment.{saved['change_seq']}.{number}" for number in range(saved["chunks"])]
+            chunks = dict(conn.execute(sa.select(artifacts_table.c.name, artifacts_table.c.data)
+                                       .where(artifacts_table.c.name.in_(names))).all())
+        if len(chunks) != len(names):
+            return None
+        return saved["change_seq"], b"".join(bytes(chunks[name]) for name in names)
 
     def read_lookup(self, ids: Sequence[str] | None = None) -> LookupRows:
         """Every document's (or these ids') id, packed code, word counts and metadata, read through the

@@ -18,6 +18,13 @@ FILTERS = [None, {"topic": "sci.space"}, {"topic": {"$ne": "sci.space"}}, {"fres
            {"$or": [{"fresh": {"$ne": True}}, {"n": {"$lt": 3}}]}]
 
 
+def read_anew(db):
+    """The index as one segment of everything stored, the reference for a searcher in segments."""
+    searcher = Searcher.open(db)
+    searcher.refresh()
+    return searcher
+
+
 @pytest.fixture()
 def written(new_db, sample_docs):
     """An index built from most posts, then, through the same searcher: 40 more added (with fields the
@@ -44,7 +51,7 @@ def test_writes_leave_a_recent_segment_and_gone_rows(written):
 @pytest.mark.parametrize("where", FILTERS)
 def test_hamming_answers_equal_the_index_read_anew(written, where):
     searcher, db, _ = written
-    with Searcher.open(db) as reopened:
+    with read_anew(db) as reopened:
         assert reopened._snapshot.recent is None
         for text in QUERIES:
             for k, offset, max_distance in ((1, 0, None), (10, 0, None), (10, 10, None), (300, 0, None),
@@ -55,7 +62,7 @@ def test_hamming_answers_equal_the_index_read_anew(written, where):
 
 def test_counts_fields_and_documents_equal_the_index_read_anew(written):
     searcher, db, removed = written
-    with Searcher.open(db) as reopened:
+    with read_anew(db) as reopened:
         assert len(searcher) == len(reopened)
         ours, theirs = searcher.info(), reopened.info()
         for name in ("documents", "metadata_fields", "bit_on_share", "distinct_codes", "largest_bucket",
@@ -115,7 +122,7 @@ def test_a_refresh_applies_another_process_s_changes_from_the_log(new_db, sample
         writer.remove([doc["id"] for doc in sample_docs[:5]])
         writer.add([{**sample_docs[-1], "text": "changed again: rocket hockey"}])
         assert reader.refresh_if_changed() and reader._snapshot.main is main
-        with Searcher.open(db) as reopened:
+        with read_anew(db) as reopened:
             assert len(reader) == len(reopened)
             for text in QUERIES:
                 for where in (None, {"fresh": True}):
@@ -140,7 +147,7 @@ def test_concurrent_writers_log_every_change_for_a_reader(new_db, sample_docs):
                            pool.submit(write, two, sample_docs[350:400], [d["id"] for d in sample_docs[50:100]])]:
                 result.result()
         assert reader.refresh_if_changed() and reader._snapshot.recent is not None
-        with Searcher.open(db) as reopened:
+        with read_anew(db) as reopened:
             assert len(reader) == len(reopened) == 300
             for text in QUERIES:
                 assert reader.search(text, k=40, mode="hamming") == reopened.search(text, k=40, mode="hamming")
@@ -180,3 +187,67 @@ def test_a_search_past_a_few_excluded_rows_equals_the_scan_of_the_allowed(exclud
             rows, found = nearest(part, query, k, 2, None, enough=enough)
             assert len(rows) >= min(k, enough or k, int(allowed.sum()))
             assert rows.tolist() == order[:len(rows)] and found.tolist() == distances[rows].tolist()
+
+
+def test_an_index_opens_from_its_saved_segment_and_the_changes_since(written):
+    """No document is read again: the main segment saved at the build, the logged writes replayed."""
+    searcher, db, _ = written
+    with Searcher.open(db) as opened:
+        state, writer = opened._snapshot, searcher._snapshot
+        assert len(state.recent) == 45 and state.gone == 20 and np.array_equal(state.main.ids, writer.main.ids)
+        for text in QUERIES:
+            for where in FILTERS:
+                assert opened.search(text, k=20, where=where) == searcher.search(text, k=20, where=where)
+
+
+def test_a_saved_segment_is_the_segment_it_saved(new_db, sample_docs):
+    from tests.test_filters import with_metadata
+    with Searcher.build(with_metadata(sample_docs[:300]), new_db(), bits=32, seed=0, **FAST) as searcher:
+        main = searcher._snapshot.main
+        saved = Segment.from_bytes(main.to_bytes(), 32)
+    assert saved.ids.tolist() == main.ids.tolist() and np.array_equal(saved.keys, main.keys)
+    assert np.array_equal(saved.index.codes, main.index.codes)
+    assert saved.words.arrays().keys() == main.words.arrays().keys()
+    for name, array in main.words.arrays().items():
+        assert np.array_equal(saved.words.arrays()[name], array), name
+    assert saved.columns.fields == main.columns.fields
+    for where in ({"n": 3}, {"score": {"$gte": 10.5}}, {"even": True}, {"tags": {"$in": ["t1", "sci.space"]}},
+                  {"rare": {"$ne": "yes"}}, {"$or": [{"n": {"$lt": 2}}, {"even": False}]}):
+        assert np.array_equal(saved.columns.mask(where), main.columns.mask(where)), where
+    assert Segment.from_bytes(main.to_bytes(), 64) is None  # saved for other codes
+
+
+def test_a_rebuilt_index_never_opens_from_a_segment_saved_before(new_db, sample_docs):
+    db = new_db()
+    with Searcher.build(sample_docs[:100], db, bits=32, seed=0, **FAST) as first:
+        stale = first._storage.read_saved_segment()
+    with Searcher.build(sample_docs[100:150], db, bits=32, seed=1, **FAST) as second:
+        second._storage.write_saved_segment(*stale)  # as if a slow process saved it after the rebuild
+    with Searcher.open(db) as opened:
+        assert sorted(opened._snapshot.main.ids) == sorted(doc["id"] for doc in sample_docs[100:150])
+        assert opened._storage.read_saved_segment()[0] > stale[0]  # and saved anew
+
+
+def test_a_segment_saved_in_another_format_is_replaced(new_db, sample_docs, monkeypatch):
+    from hashsearch import segment
+    db = new_db()
+    Searcher.build(sample_docs[:100], db, bits=32, seed=0, **FAST).close()
+    monkeypatch.setattr(segment, "SAVED_FORMAT", segment.SAVED_FORMAT + 1)  # a newer hashsearch opens it
+    with Searcher.open(db) as opened:
+        assert len(opened) == 100
+        data = opened._storage.read_saved_segment()[1]
+    assert Segment.from_bytes(data, 32) is not None  # saved in the newer format
+
+
+def test_an_index_this_process_may_not_write_still_opens(built_db, monkeypatch, caplog):
+    import sqlalchemy as sa
+
+    def refuse(*_args):
+        raise sa.exc.OperationalError("INSERT", None, Exception("attempt to write a readonly database"))
+
+    monkeypatch.setattr(storage.Storage, "read_saved_segment_seq", lambda _self: -1)
+    monkeypatch.setattr(storage.Storage, "write_saved_segment", refuse)
+    with Searcher.open(built_db) as opened:
+        opened.refresh()
+        assert opened.search("rocket launch", k=5)
+    assert "could not save the index's main segment" in caplog.text
