@@ -126,57 +126,49 @@ def hybrid(parts: list[Part], query_words: np.ndarray, query_code: np.ndarray, r
            page: Page) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(ids, Hamming distances, scores) of the page's hits for the query's words (hashes) and code,
     best first."""
-    located = [part.segment.words.locate(query_words) for part in parts]
-    weight = code_weight(int(np.logical_or.reduce([held for _, held in located]).sum()))
-    bits = parts[0].segment.index.bits
-    found = []  # (part number, rows, word scores, caps on the code's share) of each part's candidates
-    for number, (part, (words, _)) in enumerate(zip(parts, located)):
+    found = []  # (part number, rows, word scores) of each part's candidates
+    known = np.zeros(len(query_words), dtype=bool)
+    for number, part in enumerate(parts):
         segment = part.segment
-        code_rows, code_distances = nearest(part, query_code, max(page.depth, HASH_CANDIDATES), radius,
-                                            page.max_distance, enough=page.depth)
+        code_rows, _ = nearest(part, query_code, max(page.depth, HASH_CANDIDATES), radius, page.max_distance,
+                               enough=page.depth)
+        words, held = segment.words.locate(query_words)
+        known |= held
         rows, lexical = segment.words.scores(segment.words.rarest(words, MAX_QUERY_WORDS), allowed=part.allowed,
                                              extra_rows=code_rows)
-        # The code rows come first with their distances; every other row is at least as far as the
-        # farthest of them (they are the exact nearest), which caps its code's share of the score.
-        caps = np.full(len(rows), _code_share(code_distances.max() if len(code_rows) else 0, weight, bits),
-                       dtype=np.float32)
-        caps[:len(code_rows)] = _code_share(code_distances, weight, bits)
         if page.max_distance is not None:  # the best word score is the best among the hits allowed
             near = segment.index.distances(query_code, rows) <= page.max_distance
-            rows, lexical, caps = rows[near], lexical[near], caps[near]
-        found.append((np.full(len(rows), number, dtype=np.int8), rows, lexical, caps))
-    numbers, rows, lexical, caps = (np.concatenate(column) if len(found) > 1 else column[0]
-                                    for column in zip(*found))
+            rows, lexical = rows[near], lexical[near]
+        found.append((np.full(len(rows), number, dtype=np.int8), rows, lexical))
+    numbers, rows, lexical = (np.concatenate(column) if len(found) > 1 else column[0] for column in zip(*found))
     if len(lexical) and (best_words := lexical.max()) > 0:
         lexical /= best_words
-    numbers, rows, lexical = _could_rank(parts, query_code, numbers, rows, lexical, caps, weight, page.depth)
+    weight = code_weight(int(known.sum()))
+    numbers, rows, lexical = _could_rank(parts, query_code, numbers, rows, lexical, weight, page.depth)
     distances = _distances(parts, query_code, numbers, rows)
-    scores = lexical + _code_share(distances, weight, bits)
+    scores = _scores(lexical, distances, weight, parts[0].segment.index.bits)
     chosen = _candidates(scores, page.depth)
     best = chosen[np.lexsort((_lookup(parts, "keys", numbers[chosen], rows[chosen]),
                               -scores[chosen]))[page.offset:page.depth]]
     return _lookup(parts, "ids", numbers[best], rows[best]), distances[best], scores[best]
 
 
-def _code_share(distances, weight: float, bits: int):
-    """The code's part of a score: ``weight`` at distance 0, down to ``-weight`` at ``bits``."""
-    return np.float32(weight) * (1 - 2 * np.asarray(distances) / np.float32(bits))
+def _scores(lexical: np.ndarray, distances: np.ndarray, weight: float, bits: int) -> np.ndarray:
+    return lexical + np.float32(weight) * (1 - 2 * distances / np.float32(bits))
 
 
 def _could_rank(parts: list[Part], query_code: np.ndarray, numbers: np.ndarray, rows: np.ndarray,
-                lexical: np.ndarray, caps: np.ndarray, weight: float,
-                depth: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                lexical: np.ndarray, weight: float, depth: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The candidates whose score could reach the top ``depth``, an exact cut that spares most of the
     Hamming distances of a common word's documents: the ``depth`` best by words alone, scored in full,
-    set a bar; a candidate whose word score plus its cap on the code's share (``caps``) stays under it
-    cannot rank."""
+    set a bar; a candidate whose word score plus the code's largest share (``weight``, at distance 0)
+    stays under it cannot rank."""
     if len(rows) <= max(PRUNE_FROM, 4 * depth):
         return numbers, rows, lexical
     seed = np.argpartition(lexical, len(lexical) - depth)[len(lexical) - depth:]
     bits = parts[0].segment.index.bits
-    distances = _distances(parts, query_code, numbers[seed], rows[seed])
-    bar = (lexical[seed] + _code_share(distances, weight, bits)).min()
-    keep = np.flatnonzero(lexical + caps >= bar - 1e-6)  # the margin covers float rounding
+    bar = _scores(lexical[seed], _distances(parts, query_code, numbers[seed], rows[seed]), weight, bits).min()
+    keep = np.flatnonzero(lexical + np.float64(weight) >= bar - 1e-6)  # the margin covers float rounding
     return numbers[keep], rows[keep], lexical[keep]
 
 

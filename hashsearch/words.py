@@ -24,7 +24,6 @@ POSTINGS_PER_WORD = 2000
 _PACKED_ROWS = 2**24  # up to this many documents a posting's sort key holds its row
 _IMPACT_LEVELS = 255  # a posting's BM25 term frequency is stored in one byte
 _MAX_COUNT = 255
-_SEEN = np.float32(1e-30)  # far below float32 precision of the smallest score (~1e-3)
 
 
 def word_hashes(text: str) -> dict[int, int]:
@@ -226,22 +225,17 @@ class WordIndex:
 
     def scores(self, words: np.ndarray, *, allowed: np.ndarray | None = None,
                extra_rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, BM25 scores) of every row of ``extra_rows`` (unique; scoring 0 unless the lists hold it
-        too), first and in their order, then of every other document in the posting lists of ``words``
-        (positions), each once, in no order. ``allowed`` (a mask over rows) keeps the other rows of the
-        lists out.
+        """(rows, BM25 scores) of every document in the posting lists of ``words`` (positions), and of
+        every row of ``extra_rows`` (scoring 0 unless the lists hold it too); each row once, in no order.
+        ``allowed`` (a mask over rows) keeps the other rows of the lists out.
 
         Scores add up in a per-thread array over all rows, where a zero also marks a row not seen yet
-        (every posting's impact is at least 1; an extra row starts at a mark too small to change any
-        sum): no sort is needed (merging ten lists of 2,000 rows by sorting took 0.7 ms, most of a
-        query's time)."""
+        (every posting's impact is at least 1): no sort is needed (merging ten lists of 2,000 rows by
+        sorting took 0.7 ms, most of a query's time)."""
         totals = self._scratch()
         found = []
         scales = self.idf(words) * np.float32((BM25_K1 + 1) / _IMPACT_LEVELS)
         try:
-            if extra_rows is not None:
-                totals[extra_rows] = _SEEN
-                found.append(extra_rows)
             for word, scale in zip(np.asarray(words).tolist(), scales.tolist()):
                 start, stop = int(self._starts[word]), int(self._starts[word + 1])
                 rows, impacts = self._rows[start:stop].astype(np.intp), self._impacts[start:stop]
@@ -252,11 +246,10 @@ class WordIndex:
                 found.append(rows[current == 0])
                 current += impacts * np.float32(scale)
                 totals[rows] = current
-            rows = np.concatenate(found).astype(np.int64, copy=False) if found else np.empty(0, dtype=np.int64)
-            scores = totals[rows]
             if extra_rows is not None:
-                scores[:len(extra_rows)] -= _SEEN  # exact: the mark vanished in every sum it joined
-            return rows, scores
+                found.append(extra_rows[totals[extra_rows] == 0])
+            rows = np.concatenate(found).astype(np.int64, copy=False) if found else np.empty(0, dtype=np.int64)
+            return rows, totals[rows]
         finally:
             for rows in found:
                 totals[rows] = 0
