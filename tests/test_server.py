@@ -42,6 +42,11 @@ def test_search_get_and_post_answer_as_the_library_does(read_only):
     expected = [hit.to_dict() for hit in searcher.search("rocket launch", k=5)]
     body = client.get("/search", params={"q": "rocket launch", "k": 5}).json()
     assert body["hits"] == expected and body["took_ms"] >= 0
+    for params in ({"q": "Raketenstart über dem Meer: rocket", "k": 3}, {"q": "moon", "mode": "hamming", "offset": 2,
+                                                                         "max_distance": 20}):
+        options = {name: value for name, value in params.items() if name != "q"}
+        assert client.get("/search", params=params).json()["hits"] == [
+            hit.to_dict() for hit in searcher.search(params["q"], **options)]
     body = client.post("/search", json={"q": "rocket launch", "k": 5, "where": {"topic": "sci.med"},
                                         "mode": "hamming", "offset": 2, "max_distance": 20}).json()
     assert body["hits"] == [hit.to_dict() for hit in searcher.search(
@@ -68,6 +73,11 @@ def test_similar_and_documents(read_only):
      "max_distance must be an int in [0, 32]. Got 99 instead."),
     ("get", "/search", {"params": {"q": "moon", "k": 0}}, 422,
      "invalid request: k: Input should be greater than or equal to 1."),
+    ("get", "/search", {"params": {"k": 3}}, 422, "invalid request: q: Field required."),
+    ("get", "/search", {"params": {"q": "moon", "k": "ten"}}, 422,
+     "invalid request: k: Input should be a valid integer, unable to parse string as an integer."),
+    ("get", "/search", {"params": {"q": "moon", "colour": "red"}}, 422,
+     "invalid request: colour: Extra inputs are not permitted."),
     ("post", "/search", {"json": {"k": 3}}, 422, "invalid request: q: Field required."),
     ("post", "/search", {"json": {"q": "moon", "colour": 1}}, 422,
      "invalid request: colour: Extra inputs are not permitted."),
