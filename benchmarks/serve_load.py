@@ -8,21 +8,27 @@ does), times ``Searcher.search`` in process on short queries (the test posts' Su
 starts ``hashsearch serve`` in a child process on 127.0.0.1 and runs ``--clients`` threads, each with
 its own keep-alive connection: first searches only for half of ``--seconds``, then for ``--seconds``
 a mix where each request is a ``GET /search`` or, with probability ``--write-share``, a
-``POST /documents`` of one new document. It stops by itself. Then
+``POST /documents`` of one new document. It stops by itself. Where Debian's wrk is installed
+(``apt-get install wrk``), it first measures searches with wrk too: a client in C, which takes less
+of the two cores from the server than the Python clients do. Then
 every written document must be readable and found by its own text. Writes the serve-load section
 of RESULTS.md.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
+import re
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 import httpx
@@ -85,6 +91,25 @@ def run_clients(url: str, queries: list[str], clients: int, seconds: float, writ
     return results
 
 
+def run_wrk(url: str, queries: list[str], connections: int, seconds: float, folder: Path) -> dict[str, float]:
+    """p50 and p99 latency (ms) and requests per second of Debian's wrk (a C client, which costs the
+    server's cores little) cycling through ``GET /search`` of the queries."""
+    script = folder / "queries.lua"
+    paths = ",\n".join(json.dumps("/search?" + urllib.parse.urlencode({"q": q, "k": 10})) for q in queries)
+    script.write_text(f"paths = {{\n{paths}\n}}\ncounter = 0\nrequest = function()\n"
+                      "  counter = counter + 1\n  return wrk.format(nil, paths[(counter % #paths) + 1])\nend\n")
+    output = subprocess.run(["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds:.0f}s", "--latency",
+                             "-s", str(script), url], capture_output=True, text=True, check=True).stdout
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+    def latency(percent: str) -> float:
+        value, unit = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)$", output, re.M).groups()
+        return float(value) * scale[unit]
+
+    return {"p50": latency("50"), "p99": latency("99"),
+            "per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))}
+
+
 def measure_server(db: Path, workers: int, queries: list[str], in_process: np.ndarray, args) -> dict[str, str]:
     """Start ``hashsearch serve``, time one client, then many; check every write landed."""
     port = free_port()
@@ -104,6 +129,10 @@ def measure_server(db: Path, workers: int, queries: list[str], in_process: np.nd
         with httpx.Client(base_url=url) as http:  # one client alone: the server's own cost per search
             http.get("/search", params={"q": queries[0]})
             alone = latencies_ms(lambda q: http.get("/search", params={"q": q, "k": 10}), queries)
+        if shutil.which("wrk"):
+            with tempfile.TemporaryDirectory() as folder:
+                wrk_one = run_wrk(url, queries, 1, 10, Path(folder))
+                wrk_many = run_wrk(url, queries, args.clients, args.seconds / 2, Path(folder))
         only = run_clients(url, queries, args.clients, args.seconds / 2, 0.0)
         load = run_clients(url, queries, args.clients, args.seconds, args.write_share)
         time.sleep(6)  # other workers refresh
@@ -116,7 +145,14 @@ def measure_server(db: Path, workers: int, queries: list[str], in_process: np.nd
         server.wait(30)
     searches, writes = np.asarray(load["search_ms"]), np.asarray(load["write_ms"])
     failures = load["failures"] + only["failures"]
+    wrk_rows = {} if not shutil.which("wrk") else {
+        "wrk, one connection: p50 ms": f"{wrk_one['p50']:.3f}",
+        "wrk: server's cost over in process (p50 - median), ms": f"{wrk_one['p50'] - np.median(in_process):.3f}",
+        f"wrk, {args.clients} connections: searches per second": f"{wrk_many['per_second']:,.0f}",
+        f"wrk, {args.clients} connections: p50 / p99 ms": f"{wrk_many['p50']:.2f} / {wrk_many['p99']:.2f}",
+    }
     return {
+        **wrk_rows,
         "one client, `GET /search`, median ms": f"{np.median(alone):.3f}",
         "server's cost over in process (medians), ms": f"{np.median(alone) - np.median(in_process):.3f}",
         f"{args.clients} clients, searches only: searches per second":
