@@ -1,6 +1,6 @@
 """Filters on metadata: a ``where`` dict (Chroma's convention) evaluated as one mask over all documents.
 
-The metadata fields are held as columns built when the index opens (and after each write), so a
+The metadata fields are held as columns built when the index is read (and after each write), so a
 filter costs a few vectorised comparisons, never a database query. A field's scalar values are kept
 two ways: numbers in a float column (for comparisons), every scalar as a category code (for equality
 and membership). A list value matches equality and ``$in`` element-wise (a document tagged
