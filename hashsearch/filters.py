@@ -150,7 +150,6 @@ class MetadataColumns:
                 setattr(column, array, arrays[f"{number}.{array}"])
         return columns
 
-
     @property
     def nbytes(self) -> int:
         return sum(c.numbers.nbytes + c.scalar_codes.nbytes + c.present.nbytes + c.list_rows_.nbytes

@@ -90,7 +90,6 @@ class Segment:
                    WordIndex.from_arrays(_prefixed(arrays, "words.")),
                    MetadataColumns.from_arrays(_prefixed(arrays, "columns.")))
 
-
     def row_of(self, doc_id: str) -> int | None:
         """The row of ``doc_id``, or None when the segment does not hold it."""
         key = id_keys([doc_id])[0]

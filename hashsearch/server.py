@@ -3,25 +3,25 @@
 A thin layer: every route calls the one ``Searcher`` the server opened, and its errors come back as
 ``{"error": message}`` with a 4xx status. Reads run on the event loop: a search is a fraction of a
 millisecond of CPU under Python's global lock, so a thread hop would only add to it; ``GET /search``,
-sent on every keystroke, is answered in front of the framework's routing (``_QuickSearch``). Writes run in
-FastAPI's thread pool, so searches go on meanwhile from the previous snapshot; they go through the
+sent on every keystroke, is answered in front of the framework's routing (``_QuickSearch``). Writes
+run in FastAPI's thread pool, so searches go on meanwhile from the previous snapshot; they go through the
 Searcher's lock and need ``Authorization: Bearer TOKEN``; without a configured token the server is
 read-only. A background thread checks every ``refresh_seconds`` whether another process committed a
 write (one small read) and catches up if so (``Searcher.refresh_if_changed``).
 """
 from __future__ import annotations
 
-import orjson
 import logging
 import os
 import threading
 import time
+from collections.abc import Mapping
 from contextlib import asynccontextmanager
 from importlib import resources
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+import orjson
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -187,7 +187,7 @@ class _BodyLimit:
 class _QuickSearch:
     """Answers ``GET /search``, the request a search box sends on every keystroke, before the framework's
     routing, dependency solving and exception middleware, which together took half as long as the
-    search itself; any error goes the framework's way."""
+    search itself; its errors are the routes' (422 for a malformed request, 400 for a bad parameter)."""
 
     def __init__(self, app: Any, searcher: Searcher) -> None:
         self.app = app

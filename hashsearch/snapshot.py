@@ -7,9 +7,9 @@ change it holds), and opening an index loads it and replays the changes logged s
 write (this process's, or another's seen by a refresh) the searcher reads the ids it touched from
 the database's change log, marks the main segment's rows of those ids as gone, and rebuilds only a
 recent segment of the documents written since the main one was read, with the main segment's word
-statistics (Lucene's segments and deletions, on a small scale). Searches rank both segments and merge. Once the recent
-segment and the gone rows together pass ``MERGE_SHARE`` of the index (or ``MERGE_MIN`` documents),
-everything is read again into one main segment.
+statistics (Lucene's segments and deletions, on a small scale). Searches rank both segments and
+merge. Once the recent segment and the gone rows together pass ``MERGE_SHARE`` of the index (or
+``MERGE_MIN`` documents), everything is read again into one main segment.
 
 A segment's answers are exact (Hamming top k, filters) whatever the split; word scores differ
 slightly from those of one merged segment (idf counts gone rows until the merge, and the recent
@@ -53,15 +53,14 @@ class Snapshot:
         brought up to date from the change log when the log reaches back to it, else everything read."""
         generation = storage.read_generation()  # first: a write after it shows as a change later
         saved = storage.read_saved_segment()
-        if saved is not None:
-            change_seq, data = saved
-            changes = storage.read_changes(change_seq)
-            main = Segment.from_bytes(data, hasher.bits) if changes is not None else None
+        changes = None if saved is None else storage.read_changes(saved[0])
+        if changes is not None:
+            main = Segment.from_bytes(saved[1], hasher.bits)
             if main is not None:
-                snapshot = cls(features, hasher, main, None, None, 0, None, change_seq)
+                snapshot = cls(features, hasher, main, None, None, 0, None, saved[0])
                 return snapshot.after_changes(storage, *changes, generation)
-        # A segment saved by another version of hashsearch (or for other codes) is replaced.
-        return cls.read(storage, features, hasher, save=saved is not None and changes is not None)
+        # A segment the log still reaches but saved in another format (or for other codes) is replaced.
+        return cls.read(storage, features, hasher, save=changes is not None)
 
     @classmethod
     def read(cls, storage: Storage, features: TextFeatures, hasher: SemanticHasher, *,
