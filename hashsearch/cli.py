@@ -246,13 +246,13 @@ def serve(db: str, host: str, port: int, token: str | None, refresh_seconds: flo
         click.echo(f"Serving {len(searcher):,} documents from {db} on http://{host}:{port} "
                    f"({'writes need the token' if token else 'read-only: no --token'}); Ctrl-C stops.", err=True)
         if workers == 1:
-            uvicorn.run(create_app(searcher, token=token, refresh_seconds=refresh_seconds or None), host=host,
-                        port=port, log_level="info")
+            uvicorn.run(create_app(searcher, token=token, refresh_seconds=refresh_seconds or None, access_log=True),
+                        host=host, port=port, log_level="info", access_log=False)
             return
     os.environ.update({"HASHSEARCH_DB": db, "HASHSEARCH_TOKEN": token or "",
                        "HASHSEARCH_REFRESH": str(refresh_seconds)})
     uvicorn.run("hashsearch.server:app_from_environment", factory=True, workers=workers, host=host, port=port,
-                log_level="info")
+                log_level="info", access_log=False)  # the app writes one line per request, at less cost
 
 
 def _format_hit(rank: int, hit: Hit, width: int) -> str:

@@ -1,5 +1,6 @@
 """Every route and error of the HTTP API through FastAPI's test client, on both backends."""
 import time
+from http import HTTPStatus
 
 import pytest
 from fastapi.testclient import TestClient
@@ -148,3 +149,15 @@ def test_the_search_page_is_served(read_only):
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
     assert '<input id="query"' in response.text and "://" not in response.text  # nothing fetched from elsewhere
     assert client.get("/openapi.json").json()["info"]["title"] == "hashsearch"
+
+
+def test_one_access_log_line_per_request(built_db, capsys):
+    with Searcher.open(built_db) as searcher, TestClient(create_app(searcher, access_log=True)) as client:
+        client.get("/search", params={"q": 'rocket "launch"', "k": 2})
+        client.get("/documents/ghost")
+        client.post("/search", json={"k": 3})
+    assert capsys.readouterr().out.splitlines() == [
+        'INFO:     testclient:50000 - "GET /search?q=rocket+%22launch%22&k=2 HTTP/1.1" 200 OK',
+        'INFO:     testclient:50000 - "GET /documents/ghost HTTP/1.1" 404 Not Found',
+        f'INFO:     testclient:50000 - "POST /search HTTP/1.1" 422 {HTTPStatus(422).phrase}',  # renamed in 3.13
+    ]
