@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -79,11 +80,15 @@ class Segment:
 
     @classmethod
     def from_bytes(cls, data: bytes, bits: int) -> Segment | None:
-        """The segment ``to_bytes`` saved, or None when it was saved in another format or code length."""
-        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-            if int(archive["format"][0]) != SAVED_FORMAT or int(archive["bits"][0]) != bits:
-                return None
-            arrays = {name: archive[name] for name in archive.files}
+        """The segment ``to_bytes`` saved, or None when it was saved in another format or code length,
+        or cannot be read (damaged): the caller then reads the documents anew."""
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+                if int(archive["format"][0]) != SAVED_FORMAT or int(archive["bits"][0]) != bits:
+                    return None
+                arrays = {name: archive[name] for name in archive.files}
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            return None
         ids = np.empty(len(arrays["keys"]), dtype=object)
         ids[:] = json.loads(arrays["ids"].tobytes().decode("utf-8"))
         return cls(ids, arrays["keys"], CodeIndex(arrays["codes"], bits),

@@ -215,6 +215,9 @@ def test_a_saved_segment_is_the_segment_it_saved(new_db, sample_docs):
                   {"rare": {"$ne": "yes"}}, {"$or": [{"n": {"$lt": 2}}, {"even": False}]}):
         assert np.array_equal(saved.columns.mask(where), main.columns.mask(where)), where
     assert Segment.from_bytes(main.to_bytes(), 64) is None  # saved for other codes
+    data = main.to_bytes()
+    assert Segment.from_bytes(data[:len(data) // 2], 32) is None  # damaged: read anew instead
+    assert Segment.from_bytes(b"not an archive", 32) is None
 
 
 def test_a_rebuilt_index_never_opens_from_a_segment_saved_before(new_db, sample_docs):
@@ -251,3 +254,13 @@ def test_an_index_this_process_may_not_write_still_opens(built_db, monkeypatch, 
         opened.refresh()
         assert opened.search("rocket launch", k=5)
     assert "could not save the index's main segment" in caplog.text
+
+
+def test_a_damaged_saved_segment_is_replaced(new_db, sample_docs):
+    db = new_db()
+    with Searcher.build(sample_docs[:100], db, bits=32, seed=0, **FAST) as built:
+        seq, _ = built._storage.read_saved_segment()
+        built._storage.write_saved_segment(seq, b"PK\x03\x04 damaged")
+    with Searcher.open(db) as opened:
+        assert len(opened) == 100 and opened.search("rocket", k=3)
+        assert Segment.from_bytes(opened._storage.read_saved_segment()[1], 32) is not None
