@@ -114,6 +114,7 @@ def measure_server(db: Path, workers: int, queries: list[str], in_process: np.nd
     """Start ``hashsearch serve``, time one client, then many; check every write landed."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    has_wrk = shutil.which("wrk") is not None
     server = subprocess.Popen([sys.executable, "-m", "hashsearch", "serve", "--db", str(db), "--port", str(port),
                                "--token", TOKEN, "--workers", str(workers)], stderr=subprocess.DEVNULL,
                               stdout=subprocess.DEVNULL)
@@ -129,7 +130,7 @@ def measure_server(db: Path, workers: int, queries: list[str], in_process: np.nd
         with httpx.Client(base_url=url) as http:  # one client alone: the server's own cost per search
             http.get("/search", params={"q": queries[0]})
             alone = latencies_ms(lambda q: http.get("/search", params={"q": q, "k": 10}), queries)
-        if shutil.which("wrk"):
+        if has_wrk:
             with tempfile.TemporaryDirectory() as folder:
                 wrk_one = run_wrk(url, queries, 1, 10, Path(folder))
                 wrk_many = run_wrk(url, queries, args.clients, args.seconds / 2, Path(folder))
@@ -145,7 +146,7 @@ def measure_server(db: Path, workers: int, queries: list[str], in_process: np.nd
         server.wait(30)
     searches, writes = np.asarray(load["search_ms"]), np.asarray(load["write_ms"])
     failures = load["failures"] + only["failures"]
-    wrk_rows = {} if not shutil.which("wrk") else {
+    wrk_rows = {} if not has_wrk else {
         "wrk, one connection: p50 ms": f"{wrk_one['p50']:.3f}",
         "wrk: server's cost over in process (p50 - median), ms": f"{wrk_one['p50'] - np.median(in_process):.3f}",
         f"wrk, {args.clients} connections: searches per second": f"{wrk_many['per_second']:,.0f}",

@@ -51,13 +51,11 @@ class SearchRequest(BaseModel):
     max_distance: int | None = None
 
 
-_GET_SEARCH_PARAMETERS = [
-    {"name": "q", "in": "query", "required": True, "schema": {"type": "string"}},
-    {"name": "k", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 10}},
-    {"name": "mode", "in": "query", "schema": {"type": "string", "enum": list(MODES), "default": MODES[0]}},
-    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
-    {"name": "max_distance", "in": "query", "schema": {"type": "integer"}},
-]
+# GET /search's query parameters for the OpenAPI page: the request model's fields but ``where``.
+_GET_SEARCH_PARAMETERS = [{"name": name, "in": "query", "schema": schema,
+                           "required": name in SearchRequest.model_json_schema().get("required", [])}
+                          for name, schema in SearchRequest.model_json_schema()["properties"].items()
+                          if name != "where"]
 
 
 class DocumentIn(BaseModel):

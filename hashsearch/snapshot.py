@@ -52,13 +52,13 @@ class Snapshot:
         """A snapshot of everything stored, with the given vocabulary and model: the saved main segment
         brought up to date from the change log when the log reaches back to it, else everything read."""
         generation = storage.read_generation()  # first: a write after it shows as a change later
-        saved = storage.read_saved_segment()
-        changes = None if saved is None else storage.read_changes(saved[0])
-        if changes is not None:
-            main = Segment.from_bytes(saved[1], hasher.bits)
-            if main is not None:
-                snapshot = cls(features, hasher, main, None, None, 0, None, saved[0])
-                return snapshot.after_changes(storage, *changes, generation)
+        saved_seq = storage.read_saved_segment_seq()
+        changes = None if saved_seq is None else storage.read_changes(saved_seq)
+        data = None if changes is None else storage.read_saved_segment(saved_seq)  # only a segment of use
+        main = None if data is None else Segment.from_bytes(data, hasher.bits)
+        if main is not None:
+            snapshot = cls(features, hasher, main, None, None, 0, None, saved_seq)
+            return snapshot.after_changes(storage, *changes, generation)
         # A segment the log still reaches but saved in another format (or for other codes) is replaced.
         return cls.read(storage, features, hasher, save=changes is not None)
 

@@ -311,8 +311,7 @@ class Storage:
             self._delete_saved_segment(conn)
             for number, chunk in enumerate(chunks):
                 self.write_artifact(conn, f"segment.{change_seq}.{number}", chunk)
-            self.write_artifact(conn, "segment", json.dumps({"change_seq": change_seq,
-                                                             "chunks": len(chunks)}).encode("utf-8"))
+            self.write_artifact(conn, "segment", json.dumps({"change_seq": change_seq}).encode("utf-8"))
 
     @staticmethod
     def _delete_saved_segment(conn: Connection) -> None:
@@ -394,20 +393,16 @@ class Storage:
             header = conn.execute(sa.select(artifacts_table.c.data).where(artifacts_table.c.name == "segment")).scalar()
         return None if header is None else json.loads(bytes(header))["change_seq"]
 
-    def read_saved_segment(self) -> tuple[int, bytes] | None:
-        """(last change it holds, bytes) of the saved main segment, or None (none saved, or replaced while
-        being read)."""
+    def read_saved_segment(self, change_seq: int) -> bytes | None:
+        """The saved main segment that holds the changes up to ``change_seq``, or None when it has been
+        replaced since (one statement reads every piece of one save, or none)."""
+        name = artifacts_table.c.name
         with self._engine.connect() as conn:
-            header = conn.execute(sa.select(artifacts_table.c.data).where(artifacts_table.c.name == "segment")).scalar()
-            if header is None:
-                return None
-            saved = json.loads(bytes(header))
-            names = [f"segment.{saved['change_seq']}.{number}" for number in range(saved["chunks"])]
-            chunks = dict(conn.execute(sa.select(artifacts_table.c.name, artifacts_table.c.data)
-                                       .where(artifacts_table.c.name.in_(names))).all())
-        if len(chunks) != len(names):
+            pieces = conn.execute(sa.select(name, artifacts_table.c.data)
+                                  .where(name.like(f"segment.{change_seq}.%"))).all()
+        if not pieces:
             return None
-        return saved["change_seq"], b"".join(bytes(chunks[name]) for name in names)
+        return b"".join(bytes(data) for _, data in sorted(pieces, key=lambda piece: int(piece[0].rsplit(".", 1)[1])))
 
     def read_lookup(self, ids: Sequence[str] | None = None) -> LookupRows:
         """Every document's (or these ids') id, packed code, word counts and metadata, read through the

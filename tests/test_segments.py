@@ -25,6 +25,12 @@ def read_anew(db):
     return searcher
 
 
+def saved(store):
+    """(last change it holds, bytes) of the main segment saved in ``store``."""
+    change_seq = store.read_saved_segment_seq()
+    return change_seq, store.read_saved_segment(change_seq)
+
+
 @pytest.fixture()
 def written(new_db, sample_docs):
     """An index built from most posts, then, through the same searcher: 40 more added (with fields the
@@ -223,12 +229,12 @@ def test_a_saved_segment_is_the_segment_it_saved(new_db, sample_docs):
 def test_a_rebuilt_index_never_opens_from_a_segment_saved_before(new_db, sample_docs):
     db = new_db()
     with Searcher.build(sample_docs[:100], db, bits=32, seed=0, **FAST) as first:
-        stale = first._storage.read_saved_segment()
+        stale = saved(first._storage)
     with Searcher.build(sample_docs[100:150], db, bits=32, seed=1, **FAST) as second:
         second._storage.write_saved_segment(*stale)  # as if a slow process saved it after the rebuild
     with Searcher.open(db) as opened:
         assert sorted(opened._snapshot.main.ids) == sorted(doc["id"] for doc in sample_docs[100:150])
-        assert opened._storage.read_saved_segment()[0] > stale[0]  # and saved anew
+        assert saved(opened._storage)[0] > stale[0]  # and saved anew
 
 
 def test_a_segment_saved_in_another_format_is_replaced(new_db, sample_docs, monkeypatch):
@@ -238,7 +244,7 @@ def test_a_segment_saved_in_another_format_is_replaced(new_db, sample_docs, monk
     monkeypatch.setattr(segment, "SAVED_FORMAT", segment.SAVED_FORMAT + 1)  # a newer hashsearch opens it
     with Searcher.open(db) as opened:
         assert len(opened) == 100
-        data = opened._storage.read_saved_segment()[1]
+        data = saved(opened._storage)[1]
     assert Segment.from_bytes(data, 32) is not None  # saved in the newer format
 
 
@@ -259,8 +265,8 @@ def test_an_index_this_process_may_not_write_still_opens(built_db, monkeypatch, 
 def test_a_damaged_saved_segment_is_replaced(new_db, sample_docs):
     db = new_db()
     with Searcher.build(sample_docs[:100], db, bits=32, seed=0, **FAST) as built:
-        seq, _ = built._storage.read_saved_segment()
+        seq, _ = saved(built._storage)
         built._storage.write_saved_segment(seq, b"PK\x03\x04 damaged")
     with Searcher.open(db) as opened:
         assert len(opened) == 100 and opened.search("rocket", k=3)
-        assert Segment.from_bytes(opened._storage.read_saved_segment()[1], 32) is not None
+        assert Segment.from_bytes(saved(opened._storage)[1], 32) is not None
