@@ -138,10 +138,22 @@ class CodeIndex:
         the widest holds fewer, or probing it would cost more than scanning every code, a FAISS scan
         answers instead, so the result is always the true top k.
         """
+        rows, distances, _ = self._search(query, k, radius, enough or k, scan=True)
+        return rows, distances
+
+    def probe(self, query: np.ndarray, k: int, radius: int, enough: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """(rows, distances, floor): ``search`` without its scan of every code. When no probed ball holds
+        ``enough`` rows, the answer is every row of the widest (up to ``k``), fewer than asked; no row
+        left out is nearer than ``floor`` bits, which is what a caller needs to decide that it can do
+        without the scan. Where no ball is worth probing, the scan's exact top ``k``."""
+        return self._search(query, k, radius, enough, scan=False)
+
+    def _search(self, query: np.ndarray, k: int, radius: int, enough: int,
+                scan: bool) -> tuple[np.ndarray, np.ndarray, int]:
         query = np.ascontiguousarray(query, dtype=np.uint8).reshape(-1)
         k = min(k, len(self.codes))
         if k <= 0:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), self.bits + 1
         widest = min(radius, self._widest_ball)
         if widest >= 0:
             query_key = codelib.bucket_key(query)
@@ -149,13 +161,16 @@ class CodeIndex:
             if self._exact_keys:
                 found = self._search_own_bucket(query_key, k)
                 if found is not None:
-                    return found
+                    return (*found, 0)
                 balls = balls if widest > 0 else ()  # the own bucket was the whole radius-0 ball
             for ball_radius in balls:
-                found = self._search_ball(query, query_key, k, ball_radius, enough or k)
+                last = ball_radius == widest and not scan
+                found = self._search_ball(query, query_key, k, ball_radius, 0 if last else enough)
                 if found is not None:
-                    return found
-        return self.scan(query, k)
+                    rows, distances = found
+                    return rows, distances, int(distances[-1]) if len(rows) == k else ball_radius + 1
+        rows, distances = self.scan(query, k)
+        return rows, distances, int(distances[-1]) if len(rows) < len(self.codes) else self.bits + 1
 
     def _search_own_bucket(self, query_key: np.uint64, k: int) -> tuple[np.ndarray, np.ndarray] | None:
         """The first ``k`` rows of the query's bucket when it holds that many (exact keys only); scalar

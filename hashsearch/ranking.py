@@ -1,8 +1,8 @@
 """The two rankings: the default (the query's words and its code, scored together) and pure Hamming.
 
 Default: candidates are the documents whose posting lists hold the query's words (``WordIndex``) and
-the nearest codes (``CodeIndex``: the nearest offset + k, and up to 100 where the probed balls hold
-them; on an index small enough to scan, the nearest 100). Each gets
+the nearest codes (``CodeIndex.probe``: up to 100 from the balls within the radius; on an index small
+enough to scan, the nearest 100). Each gets
 
     score = words / best words score among the candidates + weight * (1 - 2 * hamming / bits)
 
@@ -12,10 +12,13 @@ computed from five words is a weak signal, one computed from a whole document a 
 on 20 Newsgroups and Reuters (benchmarks/user_queries.py): 0.3 for short queries lifts short-query
 precision above BM25 alone and above the codes alone; 1.5 for whole documents keeps their ranking as
 good as the codes' (and better: words order documents that share a code).
-Distances are read only for the candidates that could rank: with the code's share at most
-``weight`` (distance 0), a candidate whose word score plus that stays under the full score of the
-best ``k`` by words alone cannot (an exact cut: at 1M documents it keeps some 30 of a short query's
-7,000 candidates).
+
+The answer is exact, the best k of all documents by that score (word scores as the posting lists
+hold them): a document outside the candidates scores at most the code's share at the distance where
+the probed balls end, and only when that could reach the k-th best candidate (a query whose words
+find little) does a scan bring the exact nearest k codes. Distances are read only for candidates
+that could rank: one whose word score plus the code's largest share stays under the k-th best full
+score of the nearest codes and the best by words alone cannot (an exact cut).
 
 Hamming: the true Hamming top k, exact code, then bit flips within a radius, then a scan.
 
@@ -35,8 +38,8 @@ from .index import CodeIndex
 from .segment import Segment
 
 MODES = ("hybrid", "hamming")
-# Nearest codes scored beside the word candidates: the nearest offset + k exactly, and up to this many
-# when the probed Hamming balls hold them (a scan for exactly 100 costs a millisecond at 1M documents).
+# Nearest codes scored beside the word candidates: up to this many from the probed Hamming balls (a
+# scan of every code costs a millisecond at 1M documents: ``hybrid`` makes one only when it must).
 HASH_CANDIDATES = 100
 MAX_QUERY_WORDS = 10  # a longer query's candidates come from its rarest words
 SHORT_CODE_WEIGHT, LONG_CODE_WEIGHT = 0.3, 1.5
@@ -125,32 +128,82 @@ def hamming(parts: list[Part], query_code: np.ndarray, radius: int, page: Page) 
 def hybrid(parts: list[Part], query_words: np.ndarray, query_code: np.ndarray, radius: int,
            page: Page) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(ids, Hamming distances, scores) of the page's hits for the query's words (hashes) and code,
-    best first."""
-    found = []  # (part number, rows, word scores) of each part's candidates
+    best first.
+
+    The nearest codes come from the probed balls alone; only when the candidates' ``depth``-th best
+    score could be matched by a document outside them (no query word, at least as far as the codes not
+    probed) are they asked for again with a scan, the exact nearest ``depth``: a query whose words
+    find little, or none."""
+    for scan in (False, True):
+        candidates, farther = _candidates_of(parts, query_words, query_code, radius, page, scan)
+        numbers, rows, lexical, weight = candidates
+        distances = _distances(parts, query_code, numbers, rows)
+        scores = _scores(lexical, distances, weight, parts[0].segment.index.bits)
+        if scan or farther is None or _outside_cannot_rank(scores, page.depth, weight, farther, parts):
+            break
+    chosen = _top(scores, page.depth)
+    best = chosen[np.lexsort((_lookup(parts, "keys", numbers[chosen], rows[chosen]),
+                              -scores[chosen]))[page.offset:page.depth]]
+    return _lookup(parts, "ids", numbers[best], rows[best]), distances[best], scores[best]
+
+
+def _candidates_of(parts: list[Part], query_words: np.ndarray, query_code: np.ndarray, radius: int, page: Page,
+                   scan: bool) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, float], int | None]:
+    """((part numbers, rows, normalised word scores, code weight) of the candidates that could rank,
+    farther): every row outside the candidates and the query words' posting lists is at least
+    ``farther`` bits away (None: there is no such row)."""
+    found = []  # (part number, rows, word scores) of each part's candidates, its nearest codes first
     known = np.zeros(len(query_words), dtype=bool)
+    nearest_codes, farther = [], None
     for number, part in enumerate(parts):
         segment = part.segment
-        code_rows, _ = nearest(part, query_code, max(page.depth, HASH_CANDIDATES), radius, page.max_distance,
-                               enough=page.depth)
+        code_rows, code_distances, floor = _nearest_codes(part, query_code, max(page.depth, HASH_CANDIDATES),
+                                                          radius, page.max_distance, page.depth, scan)
         words, held = segment.words.locate(query_words)
         known |= held
         rows, lexical = segment.words.scores(segment.words.rarest(words, MAX_QUERY_WORDS), allowed=part.allowed,
                                              extra_rows=code_rows)
         if page.max_distance is not None:  # the best word score is the best among the hits allowed
             near = segment.index.distances(query_code, rows) <= page.max_distance
-            rows, lexical = rows[near], lexical[near]
+            rows, lexical = rows[near], lexical[near]  # the nearest codes, all near, stay first
+        start = sum(len(r) for _, r, _ in found)
+        nearest_codes.append(np.arange(start, start + len(code_rows)))
+        if floor <= segment.index.bits:
+            farther = floor if farther is None else min(farther, floor)
         found.append((np.full(len(rows), number, dtype=np.int8), rows, lexical))
     numbers, rows, lexical = (np.concatenate(column) if len(found) > 1 else column[0] for column in zip(*found))
     if len(lexical) and (best_words := lexical.max()) > 0:
         lexical /= best_words
     weight = code_weight(int(known.sum()))
-    numbers, rows, lexical = _could_rank(parts, query_code, numbers, rows, lexical, weight, page.depth)
-    distances = _distances(parts, query_code, numbers, rows)
-    scores = _scores(lexical, distances, weight, parts[0].segment.index.bits)
-    chosen = _candidates(scores, page.depth)
-    best = chosen[np.lexsort((_lookup(parts, "keys", numbers[chosen], rows[chosen]),
-                              -scores[chosen]))[page.offset:page.depth]]
-    return _lookup(parts, "ids", numbers[best], rows[best]), distances[best], scores[best]
+    numbers, rows, lexical = _could_rank(parts, query_code, numbers, rows, lexical, weight, page.depth,
+                                         np.concatenate(nearest_codes), farther or 0)
+    return (numbers, rows, lexical, weight), farther
+
+
+def _nearest_codes(part: Part, query_code: np.ndarray, k: int, radius: int, max_distance: int | None,
+                   enough: int, scan: bool) -> tuple[np.ndarray, np.ndarray, int]:
+    """(rows, distances, floor): the part's nearest codes, an exact Hamming prefix of its allowed rows
+    within ``max_distance``: without ``scan``, as many as the probed balls hold (``CodeIndex.probe``);
+    every allowed row left out is at least ``floor`` bits away, or farther than ``max_distance``."""
+    if part.allowed is None and not scan:
+        rows, distances, floor = part.segment.index.probe(query_code, k, radius, enough)
+    else:
+        rows, distances = nearest(part, query_code, k, radius, None, enough)
+        floor = int(distances[-1]) if len(rows) else part.segment.index.bits + 1
+    if max_distance is not None:
+        near = distances <= max_distance
+        rows, distances = rows[near], distances[near]
+    return rows, distances, floor
+
+
+def _outside_cannot_rank(scores: np.ndarray, depth: int, weight: float, farther: int, parts: list[Part]) -> bool:
+    """Whether the ``depth``-th best candidate beats every row outside the candidates: in none of the
+    query words' posting lists (word score 0), at least ``farther`` bits away; a tie does not, as the
+    id hash could put that row first."""
+    if len(scores) < depth:
+        return False
+    kth = np.partition(scores, len(scores) - depth)[len(scores) - depth]
+    return float(kth) > weight * (1 - 2 * farther / parts[0].segment.index.bits) + 1e-5
 
 
 def _scores(lexical: np.ndarray, distances: np.ndarray, weight: float, bits: int) -> np.ndarray:
@@ -158,18 +211,40 @@ def _scores(lexical: np.ndarray, distances: np.ndarray, weight: float, bits: int
 
 
 def _could_rank(parts: list[Part], query_code: np.ndarray, numbers: np.ndarray, rows: np.ndarray,
-                lexical: np.ndarray, weight: float, depth: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                lexical: np.ndarray, weight: float, depth: int, nearest_codes: np.ndarray,
+                farther: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The candidates whose score could reach the top ``depth``, an exact cut that spares most of the
-    Hamming distances of a common word's documents: the ``depth`` best by words alone, scored in full,
-    set a bar; a candidate whose word score plus the code's largest share (``weight``, at distance 0)
-    stays under it cannot rank."""
+    Hamming distances of a common word's documents. The nearest codes (at ``nearest_codes``) and the
+    best by words alone, scored in full, set a bar: the ``depth``-th best of their scores. Every other
+    candidate is at least ``farther`` bits away, so one whose word score plus the code's largest share
+    at that distance stays under the bar cannot rank."""
     if len(rows) <= max(PRUNE_FROM, 4 * depth):
         return numbers, rows, lexical
-    seed = np.argpartition(lexical, len(lexical) - depth)[len(lexical) - depth:]
+    is_seed = np.zeros(len(rows), dtype=bool)
+    is_seed[nearest_codes] = True
+    is_seed[_best_by_words(lexical, depth)] = True
+    seeds = np.flatnonzero(is_seed)
     bits = parts[0].segment.index.bits
-    bar = _scores(lexical[seed], _distances(parts, query_code, numbers[seed], rows[seed]), weight, bits).min()
-    keep = np.flatnonzero(lexical + np.float64(weight) >= bar - 1e-6)  # the margin covers float rounding
+    seed_scores = _scores(lexical[seeds], _distances(parts, query_code, numbers[seeds], rows[seeds]), weight, bits)
+    bar = float(np.partition(seed_scores, len(seeds) - depth)[len(seeds) - depth])
+    share = weight * (1 - 2 * farther / bits)
+    could = lexical >= np.float32(bar - share - 1e-5)  # the margin covers float rounding
+    could |= is_seed
+    keep = np.flatnonzero(could)
     return numbers[keep], rows[keep], lexical[keep]
+
+
+def _best_by_words(lexical: np.ndarray, depth: int) -> np.ndarray:
+    """Positions of at least ``depth`` candidates, among them the ``depth`` best by word score (at most 1),
+    found by halving a threshold: a partition of thousands of scores costs several such passes."""
+    threshold = 0.5
+    while (best := np.flatnonzero(lexical >= np.float32(threshold))).size < depth and threshold > 1e-3:
+        threshold /= 2
+    if best.size < depth:
+        return np.argpartition(lexical, len(lexical) - depth)[len(lexical) - depth:]
+    if best.size > 8 * depth:
+        best = best[np.argpartition(lexical[best], best.size - depth)[best.size - depth:]]
+    return best
 
 
 def _distances(parts: list[Part], query_code: np.ndarray, numbers: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -195,7 +270,7 @@ def _lookup(parts: list[Part], name: str, numbers: np.ndarray, rows: np.ndarray)
     return values
 
 
-def _candidates(scores: np.ndarray, k: int) -> np.ndarray:
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
     """Positions that hold the ``k`` highest scores and every score tied with the k-th (a partition)."""
     if len(scores) <= 4 * k:
         return np.arange(len(scores))

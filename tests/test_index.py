@@ -41,6 +41,25 @@ def test_search_equals_brute_force(bits, k, probe_cost, few_buckets, numpy_scan,
             assert distances.tolist() == expected_distances.tolist()
 
 
+@pytest.mark.parametrize("bits", [32, 64, 128])
+@pytest.mark.parametrize("k", [1, 10, 100])
+@pytest.mark.parametrize("probe_cost", [0.0, PROBE_COST_IN_CODES])
+def test_probe_is_an_exact_prefix_and_nothing_left_out_is_under_its_floor(bits, k, probe_cost):
+    database = clustered_codes(bits, 3000, seed=bits)
+    index = CodeIndex(database, bits, probe_cost=probe_cost, probe_overhead=0.0)
+    rng = np.random.default_rng(1)
+    for _ in range(8):
+        query = database[rng.integers(len(database))] ^ codes.pack(rng.random((1, bits)) < 0.1)[0]
+        for radius in (0, 1, codes.default_radius(bits)):
+            rows, distances, floor = index.probe(query, k, radius, enough=min(k, 5))
+            expected_rows, expected_distances = reference_top_k(query, database, len(database))
+            assert rows.tolist() == expected_rows[:len(rows)].tolist()
+            assert distances.tolist() == expected_distances[:len(rows)].tolist()
+            assert len(rows) <= k and expected_distances[len(rows):].min(initial=bits + 1) >= floor
+            if len(rows) < k:  # the balls held too few: every row within them, none farther
+                assert floor > distances.max(initial=-1)
+
+
 def test_ties_come_in_ascending_row_order_in_bucket_and_scan():
     database = np.zeros((50, 4), dtype=np.uint8)  # every row in one bucket, all at distance 0
     index = CodeIndex(database, 32, probe_overhead=0.0)

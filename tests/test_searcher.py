@@ -89,6 +89,25 @@ def test_default_ranking_equals_brute_force(searcher, sample_docs, k, prune_from
             searcher, text, k)
 
 
+@pytest.mark.parametrize("k", [1, 10, 100])
+@pytest.mark.parametrize("prune_from", [ranking.PRUNE_FROM, 0])
+def test_default_ranking_from_probed_balls_equals_brute_force(searcher, sample_docs, k, prune_from, monkeypatch):
+    """On an index large enough to probe the balls instead of scanning (faked here): the nearest codes
+    come from the balls, scanned for only when a row outside them could rank; the hits stay exact."""
+    monkeypatch.setattr(ranking, "PRUNE_FROM", prune_from)
+    index = searcher._snapshot.main.index
+    monkeypatch.setattr(index, "_widest_ball", 2)
+    scans = []
+    monkeypatch.setattr(index, "scan", lambda *args, scan=index.scan: scans.append(1) or scan(*args))
+    queries = QUERIES + [sample_docs[3]["text"], sample_docs[200]["text"][:300], "zqxv wplk"]
+    for text in queries:
+        assert [(h.id, h.distance, h.score) for h in searcher.search(text, k=k)] == hybrid_brute_force(
+            searcher, text, k)
+    assert scans  # a query of unknown words needs the scan
+    if k <= 10:  # most queries do not (a hundred hits of 400 documents mostly do)
+        assert len(scans) < len(queries) / 2
+
+
 def test_a_document_searched_by_its_own_text_comes_first(searcher, sample_docs):
     for doc in sample_docs:
         assert searcher.search(doc["text"], k=1, snippets=False)[0].id == doc["id"]
