@@ -11,7 +11,7 @@ import re
 import string
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -44,6 +44,15 @@ def tokenize(text: str) -> list[str]:
 def _word_runs(text: str) -> list[str]:
     """Lower-cased ``WORD_RUNS``: the tokens and some runs that are never vocabulary words."""
     return WORD_RUNS.findall(text.lower())
+
+
+def word_runs(text: str) -> Counter[bytes]:
+    """Each run of word characters in the text, lower-cased, as UTF-8 bytes -> its count: what both the
+    features (``TextFeatures.terms``) and the word index (``words.query_hashes``) read of a query, cut
+    once for both. ASCII text also yields single characters, which neither counts."""
+    if text.isascii():
+        return Counter(text.encode("ascii").translate(ASCII_FOLD).split())
+    return Counter(run.encode("utf-8") for run in _word_runs(text))
 
 
 class TextFeatures:
@@ -130,23 +139,18 @@ class TextFeatures:
 
     def _prepare(self) -> None:
         self._column = {term: column for column, term in enumerate(self.vocabulary_)}
-        self._ascii_column = {term.encode(): column for term, column in self._column.items() if term.isascii()}
+        self._byte_column = {term.encode("utf-8"): column for term, column in self._column.items()}
 
-    def _row_counts(self, text: str) -> dict[int, int]:
-        """column -> count of the vocabulary words in one text."""
-        if text.isascii():
-            runs, column_of = text.encode("ascii").translate(ASCII_FOLD).split(), self._ascii_column.get
-        else:
-            runs, column_of = _word_runs(text), self._column.get
-        row = Counter(map(column_of, runs))  # each run hashed once; the ints then count cheaply
-        row.pop(None, None)  # runs outside the vocabulary
-        return row
+    def _row_counts(self, runs: Mapping[bytes, int]) -> dict[int, int]:
+        """column -> count of the vocabulary words among a text's ``word_runs``."""
+        column_of = self._byte_column.get
+        return {column: count for run, count in runs.items() if (column := column_of(run)) is not None}
 
     def _count(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(counts, columns, row pointers) of vocabulary words per text, columns ascending in each row."""
         indptr, indices, counts = [0], [], []
         for text in texts:
-            row = self._row_counts(text)
+            row = self._row_counts(word_runs(text))
             columns = sorted(row)
             indices += columns
             counts += [row[column] for column in columns]
@@ -158,10 +162,11 @@ class TextFeatures:
         """Weighted rows for new texts, with the learned vocabulary (unknown words are ignored)."""
         return self._weighted(*self._count(texts))
 
-    def terms(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """(columns, weights) of one text: ``transform([text])``'s one row without the sparse
-        matrix and the per-row bookkeeping, which cost more than the arithmetic for a query."""
-        row = self._row_counts(text)
+    def terms(self, runs: Mapping[bytes, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(columns, weights) of one text given as its ``word_runs``: ``transform([text])``'s one row
+        without the sparse matrix and the per-row bookkeeping, which cost more than the arithmetic for
+        a query."""
+        row = self._row_counts(runs)
         columns = np.fromiter(row, dtype=np.int32, count=len(row))
         counts = np.fromiter(row.values(), dtype=np.float32, count=len(row))
         order = columns.argsort()

@@ -19,7 +19,7 @@ import numpy as np
 from . import codes as codelib
 from .corpus import Corpus, Document, Source, read_corpus
 from .errors import DocumentNotFoundError, IndexNotFoundError, InvalidParameterError, QueryError
-from .features import TextFeatures
+from .features import TextFeatures, word_runs
 from .model import SemanticHasher
 from .indexing import StageClock, configure, read_nonempty, stored_rows
 from .progress import progress
@@ -234,8 +234,9 @@ class Searcher:
         self._check_queries([text])
         snapshot = self._snapshot
         radius, page, parts = self._check_search_args(snapshot, k, radius, mode, where, offset, max_distance)
-        code = snapshot.hasher.encode_terms(*snapshot.features.terms(text))
-        return self._hits(self._rank(parts, self._query_words(text, mode), code, radius, page, mode), snippets)
+        runs = word_runs(text)
+        code = snapshot.hasher.encode_terms(*snapshot.features.terms(runs))
+        return self._hits(self._rank(parts, self._query_words(runs, mode), code, radius, page, mode), snippets)
 
     def search_many(self, texts: Sequence[str], k: int = 10, radius: int | None = None, *, mode: str = "hybrid",
                     where: Mapping[str, Any] | None = None, offset: int = 0, max_distance: int | None = None,
@@ -247,7 +248,7 @@ class Searcher:
         snapshot = self._snapshot
         radius, page, parts = self._check_search_args(snapshot, k, radius, mode, where, offset, max_distance)
         codes = snapshot.hasher.encode(snapshot.features.transform(list(texts)))
-        ranked = [self._rank(parts, self._query_words(text, mode), code, radius, page, mode)
+        ranked = [self._rank(parts, self._query_words(word_runs(text), mode), code, radius, page, mode)
                   for text, code in zip(texts, codes)]
         return self._hits_many(ranked, snippets)
 
@@ -275,9 +276,9 @@ class Searcher:
         return [Document(i, *found[i]) for i in ids if i in found]
 
     @staticmethod
-    def _query_words(text: str, mode: str) -> np.ndarray:
-        """The query's word hashes; the Hamming mode needs none."""
-        return query_hashes(text) if mode == "hybrid" else np.empty(0, dtype=np.uint32)
+    def _query_words(runs: Mapping[bytes, int], mode: str) -> np.ndarray:
+        """The query's word hashes, from its ``word_runs``; the Hamming mode needs none."""
+        return query_hashes(runs) if mode == "hybrid" else np.empty(0, dtype=np.uint32)
 
     @staticmethod
     def _rank(parts: list[Part], query_words: np.ndarray, code: np.ndarray, radius: int, page: Page,

@@ -7,7 +7,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from hashsearch import InvalidParameterError
-from hashsearch.features import WEIGHTINGS, TextFeatures, tokenize
+from hashsearch.features import WEIGHTINGS, TextFeatures, tokenize, word_runs
 
 TEXTS = ["The rocket launch to the moon", "Moon rocket engines and fuel", "Hockey playoffs tonight",
          "The hockey team won the playoffs", "42 1993 the and of"]
@@ -107,9 +107,9 @@ def test_terms_of_one_text_equal_its_transform_row(weighting):
     features = TextFeatures(weighting=weighting)
     features.fit_transform(TEXTS)
     row = features.transform(["The moon rocket and the hockey rocket"])
-    columns, weights = features.terms("The moon rocket and the hockey rocket")
+    columns, weights = features.terms(word_runs("The moon rocket and the hockey rocket"))
     assert columns.tolist() == row.indices.tolist() and np.array_equal(weights, row.data)
-    columns, weights = features.terms("nothing known here")
+    columns, weights = features.terms(word_runs("nothing known here"))
     assert len(columns) == 0 and len(weights) == 0
 
 

@@ -5,6 +5,7 @@ import pytest
 from hashsearch import DocumentNotFoundError, InvalidParameterError, Searcher
 from hashsearch import codes as codelib
 from hashsearch import ranking
+from hashsearch.features import word_runs
 from hashsearch.words import query_hashes, stored_hashes
 from tests.conftest import FAST, make_database
 
@@ -40,7 +41,7 @@ def reference(searcher, text, k, allowed, mode, max_distance=None, code=None, wo
     if mode == "hamming":
         total = -distances.astype(np.float64)
     else:
-        query_words = snapshot.words.positions(query_hashes(text)) if words is None else words
+        query_words = snapshot.words.positions(query_hashes(word_runs(text))) if words is None else words
         lexical = np.zeros(len(distances), dtype=np.float32)
         rows, scores = snapshot.words.scores(snapshot.words.rarest(query_words, ranking.MAX_QUERY_WORDS))
         keep = allowed[rows]

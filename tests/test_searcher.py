@@ -6,6 +6,7 @@ import pytest
 from hashsearch import InvalidParameterError, QueryError, Searcher
 from hashsearch import codes as codelib
 from hashsearch import ranking
+from hashsearch.features import word_runs
 from hashsearch.storage import Storage
 from hashsearch.words import query_hashes
 from tests.conftest import FAST
@@ -67,7 +68,7 @@ def hybrid_brute_force(searcher, text, k):
     both candidate sets holds no query word and is no nearer than the candidate codes."""
     snapshot = searcher._snapshot.main
     words, index = snapshot.words, snapshot.index
-    query_words = words.positions(query_hashes(text))
+    query_words = words.positions(query_hashes(word_runs(text)))
     lexical = np.zeros(len(index), dtype=np.float32)
     rows, scores = words.scores(words.rarest(query_words, ranking.MAX_QUERY_WORDS))
     if len(rows):

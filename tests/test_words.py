@@ -4,14 +4,14 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from hashsearch.features import BM25_B, BM25_K1, WORD_RUNS
+from hashsearch.features import BM25_B, BM25_K1, WORD_RUNS, word_runs
 from hashsearch import words
 from hashsearch.words import WordIndex, encode_words, query_hashes, word_hashes
 
 
 def known(index, text):
     """Positions of the text's words in the index."""
-    return index.positions(query_hashes(text))
+    return index.positions(query_hashes(word_runs(text)))
 
 TEXTS = ["The rocket launch was delayed; the rocket engines failed.", "A hockey game: the 1993 playoffs begin.",
          "Rocket science and hockey", "Encryption keys, encryption chips and the Clipper chip",
@@ -64,7 +64,7 @@ def test_pruned_lists_keep_each_words_strongest_documents():
 
 def test_encoded_words_round_trip_their_counts():
     blob = encode_words("Rocket rocket ROCKET launch, the launch")
-    counts = word_hashes("rocket launch rocket rocket launch the")
+    counts = word_hashes(word_runs("rocket launch rocket rocket launch the"))
     assert len(blob) == 5 * len(counts)
     hashes = np.frombuffer(blob[:4 * len(counts)], dtype="<u4")
     assert [int(c) for c in blob[4 * len(counts):]] == [counts[int(h)] for h in hashes]
