@@ -13,7 +13,7 @@ from .corpus import Corpus, Document, Source, read_corpus
 from .errors import CorpusError, InvalidParameterError
 from .features import TextFeatures
 from .model import SemanticHasher
-from .storage import StoredDocument
+from .schema import StoredDocument
 from .words import encode_words
 
 FEATURE_OPTIONS = ("max_features", "min_df", "max_df", "weighting")

@@ -18,7 +18,7 @@ import numpy as np
 
 from .filters import MetadataColumns
 from .index import CodeIndex
-from .storage import LookupRows
+from .schema import LookupRows
 from .words import WordIndex
 
 SAVED_FORMAT = 1  # of ``Segment.to_bytes``: a segment saved in another is rebuilt from the documents

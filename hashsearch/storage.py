@@ -1,18 +1,11 @@
 """Everything an index is, in one database: documents, their codes, the vocabulary and the model.
 
-SQLAlchemy Core keeps one schema for SQLite (a path) and PostgreSQL (a URL). Every change is one
-transaction, so a crash or a bad document leaves the previous index whole; SQLite runs in WAL mode so
-readers keep answering from the last committed state while a writer works.
-
-The documents table is the record: id, text, metadata, content hash. The changes table logs the ids
-each write touched, so that another process's searcher can catch up on them without reading the
-whole index (``read_changes``). Two narrow tables, clustered
-by id on SQLite, hold what is read often: the lookup table (each document's code, word counts
-``words.encode_words`` and metadata), which reading an index anew scans to build the code index, the
-word index and the filter columns without touching the texts; and the snippets table, which every query
-reads its hits from (one B-tree lookup per hit, on pages that hold nothing else: kept apart from the
-word counts, ten snippet reads at 1M documents take 0.20 instead of 0.59 ms). What such a read built
-is saved among the artifacts (``write_saved_segment``), for opening without reading anew.
+SQLAlchemy Core keeps one schema (``schema``) for SQLite (a path) and PostgreSQL (a URL). Every change
+is one transaction, so a crash or a bad document leaves the previous index whole; SQLite runs in WAL
+mode so readers keep answering from the last committed state while a writer works. The changes table
+logs the ids each write touched, so that another process's searcher can catch up on them without
+reading the whole index (``read_changes``). What reading an index anew built is saved among the
+artifacts (``write_saved_segment``), for opening without reading anew.
 """
 from __future__ import annotations
 
@@ -21,23 +14,20 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from .byid import ByIdReader
 from .errors import IndexFormatError, IndexNotFoundError
+from .schema import (DERIVED_TABLES, FORMAT_VERSION, LookupRows, StoredDocument, artifacts_table,
+                     changes_table, documents_table, lookup_table, meta_table, metadata, snippets_table)
 from .words import encode_words
 
-# 2 added the lookup table, 3 its word counts and metadata, 4 the snippets table (and dropped the documents'
-# unused term vectors), 5 the changes table. Older indexes are upgraded on open.
-FORMAT_VERSION = 5
-SNIPPET_CHARS = 200
 _INSERT_CHUNK = 2000
 # SQLite caps this at its build's limit (2 GiB in common builds): a 1M-document index is 3 GB, and
 # with 1 GiB mapped, get() of 10 ids took 0.42 instead of 0.09 ms (pages past the map are read()).
@@ -48,82 +38,6 @@ CHANGE_LOG_ROWS = 10_000
 # The saved main segment (the artifacts "segment" and "segment.<change>.<n>") is stored in pieces of
 # at most this size: PostgreSQL and its drivers handle large values badly.
 SEGMENT_CHUNK_BYTES = 32 << 20
-
-metadata = sa.MetaData()
-meta_table = sa.Table(
-    "hashsearch_meta", metadata,
-    sa.Column("key", sa.String(64), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-)
-artifacts_table = sa.Table(
-    "hashsearch_artifacts", metadata,
-    sa.Column("name", sa.String(64), primary_key=True),
-    sa.Column("data", sa.LargeBinary, nullable=False),
-)
-documents_table = sa.Table(
-    "hashsearch_documents", metadata,
-    sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("code", sa.LargeBinary, nullable=False),
-    sa.Column("content_hash", sa.String(64), nullable=False),
-    sa.Column("snippet", sa.Text, nullable=False),
-    sa.Column("text", sa.Text, nullable=False),
-    sa.Column("metadata", sa.Text, nullable=False),
-    sa.Column("added_at", sa.Float, nullable=False, index=True),
-)
-lookup_table = sa.Table(
-    "hashsearch_lookup", metadata,
-    sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("code", sa.LargeBinary, nullable=False),
-    sa.Column("words", sa.LargeBinary, nullable=False),
-    sa.Column("metadata", sa.Text, nullable=False),
-    sqlite_with_rowid=False,
-)
-snippets_table = sa.Table(
-    "hashsearch_snippets", metadata,
-    sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("snippet", sa.Text, nullable=False),
-    sqlite_with_rowid=False,
-)
-changes_table = sa.Table(
-    "hashsearch_changes", metadata,
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),  # never reused: AUTOINCREMENT, a sequence
-    sa.Column("id", sa.Text, nullable=False),
-    sqlite_autoincrement=True,
-)
-_DERIVED_TABLES = (lookup_table, snippets_table)  # made from the documents table: an upgrade rebuilds them
-
-
-class LookupRows(NamedTuple):
-    """The lookup table, column by column, in the database's order."""
-
-    ids: list[str]
-    codes: np.ndarray  # flat uint8
-    words: list[bytes]
-    metadata: list[str]  # JSON objects
-
-
-@dataclass(frozen=True)
-class StoredDocument:
-    """One row to write: a document with its code."""
-
-    id: str
-    code: bytes
-    words: bytes
-    content_hash: str
-    text: str
-    metadata: dict[str, Any]
-
-    def as_row(self, added_at: float) -> dict[str, Any]:
-        return {"id": self.id, "code": self.code, "content_hash": self.content_hash,
-                "added_at": added_at,
-                "snippet": make_snippet(self.text), "text": self.text,
-                "metadata": json.dumps(self.metadata, ensure_ascii=False, default=str)}
-
-
-def make_snippet(text: str) -> str:
-    """The first words of a text on one line."""
-    flat = " ".join(text[: SNIPPET_CHARS * 4].split())  # str.split: whitespace runs, 50x faster than re.sub
-    return flat if len(flat) <= SNIPPET_CHARS else flat[: SNIPPET_CHARS - 1].rstrip() + "…"
 
 
 def database_url(db: str | Path) -> str:
@@ -165,7 +79,7 @@ class Storage:
     def __init__(self, engine: Engine, display_name: str) -> None:
         self._engine = engine
         self.display_name = display_name
-        self._idle_readers: list[Any] = []  # driver connections kept for the per-query reads
+        self._by_id = ByIdReader(engine)
 
     @classmethod
     def create(cls, db: str | Path) -> Storage:
@@ -224,7 +138,7 @@ class Storage:
         with self.transaction() as conn:
             if "vector" in {column["name"] for column in sa.inspect(conn).get_columns(documents_table.name)}:
                 conn.execute(sa.text(f"ALTER TABLE {documents_table.name} DROP COLUMN vector"))
-            for table in _DERIVED_TABLES:
+            for table in DERIVED_TABLES:
                 table.drop(conn, checkfirst=True)
                 table.create(conn)
             changes_table.create(conn, checkfirst=True)
@@ -239,11 +153,7 @@ class Storage:
             self.write_meta(conn, {})
 
     def close(self) -> None:
-        while self._idle_readers:
-            try:
-                self._idle_readers.pop().close()
-            except IndexError:  # another thread took the last one
-                break
+        self._by_id.close()
         self._engine.dispose()
 
     @contextmanager
@@ -319,7 +229,7 @@ class Storage:
         conn.execute(sa.delete(artifacts_table).where((name == "segment") | name.like("segment.%")))
 
     def delete_all_documents(self, conn: Connection) -> None:
-        for table in (documents_table, *_DERIVED_TABLES):
+        for table in (documents_table, *DERIVED_TABLES):
             conn.execute(sa.delete(table))
         self._delete_saved_segment(conn)
         self.reset_changes(conn)
@@ -327,7 +237,7 @@ class Storage:
     @staticmethod
     def delete_documents(conn: Connection, ids: Sequence[str]) -> None:
         for start in range(0, len(ids), _INSERT_CHUNK):
-            for table in (documents_table, *_DERIVED_TABLES):
+            for table in (documents_table, *DERIVED_TABLES):
                 conn.execute(sa.delete(table).where(table.c.id.in_(ids[start:start + _INSERT_CHUNK])))
 
     @staticmethod
@@ -408,7 +318,7 @@ class Storage:
         """Every document's (or these ids') id, packed code, word counts and metadata, read through the
         driver (opening a large index waits on this)."""
         if ids is not None:
-            rows = self._read_columns(lookup_table, ("code", "words", "metadata"), ids)
+            rows = self._by_id.read(lookup_table, ("code", "words", "metadata"), ids)
         else:
             with self._raw_cursor() as cursor:
                 cursor.execute(f"SELECT id, code, words, metadata FROM {lookup_table.name}")
@@ -420,73 +330,26 @@ class Storage:
     def read_content_hashes(self, ids: Sequence[str] | None = None) -> dict[str, str]:
         """id -> content hash of every document (or of these ids, those stored)."""
         if ids is not None:
-            return dict(self._read_columns(documents_table, ("content_hash",), ids))
+            return dict(self._by_id.read(documents_table, ("content_hash",), ids))
         with self._engine.connect() as conn:
             return dict(conn.execute(sa.select(documents_table.c.id, documents_table.c.content_hash)).all())
 
     def read_snippets(self, ids: Sequence[str]) -> dict[str, str]:
-        return {doc_id: snippet for doc_id, snippet in self._read_columns(snippets_table, ("snippet",), ids)}
+        return {doc_id: snippet for doc_id, snippet in self._by_id.read(snippets_table, ("snippet",), ids)}
 
     def read_words(self, ids: Sequence[str]) -> dict[str, bytes]:
-        return {doc_id: bytes(blob) for doc_id, blob in self._read_columns(lookup_table, ("words",), ids)}
+        return {doc_id: bytes(blob) for doc_id, blob in self._by_id.read(lookup_table, ("words",), ids)}
 
     def read_documents(self, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
         """id -> (text, metadata) for the ids stored; one query."""
         return {doc_id: (text, json.loads(meta))
-                for doc_id, text, meta in self._read_columns(documents_table, ("text", "metadata"), ids)}
+                for doc_id, text, meta in self._by_id.read(documents_table, ("text", "metadata"), ids)}
 
     def read_recent_texts(self, limit: int) -> list[str]:
         """The texts of the ``limit`` most recently added documents."""
         with self._engine.connect() as conn:
             return list(conn.execute(sa.select(documents_table.c.text)
                                      .order_by(documents_table.c.added_at.desc()).limit(limit)).scalars())
-
-    def _read_columns(self, table: sa.Table, columns: Sequence[str], ids: Sequence[str]) -> list[tuple]:
-        """Rows (id, *columns) of one table for the given ids, in no order; ids not stored are absent.
-
-        Every query reads its hits' snippets here, so this goes straight to the driver on a kept
-        connection: SQLAlchemy's statement building, result handling and pool checkout cost several
-        times more than SQLite's own work for ten rows. The SQL is the same on every backend.
-        """
-        if not ids:
-            return []
-        unique = list(dict.fromkeys(ids))
-        try:
-            return self._read_by_ids(self._take_reader(), table.name, ", ".join(columns), unique)
-        except self._engine.dialect.loaded_dbapi.Error:
-            # A kept connection can go stale (a database server restarted): retry once on a new one.
-            return self._read_by_ids(self._new_reader(), table.name, ", ".join(columns), unique)
-
-    def _read_by_ids(self, connection: Any, table: str, columns: str, ids: list[str]) -> list[tuple]:
-        found: list[tuple] = []
-        try:
-            cursor = connection.cursor()
-            for start in range(0, len(ids), _INSERT_CHUNK):
-                chunk = ids[start:start + _INSERT_CHUNK]
-                cursor.execute(_select_by_ids(self._engine.dialect.paramstyle, table, columns, len(chunk)), chunk)
-                found.extend(cursor.fetchall())
-            cursor.close()
-        except BaseException:
-            connection.close()  # in an unknown state: never reused
-            raise
-        self._idle_readers.append(connection)  # list.append and list.pop are atomic: no lock per query
-        return found
-
-    def _take_reader(self) -> Any:
-        try:
-            return self._idle_readers.pop()
-        except IndexError:
-            return self._new_reader()
-
-    def _new_reader(self) -> Any:
-        """A driver connection of its own (outside the pool), in autocommit so that every read sees the
-        latest commit and no transaction stays open between queries."""
-        pooled = self._engine.raw_connection()
-        connection = pooled.dbapi_connection
-        pooled.detach()
-        connection.rollback()
-        self._engine.dialect.set_isolation_level(connection, "AUTOCOMMIT")
-        return connection
 
     @contextmanager
     def _raw_cursor(self) -> Iterator[Any]:
@@ -500,12 +363,6 @@ class Storage:
                 cursor.close()
         finally:
             connection.close()  # back to the pool, which rolls back the read transaction
-
-
-@lru_cache(maxsize=256)
-def _select_by_ids(paramstyle: str, table: str, columns: str, n_ids: int) -> str:
-    mark = "?" if paramstyle == "qmark" else "%s"
-    return f"SELECT id, {columns} FROM {table} WHERE id IN ({', '.join([mark] * n_ids)})"
 
 
 def _display_name(db: str | Path) -> str:

@@ -9,7 +9,8 @@ from click.testing import CliRunner
 
 from hashsearch import Searcher, SemanticHasher
 from hashsearch.cli import main
-from hashsearch.storage import Storage, snippets_table
+from hashsearch.schema import snippets_table
+from hashsearch.storage import Storage
 from tests.conftest import FAST
 
 WRITER = """
@@ -95,12 +96,13 @@ def test_a_stale_kept_connection_is_replaced_and_reads_see_new_commits(new_db, s
     with Searcher.build(sample_docs[:60], db, bits=32, **FAST) as searcher:
         assert searcher.search("space shuttle", k=3)
         storage = searcher._storage
-        stale = storage._take_reader()
+        reader = storage._by_id
+        stale = reader._take()
         stale.close()
-        storage._idle_readers.append(stale)
+        reader._idle.append(stale)
         hits = searcher.search("space shuttle", k=3)
         assert len(hits) == 3 and all(hit.snippet for hit in hits)
-        assert stale not in storage._idle_readers
+        assert stale not in reader._idle
         writer = Storage.open(db)
         with writer.transaction() as conn:
             conn.execute(sa.update(snippets_table).where(snippets_table.c.id == hits[0].id).values(snippet="changed"))

@@ -13,7 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from hashsearch import CorpusError, IndexFormatError, Searcher
-from hashsearch.storage import FORMAT_VERSION, Storage
+from hashsearch.schema import FORMAT_VERSION
+from hashsearch.storage import Storage
 from tests.conftest import FAST
 
 
