@@ -21,6 +21,13 @@ def clustered_codes(bits, n, seed):
     return centres[rng.integers(0, 8, n)] ^ flips
 
 
+def queries_near(database, bits, n, flip, seed):
+    """n queries, each a random database code with each bit flipped with probability ``flip``."""
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        yield database[rng.integers(len(database))] ^ codes.pack(rng.random((1, bits)) < flip)[0]
+
+
 @pytest.mark.parametrize("bits", [16, 32, 64, 128])
 @pytest.mark.parametrize("k", [1, 10, 100])
 @pytest.mark.parametrize("probe_cost", [0.0, PROBE_COST_IN_CODES])  # 0: always probe the whole radius
@@ -31,9 +38,7 @@ def test_search_equals_brute_force(bits, k, probe_cost, few_buckets, numpy_scan,
     monkeypatch.setattr(index_module, "NUMPY_SCAN_CODES", numpy_scan)
     database = clustered_codes(bits, 3000, seed=bits)
     index = CodeIndex(database, bits, probe_cost=probe_cost, probe_overhead=0.0)
-    rng = np.random.default_rng(0)
-    for _ in range(8):
-        query = database[rng.integers(len(database))] ^ codes.pack(rng.random((1, bits)) < 0.05)[0]
+    for query in queries_near(database, bits, 8, 0.05, seed=0):
         for radius in (0, 1, codes.default_radius(bits)):
             rows, distances = index.search(query, k, radius)
             expected_rows, expected_distances = reference_top_k(query, database, k)
@@ -47,9 +52,7 @@ def test_search_equals_brute_force(bits, k, probe_cost, few_buckets, numpy_scan,
 def test_probe_is_an_exact_prefix_and_nothing_left_out_is_under_its_floor(bits, k, probe_cost):
     database = clustered_codes(bits, 3000, seed=bits)
     index = CodeIndex(database, bits, probe_cost=probe_cost, probe_overhead=0.0)
-    rng = np.random.default_rng(1)
-    for _ in range(8):
-        query = database[rng.integers(len(database))] ^ codes.pack(rng.random((1, bits)) < 0.1)[0]
+    for query in queries_near(database, bits, 8, 0.1, seed=1):
         for radius in (0, 1, codes.default_radius(bits)):
             rows, distances, floor = index.probe(query, k, radius, enough=min(k, 5))
             expected_rows, expected_distances = reference_top_k(query, database, len(database))
@@ -144,10 +147,8 @@ def test_ball_probe_equals_brute_force_on_random_codes(bits):
 def test_enough_returns_an_exact_prefix_of_at_least_that_many(bits):
     database = clustered_codes(bits, 30000, seed=bits)
     index = CodeIndex(database, bits)
-    rng = np.random.default_rng(1)
     sizes = set()
-    for _ in range(20):
-        query = database[rng.integers(len(database))] ^ codes.pack(rng.random((1, bits)) < 0.05)[0]
+    for query in queries_near(database, bits, 20, 0.05, seed=1):
         rows, distances = index.search(query, 100, codes.default_radius(bits), enough=10)
         expected_rows, expected_distances = reference_top_k(query, database, len(rows))
         assert 10 <= len(rows) <= 100 and rows.tolist() == expected_rows.tolist()
