@@ -10,8 +10,10 @@ a label:
 - long: the whole test document; precision at 100.
 Known items: 500 database documents (seeded sample of those whose title no other database document
 has): searched by their title, success@10 (it is among the first 10) and MRR; searched by their own
-whole text, success@1. Latency: median milliseconds of one short query, ranked ids only (no snippets),
-one thread. MiniLM document embeddings are cached in ``--cache-dir`` (outside the repository).
+whole text, success@1. Rows per code length: the default ranking, the same without the feedback code
+of short queries (``ranking.FEEDBACK_DOCUMENTS`` set to 0), and the codes alone. Latency: median
+milliseconds of one short query, ranked ids only (no snippets), one thread. MiniLM document
+embeddings are cached in ``--cache-dir`` (outside the repository).
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.datasets import DEFAULT_DIR, load_text, title  # noqa: E402
 from benchmarks.quality import write_section  # noqa: E402
 from benchmarks.speed import cpu_model  # noqa: E402
-from hashsearch import Searcher  # noqa: E402
+from hashsearch import Searcher, ranking  # noqa: E402
 
 KNOWN_ITEMS = 500
 
@@ -87,14 +89,20 @@ def run_hashsearch(work: Workload, bits: int, tmp: Path) -> list[tuple[str, dict
                               tmp / f"user-queries-{bits}.db", bits=bits, seed=0)
     torch.set_num_threads(1)
     rows = []
-    for mode in ("hybrid", "hamming"):
+    variants = (("hybrid", ranking.FEEDBACK_DOCUMENTS, "default (hybrid)"),
+                ("hybrid", 0, "default without the short queries' feedback code"),
+                ("hamming", 0, "`mode=\"hamming\"` (codes alone)"))
+    for mode, feedback, name in variants:
         def ranked(texts, k, mode=mode):
             return [[row_of[h.id] for h in hits] for hits in searcher.search_many(texts, k=k, mode=mode,
                                                                                   snippets=False)]
-        figures = work.scores(ranked)
-        figures["short query ms"] = median_ms(lambda q, mode=mode: searcher.search(q, mode=mode, snippets=False),
-                                              work.short[:1000])
-        name = "default (hybrid)" if mode == "hybrid" else "`mode=\"hamming\"` (codes alone)"
+        default, ranking.FEEDBACK_DOCUMENTS = ranking.FEEDBACK_DOCUMENTS, feedback
+        try:
+            figures = work.scores(ranked)
+            figures["short query ms"] = median_ms(lambda q, mode=mode: searcher.search(q, mode=mode, snippets=False),
+                                                  work.short[:1000])
+        finally:
+            ranking.FEEDBACK_DOCUMENTS = default
         rows.append((f"hashsearch {bits} bits, {name}", figures))
     searcher.close()
     return rows

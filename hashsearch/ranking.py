@@ -13,6 +13,15 @@ on 20 Newsgroups and Reuters (benchmarks/user_queries.py): 0.3 for short queries
 precision above BM25 alone and above the codes alone; 1.5 for whole documents keeps their ranking as
 good as the codes' (and better: words order documents that share a code).
 
+A code computed from a few words is a weak signal, so a query of at most ``SHORT_QUERY`` known words
+is ranked by a stronger one: the bitwise majority of its own code and the codes of its
+``FEEDBACK_DOCUMENTS`` best documents by words (pseudo-relevance feedback, Rocchio's idea in Hamming
+space; ties go to the query's own bit). Measured on 20 Newsgroups and Reuters (64 bits, Subject lines
+and headlines): short-query p@10 0.606 -> 0.634 and 0.776 -> 0.786, p@100 0.447 -> 0.513 and 0.708 ->
+0.724, titles finding their document unchanged (0.958, 1.000). Longer queries keep their own code:
+feeding back for up to 23 words cost Reuters' stories their own-text first place (0.990 -> 0.986).
+Distances (``max_distance`` too) are to the code the query is ranked by.
+
 The answer is exact, the best k of all documents by that score (word scores as the posting lists
 hold them): a document outside the candidates scores at most the code's share at the distance where
 the probed balls end, and only when that could reach the k-th best candidate (a query whose words
@@ -44,6 +53,7 @@ HASH_CANDIDATES = 100
 MAX_QUERY_WORDS = 10  # a longer query's candidates come from its rarest words
 SHORT_CODE_WEIGHT, LONG_CODE_WEIGHT = 0.3, 1.5
 SHORT_QUERY, LONG_QUERY = 8, 24  # distinct known words: the code's weight ramps between these
+FEEDBACK_DOCUMENTS = 10  # a short query's code is voted with the codes of this many best documents by words
 # A part that leaves out at most this share of its rows is searched like the whole segment, widened
 # past the rows left out; one that leaves out more is answered from the probed balls' allowed rows when
 # they hold enough, else by a scan of its allowed rows.
@@ -134,6 +144,7 @@ def hybrid(parts: list[Part], query_words: np.ndarray, query_code: np.ndarray, r
     score could be matched by a document outside them (no query word, at least as far as the codes not
     probed) are they asked for again with a scan, the exact nearest ``depth``: a query whose words
     find little, or none."""
+    query_code = feedback_code(parts, query_words, query_code)
     for scan in (False, True):
         candidates, farther = _candidates_of(parts, query_words, query_code, radius, page, scan)
         numbers, rows, lexical, weight = candidates
@@ -145,6 +156,30 @@ def hybrid(parts: list[Part], query_words: np.ndarray, query_code: np.ndarray, r
     best = chosen[np.lexsort((_lookup(parts, "keys", numbers[chosen], rows[chosen]),
                               -scores[chosen]))[page.offset:page.depth]]
     return _lookup(parts, "ids", numbers[best], rows[best]), distances[best], scores[best]
+
+
+def feedback_code(parts: list[Part], query_words: np.ndarray, query_code: np.ndarray) -> np.ndarray:
+    """The packed code a query is ranked by: its own, or for a query of at most ``SHORT_QUERY`` known
+    words, the bitwise majority of its own and those of its ``FEEDBACK_DOCUMENTS`` best allowed
+    documents by word score (ties by the id hash), a tie of votes going to its own bit."""
+    located = [part.segment.words.locate(query_words) for part in parts]
+    known = np.zeros(len(query_words), dtype=bool)
+    for _, held in located:
+        known |= held
+    if not FEEDBACK_DOCUMENTS or not known.any() or known.sum() > SHORT_QUERY:
+        return query_code
+    found = []  # (word scores, id hashes, codes) of each part's documents holding a query word
+    for part, (words, _) in zip(parts, located):
+        segment = part.segment
+        rows, lexical = segment.words.scores(segment.words.rarest(words, MAX_QUERY_WORDS), allowed=part.allowed)
+        best = _top(lexical, FEEDBACK_DOCUMENTS)
+        rows, lexical = rows[best], lexical[best]
+        found.append((lexical, segment.keys[rows], segment.index.codes[rows]))
+    lexical, keys, codes = (np.concatenate(column) for column in zip(*found))
+    best = np.lexsort((keys, -lexical))[:FEEDBACK_DOCUMENTS]
+    own = np.unpackbits(query_code)
+    votes = 2 * (np.unpackbits(codes[best], axis=1).sum(axis=0, dtype=np.int64) + own) - (len(best) + 1)
+    return np.packbits((votes > 0) | ((votes == 0) & (own == 1)))
 
 
 def _candidates_of(parts: list[Part], query_words: np.ndarray, query_code: np.ndarray, radius: int, page: Page,

@@ -2,16 +2,31 @@ import os
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 
 from hashsearch import Searcher
+from hashsearch import ranking
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 FAST = {"epochs": 3, "hidden": 64}  # enough training to exercise every path; quality is tested separately
 # A PostgreSQL server to run the backend-parametrized tests against too; .ci/run always starts one.
 POSTGRES_URL = os.environ.get("HASHSEARCH_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgresql"]
+
+
+def feedback_reference(query_code, codes, lexical, n_known):
+    """The code a query is ranked by, brute force: for at most ``SHORT_QUERY`` known words, each bit the
+    majority of the query's own and those of the ``FEEDBACK_DOCUMENTS`` rows of ``codes`` with the
+    highest word scores ``lexical`` above 0 (ties by row), a tie of votes keeping the query's bit."""
+    rows = np.flatnonzero(lexical > 0)
+    if n_known == 0 or n_known > ranking.SHORT_QUERY or not len(rows):
+        return query_code
+    best = rows[np.lexsort((rows, -lexical[rows]))][:ranking.FEEDBACK_DOCUMENTS]
+    bits = [[(byte >> (7 - i)) & 1 for byte in code for i in range(8)] for code in [query_code, *codes[best]]]
+    on = [2 * sum(votes) > len(bits) or (2 * sum(votes) == len(bits) and votes[0] == 1) for votes in zip(*bits)]
+    return np.packbits(np.array(on, dtype=bool))
 
 
 def make_database(backend: str, folder: Path) -> str:

@@ -7,7 +7,7 @@ from hashsearch import codes as codelib
 from hashsearch import ranking
 from hashsearch.features import word_runs
 from hashsearch.words import query_hashes, stored_hashes
-from tests.conftest import FAST, make_database
+from tests.conftest import FAST, feedback_reference, make_database
 
 QUERIES = ["rocket launch to the moon", "encryption keys and the clipper chip", "hockey playoff game",
            "gun control laws", "prayer and faith"]
@@ -36,17 +36,20 @@ def reference(searcher, text, k, allowed, mode, max_distance=None, code=None, wo
     """Every allowed document scored by the mode's formula; ties by row."""
     snapshot = searcher._snapshot.main
     code = searcher.encode([text])[0] if code is None else code
+    if mode == "hybrid":  # the query's words, and the code it is ranked by (fed back from the allowed rows)
+        query_words = snapshot.words.positions(query_hashes(word_runs(text))) if words is None else words
+        lexical = np.zeros(len(snapshot.ids), dtype=np.float32)
+        rows, scores = snapshot.words.scores(snapshot.words.rarest(query_words, ranking.MAX_QUERY_WORDS))
+        lexical[rows[allowed[rows]]] = scores[allowed[rows]]
+        code = feedback_reference(code, snapshot.index.codes, lexical, len(query_words))
     distances = codelib.hamming(code, snapshot.index.codes)
     allowed = allowed & (distances <= (max_distance if max_distance is not None else snapshot.index.bits))
     if mode == "hamming":
         total = -distances.astype(np.float64)
     else:
-        query_words = snapshot.words.positions(query_hashes(word_runs(text))) if words is None else words
-        lexical = np.zeros(len(distances), dtype=np.float32)
-        rows, scores = snapshot.words.scores(snapshot.words.rarest(query_words, ranking.MAX_QUERY_WORDS))
-        keep = allowed[rows]
-        if keep.any():
-            lexical[rows[keep]] = scores[keep] / scores[keep].max()
+        lexical[~allowed] = 0
+        if lexical.any():
+            lexical /= lexical.max()
         total = lexical + np.float32(ranking.code_weight(len(query_words))) * (
             1 - 2 * distances / np.float32(snapshot.index.bits))
     best = [i for i in np.lexsort((np.arange(len(total)), -total)) if allowed[i]][:k]
@@ -99,7 +102,7 @@ def test_max_distance_drops_farther_hits(filtered, mode):
     searcher, _ = filtered
     everything = np.ones(len(searcher), dtype=bool)
     for text in QUERIES:
-        limit = searcher.search(text, k=5, mode="hamming")[-1].distance
+        limit = searcher.search(text, k=5, mode=mode)[-1].distance  # distances to the code it is ranked by
         hits = searcher.search(text, k=40, mode=mode, max_distance=limit, snippets=False)
         assert hits and all(h.distance <= limit for h in hits)
         assert [(h.id, h.distance) for h in hits] == reference(searcher, text, 40, everything, mode, limit)

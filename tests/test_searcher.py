@@ -9,7 +9,7 @@ from hashsearch import ranking
 from hashsearch.features import word_runs
 from hashsearch.storage import Storage
 from hashsearch.words import query_hashes
-from tests.conftest import FAST
+from tests.conftest import FAST, feedback_reference
 
 QUERIES = ["rocket launch to the moon", "encryption keys and the clipper chip", "hockey playoff game",
            "car engine oil", "doctor and medicine", "gun control laws", "3d graphics rendering", "prayer and faith"]
@@ -73,10 +73,31 @@ def hybrid_brute_force(searcher, text, k):
     rows, scores = words.scores(words.rarest(query_words, ranking.MAX_QUERY_WORDS))
     if len(rows):
         lexical[rows] = scores / scores.max()
-    distances = codelib.hamming(searcher.encode([text])[0], index.codes)
+    code = feedback_reference(searcher.encode([text])[0], index.codes, lexical, len(query_words))
+    distances = codelib.hamming(code, index.codes)
     total = lexical + np.float32(ranking.code_weight(len(query_words))) * (1 - 2 * distances / np.float32(index.bits))
     best = np.lexsort((np.arange(len(total)), -total))[:k]
     return [(snapshot.ids[i], int(distances[i]), round(float(total[i]), 6)) for i in best]
+
+
+def test_short_queries_are_ranked_by_the_code_fed_back_from_their_best_documents(searcher, sample_docs):
+    """A few words: the majority of the query's code and its best documents' (brute force); a long text
+    keeps its own code."""
+    segment = searcher._snapshot.main
+    changed = 0
+    for text in QUERIES + [sample_docs[3]["text"]]:
+        words = query_hashes(word_runs(text))
+        held = segment.words.positions(words)
+        lexical = np.zeros(len(segment.ids), dtype=np.float32)
+        rows, scores = segment.words.scores(segment.words.rarest(held, ranking.MAX_QUERY_WORDS))
+        lexical[rows] = scores
+        own = searcher.encode([text])[0]
+        fed = ranking.feedback_code(searcher._snapshot.parts(), words, own)
+        assert fed.tobytes() == feedback_reference(own, segment.index.codes, lexical, len(held)).tobytes()
+        if len(held) > ranking.SHORT_QUERY:
+            assert fed.tobytes() == own.tobytes()
+        changed += fed.tobytes() != own.tobytes()
+    assert changed >= len(QUERIES) // 2
 
 
 @pytest.mark.parametrize("k", [1, 10, 100])
@@ -110,8 +131,14 @@ def test_default_ranking_from_probed_balls_equals_brute_force(searcher, sample_d
 
 
 def test_a_document_searched_by_its_own_text_comes_first(searcher, sample_docs):
+    """Always for a text longer than a short query; a text of a few words is ranked by the code fed back
+    from its best documents by words, which can put a longer document on the same words first."""
+    words = searcher._snapshot.main.words
+    first = []
     for doc in sample_docs:
-        assert searcher.search(doc["text"], k=1, snippets=False)[0].id == doc["id"]
+        first.append(searcher.search(doc["text"], k=1, snippets=False)[0].id == doc["id"])
+        assert first[-1] or len(words.positions(query_hashes(word_runs(doc["text"])))) <= ranking.SHORT_QUERY
+    assert np.mean(first) >= 0.99
 
 
 def test_a_document_is_found_by_its_first_line(searcher, sample_docs):
