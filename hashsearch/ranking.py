@@ -144,9 +144,10 @@ def hybrid(parts: list[Part], query_words: np.ndarray, query_code: np.ndarray, r
     score could be matched by a document outside them (no query word, at least as far as the codes not
     probed) are they asked for again with a scan, the exact nearest ``depth``: a query whose words
     find little, or none."""
-    query_code = feedback_code(parts, query_words, query_code)
+    listed, n_known = word_scores(parts, query_words)
+    query_code = feedback_code(parts, listed, n_known, query_code)
     for scan in (False, True):
-        candidates, farther = _candidates_of(parts, query_words, query_code, radius, page, scan)
+        candidates, farther = _candidates_of(parts, listed, code_weight(n_known), query_code, radius, page, scan)
         numbers, rows, lexical, weight = candidates
         distances = _distances(parts, query_code, numbers, rows)
         scores = _scores(lexical, distances, weight, parts[0].segment.index.bits)
@@ -158,23 +159,30 @@ def hybrid(parts: list[Part], query_words: np.ndarray, query_code: np.ndarray, r
     return _lookup(parts, "ids", numbers[best], rows[best]), distances[best], scores[best]
 
 
-def feedback_code(parts: list[Part], query_words: np.ndarray, query_code: np.ndarray) -> np.ndarray:
-    """The packed code a query is ranked by: its own, or for a query of at most ``SHORT_QUERY`` known
-    words, the bitwise majority of its own and those of its ``FEEDBACK_DOCUMENTS`` best allowed
-    documents by word score (ties by the id hash), a tie of votes going to its own bit."""
-    located = [part.segment.words.locate(query_words) for part in parts]
-    known = np.zeros(len(query_words), dtype=bool)
-    for _, held in located:
+def word_scores(parts: list[Part], query_words: np.ndarray) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
+    """Each part's (rows, BM25 scores) of the allowed documents that hold the query's words (its
+    ``MAX_QUERY_WORDS`` rarest), and how many of the query's words (hashes) some part knows."""
+    listed, known = [], np.zeros(len(query_words), dtype=bool)
+    for part in parts:
+        words, held = part.segment.words.locate(query_words)
         known |= held
-    if not FEEDBACK_DOCUMENTS or not known.any() or known.sum() > SHORT_QUERY:
+        listed.append(part.segment.words.scores(part.segment.words.rarest(words, MAX_QUERY_WORDS),
+                                                allowed=part.allowed))
+    return listed, int(known.sum())
+
+
+def feedback_code(parts: list[Part], listed: list[tuple[np.ndarray, np.ndarray]], n_known: int,
+                  query_code: np.ndarray) -> np.ndarray:
+    """The packed code a query is ranked by: its own, or for a query of at most ``SHORT_QUERY`` known
+    words, the bitwise majority of its own and those of its ``FEEDBACK_DOCUMENTS`` best documents by
+    word score (``listed``, from ``word_scores``; ties by the id hash), a tie of votes going to its own bit."""
+    if not FEEDBACK_DOCUMENTS or not 0 < n_known <= SHORT_QUERY:
         return query_code
-    found = []  # (word scores, id hashes, codes) of each part's documents holding a query word
-    for part, (words, _) in zip(parts, located):
-        segment = part.segment
-        rows, lexical = segment.words.scores(segment.words.rarest(words, MAX_QUERY_WORDS), allowed=part.allowed)
+    found = []  # (word scores, id hashes, codes) of each part's best documents by words
+    for part, (rows, lexical) in zip(parts, listed):
         best = _top(lexical, FEEDBACK_DOCUMENTS)
         rows, lexical = rows[best], lexical[best]
-        found.append((lexical, segment.keys[rows], segment.index.codes[rows]))
+        found.append((lexical, part.segment.keys[rows], part.segment.index.codes[rows]))
     lexical, keys, codes = (np.concatenate(column) for column in zip(*found))
     best = np.lexsort((keys, -lexical))[:FEEDBACK_DOCUMENTS]
     own = np.unpackbits(query_code)
@@ -182,22 +190,19 @@ def feedback_code(parts: list[Part], query_words: np.ndarray, query_code: np.nda
     return np.packbits((votes > 0) | ((votes == 0) & (own == 1)))
 
 
-def _candidates_of(parts: list[Part], query_words: np.ndarray, query_code: np.ndarray, radius: int, page: Page,
+def _candidates_of(parts: list[Part], listed: list[tuple[np.ndarray, np.ndarray]], weight: float,
+                   query_code: np.ndarray, radius: int, page: Page,
                    scan: bool) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, float], int | None]:
     """((part numbers, rows, normalised word scores, code weight) of the candidates that could rank,
-    farther): every row outside the candidates and the query words' posting lists is at least
-    ``farther`` bits away (None: there is no such row)."""
+    farther): every row outside the candidates and the query words' posting lists (``listed``) is at
+    least ``farther`` bits away (None: there is no such row)."""
     found = []  # (part number, rows, word scores) of each part's candidates, its nearest codes first
-    known = np.zeros(len(query_words), dtype=bool)
     nearest_codes, farther = [], None
-    for number, part in enumerate(parts):
+    for number, (part, (word_rows, word_scores)) in enumerate(zip(parts, listed)):
         segment = part.segment
         code_rows, code_distances, floor = _nearest_codes(part, query_code, max(page.depth, HASH_CANDIDATES),
                                                           radius, page.max_distance, page.depth, scan)
-        words, held = segment.words.locate(query_words)
-        known |= held
-        rows, lexical = segment.words.scores(segment.words.rarest(words, MAX_QUERY_WORDS), allowed=part.allowed,
-                                             extra_rows=code_rows)
+        rows, lexical = segment.words.put_first(word_rows, word_scores, code_rows)
         if page.max_distance is not None:  # the best word score is the best among the hits allowed
             near = segment.index.distances(query_code, rows) <= page.max_distance
             rows, lexical = rows[near], lexical[near]  # the nearest codes, all near, stay first
@@ -208,8 +213,7 @@ def _candidates_of(parts: list[Part], query_words: np.ndarray, query_code: np.nd
         found.append((np.full(len(rows), number, dtype=np.int8), rows, lexical))
     numbers, rows, lexical = (np.concatenate(column) if len(found) > 1 else column[0] for column in zip(*found))
     if len(lexical) and (best_words := lexical.max()) > 0:
-        lexical /= best_words
-    weight = code_weight(int(known.sum()))
+        lexical = lexical / best_words
     numbers, rows, lexical = _could_rank(parts, query_code, numbers, rows, lexical, weight, page.depth,
                                          np.concatenate(nearest_codes), farther or 0)
     return (numbers, rows, lexical, weight), farther

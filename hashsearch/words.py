@@ -23,10 +23,6 @@ POSTINGS_PER_WORD = 2000
 _PACKED_ROWS = 2**24  # up to this many documents a posting's sort key holds its row
 _IMPACT_LEVELS = 255  # a posting's BM25 term frequency is stored in one byte
 _MAX_COUNT = 255
-# Marks a score array's extra rows as seen: the smallest normal float32, which adding any posting's
-# score (at least 1 / 255 of an idf) leaves exactly that score.
-_SEEN = np.finfo(np.float32).tiny
-
 
 def word_hashes(runs: Mapping[bytes, int]) -> dict[int, int]:
     """word hash -> count, over a text's ``word_runs`` of two or more characters.
@@ -221,12 +217,9 @@ class WordIndex:
         df[held] = self.df_.take(positions)
         return df
 
-    def scores(self, words: np.ndarray, *, allowed: np.ndarray | None = None,
-               extra_rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, BM25 scores) of every document in the posting lists of ``words`` (positions), and of
-        every row of ``extra_rows`` (distinct; scoring 0 unless the lists hold it too); each row once:
-        ``extra_rows`` first, in their order, then the others in no order. ``allowed`` (a mask over rows)
-        keeps the other rows of the lists out.
+    def scores(self, words: np.ndarray, *, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, BM25 scores) of every document in the posting lists of ``words`` (positions), each row
+        once, in no order. ``allowed`` (a mask over rows) keeps the other rows out.
 
         Scores add up in a per-thread array over all rows, where a zero also marks a row not seen yet
         (every posting's impact is at least 1): no sort is needed (merging ten lists of 2,000 rows by
@@ -235,9 +228,6 @@ class WordIndex:
         found = []
         scales = self.idf(words) * np.float32((BM25_K1 + 1) / _IMPACT_LEVELS)
         try:
-            if extra_rows is not None:
-                found.append(extra_rows)
-                totals[extra_rows] = _SEEN  # seen: left out of the lists' new rows below
             for word, scale in zip(np.asarray(words).tolist(), scales.tolist()):
                 start, stop = int(self._starts[word]), int(self._starts[word + 1])
                 rows, impacts = self._rows[start:stop].astype(np.intp), self._impacts[start:stop]
@@ -249,14 +239,23 @@ class WordIndex:
                 current += impacts * np.float32(scale)
                 totals[rows] = current
             rows = np.concatenate(found).astype(np.int64, copy=False) if found else np.empty(0, dtype=np.int64)
-            scores = totals[rows]
-            if extra_rows is not None:
-                extra_scores = scores[:len(extra_rows)]
-                extra_scores[extra_scores == _SEEN] = 0  # in no list
-            return rows, scores
+            return rows, totals[rows]
         finally:
             for rows in found:
                 totals[rows] = 0
+
+    def put_first(self, rows: np.ndarray, scores: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``scores``' (rows, scores) with the rows ``first`` (distinct) in front, in their order, each row
+        once; a row of ``first`` that ``rows`` lacks scores 0."""
+        totals = self._scratch()
+        try:
+            totals[rows] = scores  # every score is above 0
+            first_scores = totals[first]
+            totals[first] = 0
+            rest = rows[totals[rows] != 0]
+            return np.concatenate([first, rest]), np.concatenate([first_scores, totals[rest]])
+        finally:
+            totals[rows] = 0
 
     def _scratch(self) -> np.ndarray:
         """This thread's score array (4 bytes a document), all zero between calls."""

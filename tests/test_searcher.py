@@ -92,7 +92,8 @@ def test_short_queries_are_ranked_by_the_code_fed_back_from_their_best_documents
         rows, scores = segment.words.scores(segment.words.rarest(held, ranking.MAX_QUERY_WORDS))
         lexical[rows] = scores
         own = searcher.encode([text])[0]
-        fed = ranking.feedback_code(searcher._snapshot.parts(), words, own)
+        parts = searcher._snapshot.parts()
+        fed = ranking.feedback_code(parts, *ranking.word_scores(parts, words), own)
         assert fed.tobytes() == feedback_reference(own, segment.index.codes, lexical, len(held)).tobytes()
         if len(held) > ranking.SHORT_QUERY:
             assert fed.tobytes() == own.tobytes()

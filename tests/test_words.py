@@ -83,13 +83,16 @@ def test_rarest_keeps_the_highest_idf_words():
     assert len(kept) == 1 and index.idf(kept)[0] == index.idf(words).max()
 
 
-def test_extra_rows_and_filters_join_the_candidates_once():
+def test_rows_put_first_and_filters_join_the_candidates_once():
     index = WordIndex([encode_words(t) for t in TEXTS], np.arange(len(TEXTS)))
-    rows, scores = index.scores(known(index, "rocket hockey"), extra_rows=np.array([2, 4]))
-    assert sorted(rows) == [0, 1, 2, 4] and scores[list(rows).index(4)] == 0
+    rows, scores = index.scores(known(index, "rocket hockey"))
+    score_of = dict(zip(rows.tolist(), scores.tolist()))
+    first, first_scores = index.put_first(rows, scores, np.array([4, 2]))
+    assert first.tolist()[:2] == [4, 2] and sorted(first) == [0, 1, 2, 4]
+    assert dict(zip(first.tolist(), first_scores.tolist())) == {**score_of, 4: 0.0}
     allowed = np.array([False, True, True, True, True])
-    rows, scores = index.scores(known(index, "rocket hockey"), allowed=allowed, extra_rows=np.array([4]))
-    assert sorted(rows) == [1, 2, 4]
+    rows, scores = index.scores(known(index, "rocket hockey"), allowed=allowed)
+    assert sorted(index.put_first(rows, scores, np.array([4]))[0]) == [1, 2, 4]
     again, _ = index.scores(known(index, "rocket"))  # the scratch arrays were left clean
     assert sorted(again) == [0, 2]
 
