@@ -17,9 +17,10 @@ A code computed from a few words is a weak signal, so a query of at most ``SHORT
 is ranked by a stronger one: the bitwise majority of its own code and the codes of its
 ``FEEDBACK_DOCUMENTS`` best documents by words (pseudo-relevance feedback, Rocchio's idea in Hamming
 space; ties go to the query's own bit). Measured on 20 Newsgroups and Reuters (64 bits, Subject lines
-and headlines): short-query p@10 0.606 -> 0.634 and 0.776 -> 0.786, p@100 0.447 -> 0.513 and 0.708 ->
-0.724, titles finding their document unchanged (0.958, 1.000). Longer queries keep their own code:
-feeding back for up to 23 words cost Reuters' stories their own-text first place (0.990 -> 0.986).
+and headlines, benchmarks/user_queries.py): short-query p@10 0.606 -> 0.634 and 0.776 -> 0.786, p@100
+0.447 -> 0.513 and 0.708 -> 0.724, titles finding their document as often (0.958, 1.000). Longer
+queries keep their own code: in a trial, feeding back up to 23 words cost Reuters' stories their
+own-text first place (0.990 -> 0.986).
 Distances (``max_distance`` too) are to the code the query is ranked by.
 
 The answer is exact, the best k of all documents by that score (word scores as the posting lists
