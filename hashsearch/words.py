@@ -249,13 +249,15 @@ class WordIndex:
         once; a row of ``first`` that ``rows`` lacks scores 0."""
         totals = self._scratch()
         try:
-            totals[rows] = scores  # every score is above 0
+            totals[first] = -1  # marks them: no score is negative
+            listed = totals[rows] == -1
+            totals[rows[listed]] = scores[listed]
             first_scores = totals[first]
-            totals[first] = 0
-            rest = rows[totals[rows] != 0]
-            return np.concatenate([first, rest]), np.concatenate([first_scores, totals[rest]])
+            first_scores[first_scores == -1] = 0
+            rest = ~listed
+            return np.concatenate([first, rows[rest]]), np.concatenate([first_scores, scores[rest]])
         finally:
-            totals[rows] = 0
+            totals[first] = 0
 
     def _scratch(self) -> np.ndarray:
         """This thread's score array (4 bytes a document), all zero between calls."""
