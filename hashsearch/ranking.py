@@ -199,11 +199,11 @@ def _candidates_of(parts: list[Part], listed: list[tuple[np.ndarray, np.ndarray]
     least ``farther`` bits away (None: there is no such row)."""
     found = []  # (part number, rows, word scores) of each part's candidates, its nearest codes first
     nearest_codes, farther = [], None
-    for number, (part, (word_rows, word_scores)) in enumerate(zip(parts, listed)):
+    for number, (part, (listed_rows, listed_scores)) in enumerate(zip(parts, listed)):
         segment = part.segment
-        code_rows, code_distances, floor = _nearest_codes(part, query_code, max(page.depth, HASH_CANDIDATES),
-                                                          radius, page.max_distance, page.depth, scan)
-        rows, lexical = segment.words.put_first(word_rows, word_scores, code_rows)
+        code_rows, _, floor = _nearest_codes(part, query_code, max(page.depth, HASH_CANDIDATES), radius,
+                                             page.max_distance, page.depth, scan)
+        rows, lexical = segment.words.put_first(listed_rows, listed_scores, code_rows)
         if page.max_distance is not None:  # the best word score is the best among the hits allowed
             near = segment.index.distances(query_code, rows) <= page.max_distance
             rows, lexical = rows[near], lexical[near]  # the nearest codes, all near, stay first
