@@ -146,10 +146,9 @@ def hybrid(parts: list[Part], query_words: np.ndarray, query_code: np.ndarray, r
     probed) are they asked for again with a scan, the exact nearest ``depth``: a query whose words
     find little, or none."""
     listed, n_known = word_scores(parts, query_words)
-    query_code = feedback_code(parts, listed, n_known, query_code)
+    query_code, weight = feedback_code(parts, listed, n_known, query_code), code_weight(n_known)
     for scan in (False, True):
-        candidates, farther = _candidates_of(parts, listed, code_weight(n_known), query_code, radius, page, scan)
-        numbers, rows, lexical, weight = candidates
+        (numbers, rows, lexical), farther = _candidates_of(parts, listed, weight, query_code, radius, page, scan)
         distances = _distances(parts, query_code, numbers, rows)
         scores = _scores(lexical, distances, weight, parts[0].segment.index.bits)
         if scan or farther is None or _outside_cannot_rank(scores, page.depth, weight, farther, parts):
@@ -193,10 +192,10 @@ def feedback_code(parts: list[Part], listed: list[tuple[np.ndarray, np.ndarray]]
 
 def _candidates_of(parts: list[Part], listed: list[tuple[np.ndarray, np.ndarray]], weight: float,
                    query_code: np.ndarray, radius: int, page: Page,
-                   scan: bool) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, float], int | None]:
-    """((part numbers, rows, normalised word scores, code weight) of the candidates that could rank,
-    farther): every row outside the candidates and the query words' posting lists (``listed``) is at
-    least ``farther`` bits away (None: there is no such row)."""
+                   scan: bool) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], int | None]:
+    """((part numbers, rows, normalised word scores) of the candidates that could rank, farther): every
+    row outside the candidates and the query words' posting lists (``listed``) is at least ``farther``
+    bits away (None: there is no such row)."""
     found = []  # (part number, rows, word scores) of each part's candidates, its nearest codes first
     nearest_codes, farther = [], None
     for number, (part, (listed_rows, listed_scores)) in enumerate(zip(parts, listed)):
@@ -215,9 +214,8 @@ def _candidates_of(parts: list[Part], listed: list[tuple[np.ndarray, np.ndarray]
     numbers, rows, lexical = (np.concatenate(column) if len(found) > 1 else column[0] for column in zip(*found))
     if len(lexical) and (best_words := lexical.max()) > 0:
         lexical = lexical / best_words
-    numbers, rows, lexical = _could_rank(parts, query_code, numbers, rows, lexical, weight, page.depth,
-                                         np.concatenate(nearest_codes), farther or 0)
-    return (numbers, rows, lexical, weight), farther
+    return _could_rank(parts, query_code, numbers, rows, lexical, weight, page.depth,
+                       np.concatenate(nearest_codes), farther or 0), farther
 
 
 def _nearest_codes(part: Part, query_code: np.ndarray, k: int, radius: int, max_distance: int | None,

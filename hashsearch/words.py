@@ -24,6 +24,7 @@ _PACKED_ROWS = 2**24  # up to this many documents a posting's sort key holds its
 _IMPACT_LEVELS = 255  # a posting's BM25 term frequency is stored in one byte
 _MAX_COUNT = 255
 
+
 def word_hashes(runs: Mapping[bytes, int]) -> dict[int, int]:
     """word hash -> count, over a text's ``word_runs`` of two or more characters.
 
