@@ -23,14 +23,12 @@ from .features import TextFeatures, word_runs
 from .model import SemanticHasher
 from .indexing import StageClock, configure, read_nonempty, stored_rows
 from .progress import progress
-from . import ranking
+from . import health, ranking
 from .ranking import MODES, Page, Part
 from .storage import Storage
 from .snapshot import Snapshot
 from .words import query_hashes, stored_hashes
 
-# Recent documents missing this much more of their words than the training corpus did: the vocabulary is stale.
-RETRAIN_OOV_MARGIN = 0.10
 DEFAULT_BITS = 64  # beat 32 bits in nearly every column of benchmarks/user_queries.py, for 4 more bytes a document
 
 
@@ -332,32 +330,8 @@ class Searcher:
         return int(radius), page, snapshot.parts(where)
 
     def info(self, *, recent: int = 1000) -> dict[str, Any]:
-        """What the index holds and how healthy its codes are; says when a retrain would help."""
-        snapshot = self._snapshot
-        meta = self._storage.read_meta()
-        codes = snapshot.codes()
-        bits_on = codelib.unpack(codes).mean(axis=0) if len(codes) else np.zeros(self.bits)
-        bucket_sizes = codelib.bucket_sizes(codes)
-        recent_oov = snapshot.features.out_of_vocabulary_share(self._storage.read_recent_texts(recent))
-        training_oov = float(meta.get("training_oov_share", 0.0))
-        return {
-            "database": self._storage.display_name,
-            "documents": len(codes),
-            "bits": self.bits,
-            "variant": meta.get("variant"),
-            "trained_at": meta.get("trained_at"),
-            "training_documents": meta.get("training_documents"),
-            "vocabulary_size": snapshot.features.n_features,
-            "bit_on_share": [round(float(share), 3) for share in bits_on],
-            "distinct_codes": len(bucket_sizes),
-            "largest_bucket": int(bucket_sizes.max()) if len(bucket_sizes) else 0,
-            "training_oov_share": round(training_oov, 4),
-            "recent_oov_share": round(recent_oov, 4),
-            "retrain_advised": recent_oov > training_oov + RETRAIN_OOV_MARGIN,
-            "bucket_size_histogram": codelib.size_histogram(bucket_sizes),
-            "training_loss": [round(float(loss), 5) for loss in snapshot.hasher.history_],
-            "metadata_fields": snapshot.fields,
-        }
+        """What the index holds and how healthy its codes are; says when a retrain would help (``health``)."""
+        return health.index_facts(self._snapshot, self._storage, recent=recent)
 
     # -- updating -----------------------------------------------------------------------------------
 
