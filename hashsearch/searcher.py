@@ -6,6 +6,7 @@ swap in a new snapshot, so any number of threads can search while another adds o
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -29,6 +30,7 @@ from .storage import Storage
 from .snapshot import Snapshot
 from .words import query_hashes, stored_hashes
 
+logger = logging.getLogger(__name__)
 DEFAULT_BITS = 64  # beat 32 bits in nearly every column of benchmarks/user_queries.py, for 4 more bytes a document
 
 
@@ -70,6 +72,7 @@ class Searcher:
         self._storage = storage
         self._write_lock = threading.Lock()
         self._snapshot = self._load_snapshot()
+        self._merging: threading.Thread | None = None
         self.last_change: ChangeReport | None = None
 
     # -- creating and opening ---------------------------------------------------------------------------
@@ -190,8 +193,31 @@ class Searcher:
             self._snapshot = self._load_snapshot()
         else:
             self._snapshot = snapshot.after_changes(self._storage, *changes, generation)
+        if self._snapshot.wants_merge and (self._merging is None or not self._merging.is_alive()):
+            self._merging = threading.Thread(target=self._merge, name="hashsearch-merge", daemon=True)
+            self._merging.start()
+
+    def _merge(self) -> None:
+        """Read everything into one main segment off the write lock (seconds on a large index: writes and
+        searches go on meanwhile), then take it with the changes committed since replayed."""
+        before = self._snapshot
+        try:
+            merged = Snapshot.read(self._storage, before.features, before.hasher)
+        except Exception:  # the next write past the threshold tries again; nothing is lost meanwhile
+            logger.exception("could not merge the index's segments")
+            return
+        with self._write_lock:
+            if self._snapshot.hasher is not before.hasher:  # the index was rebuilt meanwhile and read anew
+                return
+            generation = self._storage.read_generation()
+            changes = self._storage.read_changes(merged.change_seq)
+            if changes is not None:
+                self._snapshot = merged.after_changes(self._storage, *changes, generation)
 
     def close(self) -> None:
+        """Close the database connections, once a merge under way has ended."""
+        if self._merging is not None:
+            self._merging.join()
         self._storage.close()
 
     def __enter__(self) -> Searcher:

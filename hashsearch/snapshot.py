@@ -9,7 +9,9 @@ the database's change log, marks the main segment's rows of those ids as gone, a
 recent segment of the documents written since the main one was read, with the main segment's word
 statistics (Lucene's segments and deletions, on a small scale). Searches rank both segments and
 merge. Once the recent segment and the gone rows together pass ``MERGE_SHARE`` of the index (or
-``MERGE_MIN`` documents), everything is read again into one main segment.
+``MERGE_MIN`` documents), everything is read again into one main segment: at once when one write
+passes it by itself, else (``wants_merge``) in the background, so that a small write never waits
+for the seconds a merge takes (``Searcher``).
 
 A segment's answers are exact (Hamming top k, filters) whatever the split; word scores differ
 slightly from those of one merged segment (idf counts gone rows until the merge, and the recent
@@ -83,10 +85,10 @@ class Snapshot:
         stored or deleted), the database being at ``generation``."""
         if not touched:
             return replace(self, generation=generation, change_seq=change_seq)
+        if len(touched) > self._merge_threshold:
+            return Snapshot.read(storage, self.features, self.hasher)
         touched_set = set(touched)
         kept = [] if self.recent is None else [i for i in self.recent.ids.tolist() if i not in touched_set]
-        if len(kept) + len(touched) + self.gone > max(MERGE_MIN, MERGE_SHARE * len(self.main)):
-            return Snapshot.read(storage, self.features, self.hasher)
         live = np.ones(len(self.main), dtype=bool) if self.live is None else self.live.copy()
         live[[row for row in map(self.main.row_of, touched) if row is not None]] = False
         stored = storage.read_lookup(kept + list(touched))  # the touched ids still stored were written
@@ -94,6 +96,15 @@ class Snapshot:
         gone = len(self.main) - int(live.sum())
         return replace(self, recent=recent, live=live if gone else None, gone=gone, generation=generation,
                        change_seq=change_seq)
+
+    @property
+    def _merge_threshold(self) -> float:
+        return max(MERGE_MIN, MERGE_SHARE * len(self.main))
+
+    @property
+    def wants_merge(self) -> bool:
+        """Whether the recent segment and the gone rows have grown past the merge threshold."""
+        return (len(self.recent) if self.recent is not None else 0) + self.gone > self._merge_threshold
 
     def __len__(self) -> int:
         return len(self.main) - self.gone + (len(self.recent) if self.recent is not None else 0)

@@ -1,5 +1,6 @@
 """Writes through a searcher update its snapshot in segments (the main one with rows gone, a recent one):
 the answers equal those of the same index read anew."""
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -104,6 +105,39 @@ def test_a_write_past_the_merge_threshold_reads_everything_into_one_segment(new_
         searcher.add(sample_docs[-25:])
         assert searcher._snapshot.recent is None and searcher._snapshot.live is None
         assert len(searcher) == len(sample_docs)
+
+
+def test_small_writes_past_the_merge_threshold_merge_in_the_background(new_db, sample_docs, monkeypatch):
+    """Writes go on while the merge reads everything; those it missed are replayed when it ends."""
+    monkeypatch.setattr(snapshot, "MERGE_MIN", 10)
+    read_done, release = threading.Event(), threading.Event()
+    read = snapshot.Snapshot.read.__func__
+
+    def read_then_wait(cls, *args, **kwargs):
+        merged = read(cls, *args, **kwargs)
+        if threading.current_thread().name == "hashsearch-merge":
+            read_done.set()
+            assert release.wait(30)
+        return merged
+
+    monkeypatch.setattr(snapshot.Snapshot, "read", classmethod(read_then_wait))
+    db = new_db()
+    with Searcher.build(sample_docs[:-20], db, bits=32, seed=0, **FAST) as searcher:
+        for doc in sample_docs[-20:-9]:  # the eleventh one-document write passes 10
+            searcher.add([doc])
+        assert read_done.wait(30)
+        searcher.add(sample_docs[-9:])  # answered while the merge waits
+        searcher.remove([sample_docs[0]["id"]])
+        assert len(searcher._snapshot.recent) == 20 and searcher._merging.is_alive()
+        assert searcher.search(sample_docs[-1]["text"], k=1)[0].id == sample_docs[-1]["id"]
+        release.set()
+        searcher._merging.join()
+        state = searcher._snapshot
+        assert len(state.main) == len(sample_docs) - 9 and len(state.recent) == 9 and state.gone == 1
+        with read_anew(db) as reopened:
+            assert len(searcher) == len(reopened) == len(sample_docs) - 1
+            for text in QUERIES:
+                assert searcher.search(text, k=40, mode="hamming") == reopened.search(text, k=40, mode="hamming")
 
 
 def test_a_write_catches_up_with_another_process_s_writes_too(new_db, sample_docs):
