@@ -44,6 +44,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import codes as codelib
+from .errors import InvalidParameterError
 from .index import CodeIndex
 from .segment import Segment
 
@@ -86,6 +88,29 @@ class Part:
     segment: Segment
     allowed: np.ndarray | None = None
     excluded: int = 0
+
+
+def checked_page(bits: int, k: int, radius: int | None, mode: str, offset: int,
+                 max_distance: int | None) -> tuple[int, Page]:
+    """(radius, page) of a search's options, each checked: a bad one raises ``InvalidParameterError``
+    naming it, the values allowed and the value given. ``radius`` None: the default for ``bits``."""
+    if _not_int(k) or k < 1:
+        raise InvalidParameterError(f"k must be an int >= 1. Got {k!r} instead.")
+    if mode not in MODES:
+        raise InvalidParameterError(f"mode must be one of {', '.join(MODES)}. Got {mode!r} instead.")
+    if _not_int(offset) or offset < 0:
+        raise InvalidParameterError(f"offset must be an int >= 0. Got {offset!r} instead.")
+    if max_distance is not None and (_not_int(max_distance) or not 0 <= max_distance <= bits):
+        raise InvalidParameterError(f"max_distance must be an int in [0, {bits}]. Got {max_distance!r} instead.")
+    if radius is None:
+        radius = codelib.default_radius(bits)
+    elif _not_int(radius) or not 0 <= radius <= bits:
+        raise InvalidParameterError(f"radius must be an int in [0, {bits}]. Got {radius!r} instead.")
+    return int(radius), Page(int(k), int(offset), None if max_distance is None else int(max_distance))
+
+
+def _not_int(value: object) -> bool:
+    return isinstance(value, bool) or not isinstance(value, (int, np.integer))
 
 
 def code_weight(n_words: int) -> float:

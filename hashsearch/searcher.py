@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from . import codes as codelib
 from .corpus import Corpus, Document, Source, read_corpus
 from .errors import DocumentNotFoundError, IndexNotFoundError, InvalidParameterError, QueryError
 from .features import TextFeatures, word_runs
@@ -25,7 +24,7 @@ from .model import SemanticHasher
 from .indexing import StageClock, configure, read_nonempty, stored_rows
 from .progress import progress
 from . import health, ranking
-from .ranking import MODES, Page, Part
+from .ranking import Page, Part
 from .storage import Storage
 from .snapshot import Snapshot
 from .words import query_hashes, stored_hashes
@@ -339,21 +338,8 @@ class Searcher:
     def _check_search_args(snapshot: Snapshot, k: int, radius: int | None, mode: str,
                            where: Mapping[str, Any] | None, offset: int,
                            max_distance: int | None) -> tuple[int, Page, list[Part]]:
-        bits = snapshot.hasher.bits
-        if _not_int(k) or k < 1:
-            raise InvalidParameterError(f"k must be an int >= 1. Got {k!r} instead.")
-        if mode not in MODES:
-            raise InvalidParameterError(f"mode must be one of {', '.join(MODES)}. Got {mode!r} instead.")
-        if _not_int(offset) or offset < 0:
-            raise InvalidParameterError(f"offset must be an int >= 0. Got {offset!r} instead.")
-        if max_distance is not None and (_not_int(max_distance) or not 0 <= max_distance <= bits):
-            raise InvalidParameterError(f"max_distance must be an int in [0, {bits}]. Got {max_distance!r} instead.")
-        if radius is None:
-            radius = codelib.default_radius(bits)
-        elif _not_int(radius) or not 0 <= radius <= bits:
-            raise InvalidParameterError(f"radius must be an int in [0, {bits}]. Got {radius!r} instead.")
-        page = Page(int(k), int(offset), None if max_distance is None else int(max_distance))
-        return int(radius), page, snapshot.parts(where)
+        radius, page = ranking.checked_page(snapshot.hasher.bits, k, radius, mode, offset, max_distance)
+        return radius, page, snapshot.parts(where)
 
     def info(self, *, recent: int = 1000) -> dict[str, Any]:
         """What the index holds and how healthy its codes are; says when a retrain would help (``health``)."""
@@ -412,6 +398,3 @@ class Searcher:
                                         seconds=time.perf_counter() - started)
         return self.last_change
 
-
-def _not_int(value: object) -> bool:
-    return isinstance(value, bool) or not isinstance(value, (int, np.integer))
