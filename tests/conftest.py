@@ -16,6 +16,15 @@ POSTGRES_URL = os.environ.get("HASHSEARCH_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgresql"]
 
 
+def word_score_array(words, query_words):
+    """Each row's BM25 score for the query's words (positions in ``words``, a WordIndex; its
+    ``MAX_QUERY_WORDS`` rarest), 0 for a row in none of their posting lists."""
+    lexical = np.zeros(words.n_documents, dtype=np.float32)
+    rows, scores = words.scores(words.rarest(query_words, ranking.MAX_QUERY_WORDS))
+    lexical[rows] = scores
+    return lexical
+
+
 def feedback_reference(query_code, codes, lexical, n_known):
     """The code a query is ranked by, brute force: for at most ``SHORT_QUERY`` known words, each bit the
     majority of the query's own and those of the ``FEEDBACK_DOCUMENTS`` rows of ``codes`` with the

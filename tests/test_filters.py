@@ -7,7 +7,7 @@ from hashsearch import codes as codelib
 from hashsearch import ranking
 from hashsearch.features import word_runs
 from hashsearch.words import query_hashes, stored_hashes
-from tests.conftest import FAST, feedback_reference, make_database
+from tests.conftest import FAST, feedback_reference, make_database, word_score_array
 
 QUERIES = ["rocket launch to the moon", "encryption keys and the clipper chip", "hockey playoff game",
            "gun control laws", "prayer and faith"]
@@ -38,9 +38,8 @@ def reference(searcher, text, k, allowed, mode, max_distance=None, code=None, wo
     code = searcher.encode([text])[0] if code is None else code
     if mode == "hybrid":  # the query's words, and the code it is ranked by (fed back from the allowed rows)
         query_words = snapshot.words.positions(query_hashes(word_runs(text))) if words is None else words
-        lexical = np.zeros(len(snapshot.ids), dtype=np.float32)
-        rows, scores = snapshot.words.scores(snapshot.words.rarest(query_words, ranking.MAX_QUERY_WORDS))
-        lexical[rows[allowed[rows]]] = scores[allowed[rows]]
+        lexical = word_score_array(snapshot.words, query_words)
+        lexical[~allowed] = 0
         code = feedback_reference(code, snapshot.index.codes, lexical, len(query_words))
     distances = codelib.hamming(code, snapshot.index.codes)
     allowed = allowed & (distances <= (max_distance if max_distance is not None else snapshot.index.bits))

@@ -9,7 +9,7 @@ from hashsearch import ranking
 from hashsearch.features import word_runs
 from hashsearch.storage import Storage
 from hashsearch.words import query_hashes
-from tests.conftest import FAST, feedback_reference
+from tests.conftest import FAST, feedback_reference, word_score_array
 
 QUERIES = ["rocket launch to the moon", "encryption keys and the clipper chip", "hockey playoff game",
            "car engine oil", "doctor and medicine", "gun control laws", "3d graphics rendering", "prayer and faith"]
@@ -69,10 +69,9 @@ def hybrid_brute_force(searcher, text, k):
     snapshot = searcher._snapshot.main
     words, index = snapshot.words, snapshot.index
     query_words = words.positions(query_hashes(word_runs(text)))
-    lexical = np.zeros(len(index), dtype=np.float32)
-    rows, scores = words.scores(words.rarest(query_words, ranking.MAX_QUERY_WORDS))
-    if len(rows):
-        lexical[rows] = scores / scores.max()
+    lexical = word_score_array(words, query_words)
+    if lexical.any():
+        lexical /= lexical.max()
     code = feedback_reference(searcher.encode([text])[0], index.codes, lexical, len(query_words))
     distances = codelib.hamming(code, index.codes)
     total = lexical + np.float32(ranking.code_weight(len(query_words))) * (1 - 2 * distances / np.float32(index.bits))
@@ -88,9 +87,7 @@ def test_short_queries_are_ranked_by_the_code_fed_back_from_their_best_documents
     for text in QUERIES + [sample_docs[3]["text"]]:
         words = query_hashes(word_runs(text))
         held = segment.words.positions(words)
-        lexical = np.zeros(len(segment.ids), dtype=np.float32)
-        rows, scores = segment.words.scores(segment.words.rarest(held, ranking.MAX_QUERY_WORDS))
-        lexical[rows] = scores
+        lexical = word_score_array(segment.words, held)
         own = searcher.encode([text])[0]
         parts = searcher._snapshot.parts()
         fed = ranking.feedback_code(parts, *ranking.word_scores(parts, words), own)
