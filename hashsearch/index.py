@@ -246,6 +246,34 @@ class CodeIndex:
                 return rows[order], distances[order]
         return None
 
+    def ball(self, query: np.ndarray, at_least: int, radius: int, allowed: np.ndarray | None = None,
+             n_allowed: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+        """(rows, distances, reach): every allowed row (``allowed``: a mask of ``n_allowed`` rows; None:
+        all) within distance D of the packed ``query``, D the least distance within which ``at_least``
+        of them lie, whole buckets and every tie included, in no order; reach is D, or ``bits`` when
+        there are fewer allowed rows than that (then all are given). Found in the balls probed within
+        ``radius``, else by a scan."""
+        query = np.ascontiguousarray(query, dtype=np.uint8).reshape(-1)
+        n_allowed = len(self.codes) if allowed is None else n_allowed
+        widest = self._widest_ball if allowed is None else self._widest_ball_cheaper_than(n_allowed)
+        widest = min(radius, widest) if n_allowed > at_least else -1
+        query_key = codelib.bucket_key(query) if widest >= 0 else None
+        for ball_radius in sorted({0, min(1, widest), widest}) if widest >= 0 else ():
+            rows = self._bucket_rows(self._bucket_positions(query_key ^ codelib.ball_keys(self.bits, ball_radius)))
+            if allowed is not None:
+                rows = rows[allowed[rows]]
+            distances = self.distances(query, rows)
+            if not self._exact_keys:  # folded keys may collide: a matched bucket can hold codes outside the ball
+                rows, distances = rows[distances <= ball_radius], distances[distances <= ball_radius]
+            if len(rows) >= at_least:
+                return _within_nearest(rows, distances, at_least, self.bits, everything=False)
+        if allowed is None:
+            rows, distances = np.arange(len(self.codes)), codelib.hamming(query, self.codes)
+        else:
+            rows = np.flatnonzero(allowed)
+            distances = self.distances(query, rows)
+        return _within_nearest(rows, distances, at_least, self.bits, everything=True)
+
     def distances(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Hamming distances (int64) from the packed ``query`` to the codes of ``rows``."""
         query_words = np.ascontiguousarray(query, dtype=np.uint8).reshape(-1).view(self._words.dtype)
@@ -293,3 +321,14 @@ class CodeIndex:
             rows = rows[limits[0]:limits[1]].astype(np.int64)
         order = np.lexsort((rows, distances))[:k]
         return rows[order], distances[order]
+
+
+def _within_nearest(rows: np.ndarray, distances: np.ndarray, at_least: int, bits: int, *,
+                    everything: bool) -> tuple[np.ndarray, np.ndarray, int]:
+    """``CodeIndex.ball``'s answer from ``at_least`` or more rows that hold every allowed row within
+    their farthest distance (``everything``: all allowed rows, perhaps fewer)."""
+    if everything and len(rows) <= at_least:
+        return rows.astype(np.int64), distances, bits
+    reach = int(np.searchsorted(np.cumsum(np.bincount(distances, minlength=bits + 1)), at_least))
+    within = distances <= reach
+    return rows[within].astype(np.int64), distances[within], reach

@@ -48,6 +48,7 @@ from . import codes as codelib
 from .errors import InvalidParameterError
 from .index import CodeIndex
 from .segment import Segment
+from .sketch import SKETCH_BITS, sketch_distances
 
 MODES = ("hybrid", "hamming")
 # Nearest codes scored beside the word candidates: up to this many from the probed Hamming balls (a
@@ -57,6 +58,11 @@ MAX_QUERY_WORDS = 10  # a longer query's candidates come from its rarest words
 SHORT_CODE_WEIGHT, LONG_CODE_WEIGHT = 0.3, 1.5
 SHORT_QUERY, LONG_QUERY = 8, 24  # distinct known words: the code's weight ramps between these
 FEEDBACK_DOCUMENTS = 10  # a short query's code is voted with the codes of this many best documents by words
+# A query of this many distinct vocabulary words or more is ranked as a document (``document``): its code
+# weighs as much as it will, and its sketch compares it with the documents near that code.
+DOCUMENT_TERMS = LONG_QUERY
+DOCUMENT_CANDIDATES = 400  # the ball a document-sized query is ranked in holds at least this many
+SKETCH_WEIGHT = 1.0
 # A part that leaves out at most this share of its rows is searched like the whole segment, widened
 # past the rows left out; one that leaves out more is answered from the probed balls' allowed rows when
 # they hold enough, else by a scan of its allowed rows.
@@ -78,6 +84,16 @@ class Page:
     @property
     def depth(self) -> int:
         return self.offset + self.k
+
+
+@dataclass(frozen=True)
+class Query:
+    """What a search is ranked by: a packed code, and the query's word hashes (``hybrid``) or its
+    sketch (``document``; neither: ``hamming``)."""
+
+    code: np.ndarray
+    words: np.ndarray | None = None
+    sketch: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +127,20 @@ def checked_page(bits: int, k: int, radius: int | None, mode: str, offset: int,
 
 def _not_int(value: object) -> bool:
     return isinstance(value, bool) or not isinstance(value, (int, np.integer))
+
+
+def is_document(n_terms: int) -> bool:
+    """Whether a query of ``n_terms`` distinct vocabulary words is ranked as a document."""
+    return n_terms >= DOCUMENT_TERMS
+
+
+def rank(parts: list[Part], query: Query, radius: int, page: Page) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(ids, Hamming distances, scores or None) of the page's hits, by the ranking ``query`` asks for."""
+    if query.sketch is not None:
+        return document(parts, query.code, query.sketch, radius, page)
+    if query.words is not None:
+        return hybrid(parts, query.words, query.code, radius, page)
+    return (*hamming(parts, query.code, radius, page), None)
 
 
 def code_weight(n_words: int) -> float:
@@ -182,6 +212,57 @@ def hybrid(parts: list[Part], query_words: np.ndarray, query_code: np.ndarray, r
     best = chosen[np.lexsort((_lookup(parts, "keys", numbers[chosen], rows[chosen]),
                               -scores[chosen]))[page.offset:page.depth]]
     return _lookup(parts, "ids", numbers[best], rows[best]), distances[best], scores[best]
+
+
+def document(parts: list[Part], query_code: np.ndarray, query_sketch: np.ndarray, radius: int,
+             page: Page) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ids, Hamming distances, scores) of the page's hits for a document-sized query: the documents
+    within distance D of its code, D the least distance within which ``DOCUMENT_CANDIDATES`` lie
+    (whole buckets: at a million documents one code can be shared by thousands), ranked by
+
+        score = LONG_CODE_WEIGHT * (1 - 2 * hamming / bits) + SKETCH_WEIGHT * (1 - 2 * sketch hamming / 128)
+
+    then, past them, every other document in Hamming order (deep pages only)."""
+    bits = parts[0].segment.index.bits
+    balls = [part.segment.index.ball(query_code, DOCUMENT_CANDIDATES, radius, part.allowed,
+                                     len(part.segment) - part.excluded) for part in parts]
+    numbers, rows, distances = _joined([(np.full(len(rows), number, dtype=np.int8), rows, distances)
+                                        for number, (rows, distances, _) in enumerate(balls)])
+    reach = min(ball_reach for _, _, ball_reach in balls)  # each part's rows are complete up to its reach
+    if len(rows) > DOCUMENT_CANDIDATES:
+        reach = min(reach, int(np.searchsorted(np.cumsum(np.bincount(distances, minlength=bits + 1)),
+                                               DOCUMENT_CANDIDATES)))
+    within = distances <= (reach if page.max_distance is None else min(reach, page.max_distance))
+    numbers, rows, distances = numbers[within], rows[within], distances[within]
+    order = np.lexsort((_lookup(parts, "keys", numbers, rows),
+                        -_document_scores(parts, query_sketch, numbers, rows, distances, bits)))
+    numbers, rows, distances = numbers[order], rows[order], distances[order]
+    if len(rows) < page.depth and reach < bits:
+        past = _joined([(np.full(len(found[0]), number, dtype=np.int8), *found) for number, part in enumerate(parts)
+                        for found in [nearest(part, query_code, page.depth, radius, page.max_distance)]])
+        beyond = past[2] > reach
+        past = [column[beyond] for column in past]
+        later = np.lexsort((_lookup(parts, "keys", past[0], past[1]), past[2]))[:page.depth - len(rows)]
+        numbers, rows, distances = (np.concatenate([mine, theirs[later]]) for mine, theirs in
+                                    zip((numbers, rows, distances), past))
+    chosen = slice(page.offset, page.depth)
+    numbers, rows, distances = numbers[chosen], rows[chosen], distances[chosen]
+    return (_lookup(parts, "ids", numbers, rows), distances,
+            _document_scores(parts, query_sketch, numbers, rows, distances, bits))
+
+
+def _document_scores(parts: list[Part], query_sketch: np.ndarray, numbers: np.ndarray, rows: np.ndarray,
+                     distances: np.ndarray, bits: int) -> np.ndarray:
+    sketched = np.empty(len(rows), dtype=np.int64)
+    for number, part in enumerate(parts):
+        mine = numbers == number
+        sketched[mine] = sketch_distances(part.segment.sketches, rows[mine], query_sketch)
+    return LONG_CODE_WEIGHT * (1 - 2 * distances / bits) + SKETCH_WEIGHT * (1 - 2 * sketched / SKETCH_BITS)
+
+
+def _joined(columns_per_part: list[tuple[np.ndarray, ...]]) -> list[np.ndarray]:
+    """Each column of the parts' (numbers, rows, distances), concatenated."""
+    return [np.concatenate(column) for column in zip(*columns_per_part)]
 
 
 def word_scores(parts: list[Part], query_words: np.ndarray) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:

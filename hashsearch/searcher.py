@@ -24,10 +24,10 @@ from .model import SemanticHasher
 from .indexing import StageClock, configure, read_nonempty, stored_rows
 from .progress import progress
 from . import health, ranking
-from .ranking import Page, Part
+from .ranking import Page, Part, Query
 from .storage import Storage
 from .snapshot import Snapshot
-from .words import query_hashes, stored_hashes
+from .words import word_hashes
 
 logger = logging.getLogger(__name__)
 DEFAULT_BITS = 64  # beat 32 bits in nearly every column of benchmarks/user_queries.py, for 4 more bytes a document
@@ -258,8 +258,9 @@ class Searcher:
         snapshot = self._snapshot
         radius, page, parts = self._check_search_args(snapshot, k, radius, mode, where, offset, max_distance)
         runs = word_runs(text)
-        code = snapshot.hasher.encode_terms(*snapshot.features.terms(runs))
-        return self._hits(self._rank(parts, self._query_words(runs, mode), code, radius, page, mode), snippets)
+        columns, weights = snapshot.features.terms(runs)
+        query = self._query(snapshot, runs, snapshot.hasher.encode_terms(columns, weights), len(columns), mode)
+        return self._hits(self._rank(parts, query, radius, page), snippets)
 
     def search_many(self, texts: Sequence[str], k: int = 10, radius: int | None = None, *, mode: str = "hybrid",
                     where: Mapping[str, Any] | None = None, offset: int = 0, max_distance: int | None = None,
@@ -270,25 +271,27 @@ class Searcher:
         self._check_queries(texts)
         snapshot = self._snapshot
         radius, page, parts = self._check_search_args(snapshot, k, radius, mode, where, offset, max_distance)
-        codes = snapshot.hasher.encode(snapshot.features.transform(list(texts)))
-        ranked = [self._rank(parts, self._query_words(word_runs(text), mode), code, radius, page, mode)
-                  for text, code in zip(texts, codes)]
+        X = snapshot.features.transform(list(texts))
+        codes, n_terms = snapshot.hasher.encode(X), np.diff(X.indptr).tolist()
+        ranked = [self._rank(parts, self._query(snapshot, word_runs(text), code, n, mode), radius, page)
+                  for text, code, n in zip(texts, codes, n_terms)]
         return self._hits_many(ranked, snippets)
 
     def similar(self, doc_id: str, k: int = 10, *, mode: str = "hybrid", where: Mapping[str, Any] | None = None,
                 offset: int = 0, max_distance: int | None = None, snippets: bool = True) -> list[Hit]:
-        """More like this: documents like ``doc_id``, ranked from its stored code and words (nothing is
-        encoded), the document itself left out."""
+        """More like this: documents like ``doc_id``, ranked from its stored code and sketch as a document
+        would be (``ranking.document``; nothing is read or encoded), the document itself left out."""
         snapshot, doc_id = self._snapshot, str(doc_id)
         found = snapshot.find(doc_id)
-        blob = self._storage.read_words([doc_id]).get(doc_id) if found is not None and mode == "hybrid" else b""
-        if found is None or blob is None:
+        if found is None:
             raise DocumentNotFoundError(f"no document {doc_id!r} in the index. Give the id of an indexed document.")
         radius, page, parts = self._check_search_args(snapshot, k, None, mode, where, offset, max_distance)
         # One hit deeper, from the top: the document itself is then among them, and left out.
         deeper = Page(page.depth + 1, 0, page.max_distance)
         segment, row = found
-        ids, distances, scores = self._rank(parts, stored_hashes(blob), segment.index.codes[row], radius, deeper, mode)
+        code = segment.index.codes[row]
+        query = Query(code, sketch=segment.sketches[row]) if mode == "hybrid" else Query(code)
+        ids, distances, scores = self._rank(parts, query, radius, deeper)
         kept = [i for i, other in enumerate(ids) if other != doc_id][page.offset:page.depth]
         return self._hits(([ids[i] for i in kept], [distances[i] for i in kept], [scores[i] for i in kept]), snippets)
 
@@ -299,19 +302,20 @@ class Searcher:
         return [Document(i, *found[i]) for i in ids if i in found]
 
     @staticmethod
-    def _query_words(runs: Mapping[bytes, int], mode: str) -> np.ndarray:
-        """The query's word hashes, from its ``word_runs``; the Hamming mode needs none."""
-        return query_hashes(runs) if mode == "hybrid" else np.empty(0, dtype=np.uint32)
+    def _query(snapshot: Snapshot, runs: Mapping[bytes, int], code: np.ndarray, n_terms: int, mode: str) -> Query:
+        """What a query of these ``word_runs``, code and number of vocabulary words is ranked by: its
+        code alone (Hamming mode), with its sketch (a document-sized query), or with its word hashes."""
+        if mode == "hamming":
+            return Query(code)
+        counts = word_hashes(runs)
+        if ranking.is_document(n_terms):
+            return Query(code, sketch=snapshot.sketcher.query(counts))
+        return Query(code, words=np.fromiter(counts, dtype=np.uint32, count=len(counts)))
 
     @staticmethod
-    def _rank(parts: list[Part], query_words: np.ndarray, code: np.ndarray, radius: int, page: Page,
-              mode: str) -> tuple[list[str], list[int], list[float | None]]:
-        if mode == "hamming":
-            ids, distances = ranking.hamming(parts, code, radius, page)
-            scores: list[float | None] = [None] * len(ids)
-        else:
-            ids, distances, values = ranking.hybrid(parts, query_words, code, radius, page)
-            scores = [round(float(s), 6) for s in values]
+    def _rank(parts: list[Part], query: Query, radius: int, page: Page) -> tuple[list[str], list[int], list[float | None]]:
+        ids, distances, values = ranking.rank(parts, query, radius, page)
+        scores = [None] * len(ids) if values is None else [round(float(s), 6) for s in values.tolist()]
         return ids.tolist(), distances.tolist(), scores
 
     def _hits(self, ranked: tuple[list[str], list[int], list[float | None]], snippets: bool) -> list[Hit]:

@@ -1,4 +1,5 @@
-"""A segment: a set of documents searched together (their ids, code index, word index, metadata columns).
+"""A segment: a set of documents searched together (their ids, code index, word sketches, word index,
+metadata columns).
 
 Rows are numbered in one fixed order, ascending 64-bit BLAKE2b hash of the document id: results tied
 at one score or distance come in row order, which then depends neither on insertion order nor on
@@ -19,9 +20,10 @@ import numpy as np
 from .filters import MetadataColumns
 from .index import CodeIndex
 from .schema import LookupRows
+from .sketch import Sketcher
 from .words import WordIndex
 
-SAVED_FORMAT = 1  # of ``Segment.to_bytes``: a segment saved in another is rebuilt from the documents
+SAVED_FORMAT = 2  # 2 added the sketches; of ``Segment.to_bytes``: a segment saved in another is rebuilt from the documents
 
 
 def id_keys(ids: Sequence[str]) -> np.ndarray:
@@ -45,11 +47,12 @@ class Segment:
     ids: np.ndarray  # object array; position = row in every structure below
     keys: np.ndarray  # id_keys(ids), ascending
     index: CodeIndex
+    sketches: np.ndarray  # (n, 16) uint8, ``Sketcher``'s
     words: WordIndex
     columns: MetadataColumns
 
     @classmethod
-    def build(cls, stored: LookupRows, bits: int, *, reference: Segment | None = None) -> Segment:
+    def build(cls, stored: LookupRows, bits: int, sketcher: Sketcher, *, reference: Segment | None = None) -> Segment:
         """A segment over stored rows (in any order). With a ``reference`` (the segment these documents
         join), word scores use both segments' statistics, so that the two segments' scores compare."""
         ids, codes = stored.ids, stored.codes.reshape(len(stored.ids), bits // 8)
@@ -60,6 +63,7 @@ class Segment:
         # One JSON array for all the metadata objects: a single parse, not a call per document.
         metadata = json.loads("[" + ",".join(stored.metadata) + "]")
         return cls(np.asarray(ids, dtype=object)[order], keys[order], CodeIndex(codes[order], bits),
+                   sketcher.documents(stored.words)[order],
                    WordIndex(stored.words, row_of_stored, reference=None if reference is None else reference.words),
                    MetadataColumns([metadata[i] for i in order.tolist()]))
 
@@ -67,11 +71,11 @@ class Segment:
         return len(self.ids)
 
     def to_bytes(self) -> bytes:
-        """The segment as an .npz archive (no pickle): ids, codes, word index and columns, so that an
+        """The segment as an .npz archive (no pickle): ids, codes, sketches, word index and columns, so that an
         index opens without rebuilding them from every stored document (``from_bytes``)."""
         arrays = {"format": np.array([SAVED_FORMAT]), "bits": np.array([self.index.bits]),
                   "ids": np.frombuffer(json.dumps(self.ids.tolist(), ensure_ascii=False).encode("utf-8"), np.uint8),
-                  "keys": self.keys, "codes": self.index.codes,
+                  "keys": self.keys, "codes": self.index.codes, "sketches": self.sketches,
                   **{f"words.{name}": array for name, array in self.words.arrays().items()},
                   **{f"columns.{name}": array for name, array in self.columns.arrays().items()}}
         buffer = io.BytesIO()
@@ -91,7 +95,7 @@ class Segment:
             return None
         ids = np.empty(len(arrays["keys"]), dtype=object)
         ids[:] = json.loads(arrays["ids"].tobytes().decode("utf-8"))
-        return cls(ids, arrays["keys"], CodeIndex(arrays["codes"], bits),
+        return cls(ids, arrays["keys"], CodeIndex(arrays["codes"], bits), arrays["sketches"],
                    WordIndex.from_arrays(_prefixed(arrays, "words.")),
                    MetadataColumns.from_arrays(_prefixed(arrays, "columns.")))
 

@@ -31,6 +31,7 @@ from .features import TextFeatures
 from .model import SemanticHasher
 from .ranking import Part
 from .segment import Segment
+from .sketch import Sketcher
 from .storage import Storage
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ MERGE_MIN = 1000
 class Snapshot:
     features: TextFeatures
     hasher: SemanticHasher
+    sketcher: Sketcher  # of ``features``
     main: Segment
     recent: Segment | None  # documents written since ``main`` was read
     live: np.ndarray | None  # main's rows not removed or replaced since (a mask; None: all of them)
@@ -59,7 +61,7 @@ class Snapshot:
         data = None if changes is None else storage.read_saved_segment(saved_seq)  # only a segment of use
         main = None if data is None else Segment.from_bytes(data, hasher.bits)
         if main is not None:
-            snapshot = cls(features, hasher, main, None, None, 0, None, saved_seq)
+            snapshot = cls(features, hasher, Sketcher(features), main, None, None, 0, None, saved_seq)
             return snapshot.after_changes(storage, *changes, generation)
         # A segment the log still reaches but saved in another format (or for other codes) is replaced.
         return cls.read(storage, features, hasher, save=changes is not None)
@@ -71,13 +73,14 @@ class Snapshot:
         opening unless a newer one is (or always, with ``save``)."""
         # Read first: a write in between shows as a change later, and replaying a change is harmless.
         generation, change_seq = storage.read_generation(), storage.read_change_seq()
-        main = Segment.build(storage.read_lookup(), hasher.bits)
+        sketcher = Sketcher(features)
+        main = Segment.build(storage.read_lookup(), hasher.bits, sketcher)
         if save or (storage.read_saved_segment_seq() or -1) < change_seq:
             try:
                 storage.write_saved_segment(change_seq, main.to_bytes())
             except sa.exc.DBAPIError as exc:  # a database this process may only read: open slowly next time too
                 logger.warning("could not save the index's main segment for faster opening: %s", exc)
-        return cls(features, hasher, main, None, None, 0, generation, change_seq)
+        return cls(features, hasher, sketcher, main, None, None, 0, generation, change_seq)
 
     def after_changes(self, storage: Storage, change_seq: int, touched: Sequence[str],
                       generation: str | None) -> Snapshot:
@@ -92,7 +95,8 @@ class Snapshot:
         live = np.ones(len(self.main), dtype=bool) if self.live is None else self.live.copy()
         live[[row for row in map(self.main.row_of, touched) if row is not None]] = False
         stored = storage.read_lookup(kept + list(touched))  # the touched ids still stored were written
-        recent = Segment.build(stored, self.hasher.bits, reference=self.main) if stored.ids else None
+        recent = (Segment.build(stored, self.hasher.bits, self.sketcher, reference=self.main) if stored.ids
+                  else None)
         gone = len(self.main) - int(live.sum())
         return replace(self, recent=recent, live=live if gone else None, gone=gone, generation=generation,
                        change_seq=change_seq)

@@ -22,7 +22,7 @@ from .features import BM25_B, BM25_K1, word_runs
 POSTINGS_PER_WORD = 2000
 _PACKED_ROWS = 2**24  # up to this many documents a posting's sort key holds its row
 _IMPACT_LEVELS = 255  # a posting's BM25 term frequency is stored in one byte
-_MAX_COUNT = 255
+MAX_COUNT = 255  # a word's count as stored: one byte
 
 
 def word_hashes(runs: Mapping[bytes, int]) -> dict[int, int]:
@@ -55,7 +55,7 @@ def encode_words(text: str) -> bytes:
     """A document's word counts as stored: n uint32 word hashes (ascending), then n uint8 counts."""
     counts = word_hashes(word_runs(text))
     hashes = sorted(counts)
-    return np.array(hashes, dtype="<u4").tobytes() + bytes([min(counts[h], _MAX_COUNT) for h in hashes])
+    return np.array(hashes, dtype="<u4").tobytes() + bytes([min(counts[h], MAX_COUNT) for h in hashes])
 
 
 class _Pairs:
@@ -89,6 +89,14 @@ class _Pairs:
         for byte in (1, 2, 3):  # little-endian
             hashes |= self._bytes[at + byte].astype(np.uint32) << np.uint32(8 * byte)
         return hashes
+
+
+def document_pairs(blobs: Sequence[bytes]) -> Iterator[tuple[slice, np.ndarray, np.ndarray, np.ndarray]]:
+    """(documents, word hashes, counts, pairs per document) of ``encode_words`` blobs, a chunk of
+    documents at a time."""
+    pairs = _Pairs(blobs)
+    for docs, span in pairs.chunks():
+        yield docs, pairs.hashes(docs, span), pairs.counts(docs, span), pairs.sizes[docs]
 
 
 def _lengths(pairs: _Pairs) -> np.ndarray:

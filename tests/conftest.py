@@ -7,7 +7,9 @@ import pytest
 import sqlalchemy as sa
 
 from hashsearch import Searcher
+from hashsearch import codes as codelib
 from hashsearch import ranking
+from hashsearch.sketch import SKETCH_BITS
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 FAST = {"epochs": 3, "hidden": 64}  # enough training to exercise every path; quality is tested separately
@@ -36,6 +38,27 @@ def feedback_reference(query_code, codes, lexical, n_known):
     bits = [[(byte >> (7 - i)) & 1 for byte in code for i in range(8)] for code in [query_code, *codes[best]]]
     on = [2 * sum(votes) > len(bits) or (2 * sum(votes) == len(bits) and votes[0] == 1) for votes in zip(*bits)]
     return np.packbits(np.array(on, dtype=bool))
+
+
+def document_reference(segment, code, sketch, k, allowed=None, max_distance=None):
+    """``ranking.document`` brute force, as (id, distance, score): every allowed row within distance D
+    of ``code`` (D the least distance holding ``DOCUMENT_CANDIDATES`` allowed rows; all when fewer)
+    by score, ties by row, then the other allowed rows by distance, ties by row."""
+    bits, n = segment.index.bits, len(segment)
+    distances = codelib.hamming(code, segment.index.codes)
+    allowed = np.ones(n, dtype=bool) if allowed is None else allowed
+    near = np.sort(distances[allowed])
+    reach = bits if len(near) <= ranking.DOCUMENT_CANDIDATES else int(near[ranking.DOCUMENT_CANDIDATES - 1])
+    limit = bits if max_distance is None else max_distance
+    sketched = np.unpackbits(segment.sketches ^ sketch, axis=1).sum(axis=1)
+    scores = (ranking.LONG_CODE_WEIGHT * (1 - 2 * distances / bits)
+              + ranking.SKETCH_WEIGHT * (1 - 2 * sketched / SKETCH_BITS))
+    rows = np.arange(n)
+    inside = rows[allowed & (distances <= min(reach, limit))]
+    outside = rows[allowed & (distances > reach) & (distances <= limit)]
+    best = np.concatenate([inside[np.lexsort((inside, -scores[inside]))],
+                           outside[np.lexsort((outside, distances[outside]))]])[:k]
+    return [(segment.ids[i], int(distances[i]), round(float(scores[i]), 6)) for i in best]
 
 
 def make_database(backend: str, folder: Path) -> str:

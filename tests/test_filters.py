@@ -6,8 +6,8 @@ from hashsearch import DocumentNotFoundError, InvalidParameterError, Searcher
 from hashsearch import codes as codelib
 from hashsearch import ranking
 from hashsearch.features import word_runs
-from hashsearch.words import query_hashes, stored_hashes
-from tests.conftest import FAST, feedback_reference, make_database, word_score_array
+from hashsearch.words import query_hashes, word_hashes
+from tests.conftest import FAST, document_reference, feedback_reference, make_database, word_score_array
 
 QUERIES = ["rocket launch to the moon", "encryption keys and the clipper chip", "hockey playoff game",
            "gun control laws", "prayer and faith"]
@@ -33,9 +33,13 @@ def matching(searcher, docs, predicate):
 
 
 def reference(searcher, text, k, allowed, mode, max_distance=None, code=None, words=None):
-    """Every allowed document scored by the mode's formula; ties by row."""
+    """Every allowed document scored by the mode's formula (a document-sized text: ``document_reference``);
+    ties by row."""
     snapshot = searcher._snapshot.main
     code = searcher.encode([text])[0] if code is None else code
+    if mode == "hybrid" and ranking.is_document(searcher._snapshot.features.transform([text]).nnz):
+        sketch = searcher._snapshot.sketcher.query(word_hashes(word_runs(text)))
+        return [hit[:2] for hit in document_reference(snapshot, code, sketch, k, allowed, max_distance)]
     if mode == "hybrid":  # the query's words, and the code it is ranked by (fed back from the allowed rows)
         query_words = snapshot.words.positions(query_hashes(word_runs(text))) if words is None else words
         lexical = word_score_array(snapshot.words, query_words)
@@ -107,18 +111,20 @@ def test_max_distance_drops_farther_hits(filtered, mode):
         assert [(h.id, h.distance) for h in hits] == reference(searcher, text, 40, everything, mode, limit)
 
 
-def test_similar_ranks_from_the_stored_code_and_words_leaving_the_document_out(filtered):
+@pytest.mark.parametrize("candidates", [ranking.DOCUMENT_CANDIDATES, 30])  # 30: a ball smaller than the index
+def test_similar_ranks_from_the_stored_code_and_sketch_leaving_the_document_out(filtered, candidates, monkeypatch):
+    monkeypatch.setattr(ranking, "DOCUMENT_CANDIDATES", candidates)
     searcher, docs = filtered
     snapshot = searcher._snapshot.main
     for doc_id in list(docs)[::80]:
         row = snapshot.row_of(doc_id)
         hits = searcher.similar(doc_id, k=10, snippets=False)
         assert doc_id not in {h.id for h in hits} and len(hits) == 10
-        words = snapshot.words.positions(stored_hashes(searcher._storage.read_words([doc_id])[doc_id]))
-        everything = np.ones(len(searcher), dtype=bool)
-        ranked = reference(searcher, "", 11, everything, "hybrid", code=snapshot.index.codes[row], words=words)
+        assert snapshot.sketches[row].tobytes() == searcher._snapshot.sketcher.query(
+            word_hashes(word_runs(docs[doc_id]["text"]))).tobytes()
+        ranked = document_reference(snapshot, snapshot.index.codes[row], snapshot.sketches[row], 11)
         assert ranked[0][0] == doc_id  # it scores highest against itself, then is left out
-        assert [(h.id, h.distance) for h in hits] == ranked[1:]
+        assert [(h.id, h.distance, h.score) for h in hits] == ranked[1:]
         pages = [searcher.similar(doc_id, k=5, offset=offset, snippets=False) for offset in (0, 5)]
         assert sum(pages, []) == hits
         space = searcher.similar(doc_id, k=5, where={"topic": "sci.space"}, mode="hamming")

@@ -219,7 +219,7 @@ def test_a_search_past_a_few_excluded_rows_equals_the_scan_of_the_allowed(exclud
     pool = np.r_[0:300:2, 300:4000:7] if excluded <= 200 else np.arange(len(codes))
     allowed[rng.choice(pool, excluded, replace=False)] = False
     part = Part(Segment(np.arange(len(codes)).astype(object), np.arange(len(codes), dtype=np.uint64), index,
-                        None, None), allowed, excluded)
+                        None, None, None), allowed, excluded)
     for query in [codes[0], codes[5], codes[700], rng.integers(0, 256, 4, dtype=np.uint8)]:
         distances = codelib.hamming(query, codes)
         order = [row for row in np.lexsort((np.arange(len(codes)), distances)) if allowed[row]]
