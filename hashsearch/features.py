@@ -55,6 +55,12 @@ def word_runs(text: str) -> Counter[bytes]:
     return Counter(run.encode("utf-8") for run in _word_runs(text))
 
 
+def unit_length(weights: np.ndarray) -> np.ndarray:
+    """One text's float32 weights scaled to unit length (none stay none)."""
+    wide = weights.astype(np.float64)
+    return (wide / (math.sqrt(wide @ wide) if len(wide) else 1.0)).astype(np.float32)
+
+
 class TextFeatures:
     """Learns a vocabulary and idf weights; turns texts into L2-normalised weighted term rows.
 
@@ -166,14 +172,17 @@ class TextFeatures:
         """(columns, weights) of one text given as its ``word_runs``: ``transform([text])``'s one row
         without the sparse matrix and the per-row bookkeeping, which cost more than the arithmetic for
         a query."""
+        columns, data = self.weighted_terms(runs)
+        return columns, unit_length(data)
+
+    def weighted_terms(self, runs: Mapping[bytes, int]) -> tuple[np.ndarray, np.ndarray]:
+        """``terms`` before the row is scaled to unit length: columns ascending, float32 weights."""
         row = self._row_counts(runs)
         columns = np.fromiter(row, dtype=np.int32, count=len(row))
         counts = np.fromiter(row.values(), dtype=np.float32, count=len(row))
         order = columns.argsort()
         columns, counts = columns.take(order), counts.take(order)
-        data = self._term_frequency(counts, np.float32(sum(row.values()))) * self.idf_.take(columns)
-        wide = data.astype(np.float64)
-        return columns, (wide / (math.sqrt(wide @ wide) if len(wide) else 1.0)).astype(np.float32)
+        return columns, self.term_frequency(counts, np.float32(sum(row.values()))) * self.idf_.take(columns)
 
     def out_of_vocabulary_share(self, texts: Iterable[str]) -> float:
         """Share of word tokens (stop words excluded) that the vocabulary does not know."""
@@ -188,7 +197,7 @@ class TextFeatures:
         return sp.csr_matrix((self._weights(counts, indices, indptr), indices, indptr),
                              shape=(len(indptr) - 1, self.n_features))
 
-    def _term_frequency(self, counts: np.ndarray, lengths: np.ndarray | np.float32) -> np.ndarray:
+    def term_frequency(self, counts: np.ndarray, lengths: np.ndarray | np.float32) -> np.ndarray:
         """The weighting's term frequency for each float32 count; ``lengths`` are the texts' vocabulary
         words, float32 (one text's is a scalar: numpy's 0-d arrays cost a microsecond an operation)."""
         if self.weighting == "log":
@@ -203,7 +212,7 @@ class TextFeatures:
         entries = np.diff(indptr)
         rows = np.repeat(np.arange(len(entries)), entries)
         lengths = np.bincount(rows, weights=counts, minlength=len(entries))[rows].astype(np.float32)
-        data = self._term_frequency(counts, lengths) * self.idf_[indices]
+        data = self.term_frequency(counts, lengths) * self.idf_[indices]
         norms = np.sqrt(np.bincount(rows, weights=data.astype(np.float64) ** 2, minlength=len(entries)))
         return (data / norms[rows]).astype(np.float32)
 

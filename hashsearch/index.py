@@ -258,6 +258,13 @@ class CodeIndex:
         widest = self._widest_ball if allowed is None else self._widest_ball_cheaper_than(n_allowed)
         widest = min(radius, widest) if n_allowed > at_least else -1
         query_key = codelib.bucket_key(query) if widest >= 0 else None
+        if widest >= 0 and self._exact_keys:  # most often the query's own bucket is enough: scalar steps
+            position = int(self._bucket_keys.searchsorted(query_key))
+            if position < len(self._bucket_keys) and self._bucket_keys[position] == query_key:
+                rows = self._rows_by_key[self._bucket_starts[position]:self._bucket_starts[position + 1]]
+                rows = rows.astype(np.int64) if allowed is None else rows[allowed[rows]].astype(np.int64)
+                if len(rows) >= at_least:
+                    return rows, np.zeros(len(rows), dtype=np.int64), 0
         for ball_radius in sorted({0, min(1, widest), widest}) if widest >= 0 else ():
             rows = self._bucket_rows(self._bucket_positions(query_key ^ codelib.ball_keys(self.bits, ball_radius)))
             if allowed is not None:
@@ -267,12 +274,25 @@ class CodeIndex:
                 rows, distances = rows[distances <= ball_radius], distances[distances <= ball_radius]
             if len(rows) >= at_least:
                 return _within_nearest(rows, distances, at_least, self.bits, everything=False)
-        if allowed is None:
+        if allowed is None and len(self.codes) > NUMPY_SCAN_CODES:
+            rows, distances = self._scan_within(query, at_least)
+        elif allowed is None:
             rows, distances = np.arange(len(self.codes)), codelib.hamming(query, self.codes)
         else:
             rows = np.flatnonzero(allowed)
             distances = self.distances(query, rows)
         return _within_nearest(rows, distances, at_least, self.bits, everything=True)
+
+    def _scan_within(self, query: np.ndarray, at_least: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows (with distances) that hold every row within the distance of the ``at_least``-th nearest,
+        by a FAISS scan: asked for a margin more, then, when ties run past it, a range search."""
+        query = query.reshape(1, -1)
+        distances, rows = self._faiss.search(query, min(len(self.codes), at_least + SCAN_TIE_MARGIN))
+        distances, rows = distances[0].astype(np.int64), rows[0].astype(np.int64)
+        if distances[-1] == distances[at_least - 1]:
+            limits, distances, rows = self._faiss.range_search(query, int(distances[at_least - 1]) + 1)
+            distances, rows = distances[limits[0]:limits[1]].astype(np.int64), rows[limits[0]:limits[1]].astype(np.int64)
+        return rows, distances
 
     def distances(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Hamming distances (int64) from the packed ``query`` to the codes of ``rows``."""

@@ -61,7 +61,7 @@ FEEDBACK_DOCUMENTS = 10  # a short query's code is voted with the codes of this 
 # A query of this many distinct vocabulary words or more is ranked as a document (``document``): its code
 # weighs as much as it will, and its sketch compares it with the documents near that code.
 DOCUMENT_TERMS = LONG_QUERY
-DOCUMENT_CANDIDATES = 400  # the ball a document-sized query is ranked in holds at least this many
+DOCUMENT_CANDIDATES = 100  # the ball a document-sized query is ranked in holds at least this many
 SKETCH_WEIGHT = 1.0
 # A part that leaves out at most this share of its rows is searched like the whole segment, widened
 # past the rows left out; one that leaves out more is answered from the probed balls' allowed rows when
@@ -226,43 +226,55 @@ def document(parts: list[Part], query_code: np.ndarray, query_sketch: np.ndarray
     bits = parts[0].segment.index.bits
     balls = [part.segment.index.ball(query_code, DOCUMENT_CANDIDATES, radius, part.allowed,
                                      len(part.segment) - part.excluded) for part in parts]
-    numbers, rows, distances = _joined([(np.full(len(rows), number, dtype=np.int8), rows, distances)
-                                        for number, (rows, distances, _) in enumerate(balls)])
+    numbers, rows, distances = _joined([(rows, distances) for rows, distances, _ in balls])
     reach = min(ball_reach for _, _, ball_reach in balls)  # each part's rows are complete up to its reach
-    if len(rows) > DOCUMENT_CANDIDATES:
+    if len(parts) > 1 and len(rows) > DOCUMENT_CANDIDATES:
         reach = min(reach, int(np.searchsorted(np.cumsum(np.bincount(distances, minlength=bits + 1)),
                                                DOCUMENT_CANDIDATES)))
-    within = distances <= (reach if page.max_distance is None else min(reach, page.max_distance))
-    numbers, rows, distances = numbers[within], rows[within], distances[within]
-    order = np.lexsort((_lookup(parts, "keys", numbers, rows),
-                        -_document_scores(parts, query_sketch, numbers, rows, distances, bits)))
-    numbers, rows, distances = numbers[order], rows[order], distances[order]
+    limit = reach if page.max_distance is None else min(reach, page.max_distance)
+    if len(parts) > 1 or limit < reach:
+        within = distances <= limit
+        numbers, rows, distances = (None if numbers is None else numbers[within]), rows[within], distances[within]
+    scores = _document_scores(parts, query_sketch, numbers, rows, distances, bits)
+    best = _top(scores, page.depth)  # the page's candidates, with every tie at the last
+    order = best[np.lexsort((_lookup(parts, "keys", None if numbers is None else numbers[best], rows[best]),
+                             -scores[best]))]
+    rows, distances, scores = rows[order], distances[order], scores[order]
+    numbers = None if numbers is None else numbers[order]
     if len(rows) < page.depth and reach < bits:
-        past = _joined([(np.full(len(found[0]), number, dtype=np.int8), *found) for number, part in enumerate(parts)
-                        for found in [nearest(part, query_code, page.depth, radius, page.max_distance)]])
+        past = _joined([nearest(part, query_code, page.depth, radius, page.max_distance) for part in parts])
         beyond = past[2] > reach
-        past = [column[beyond] for column in past]
-        later = np.lexsort((_lookup(parts, "keys", past[0], past[1]), past[2]))[:page.depth - len(rows)]
-        numbers, rows, distances = (np.concatenate([mine, theirs[later]]) for mine, theirs in
-                                    zip((numbers, rows, distances), past))
+        more = [None if column is None else column[beyond] for column in past]
+        later = np.lexsort((_lookup(parts, "keys", more[0], more[1]), more[2]))[:page.depth - len(rows)]
+        more = [None if column is None else column[later] for column in more]
+        more_scores = _document_scores(parts, query_sketch, *more, bits)
+        numbers = None if numbers is None else np.concatenate([numbers, more[0]])
+        rows, distances = np.concatenate([rows, more[1]]), np.concatenate([distances, more[2]])
+        scores = np.concatenate([scores, more_scores])
     chosen = slice(page.offset, page.depth)
-    numbers, rows, distances = numbers[chosen], rows[chosen], distances[chosen]
-    return (_lookup(parts, "ids", numbers, rows), distances,
-            _document_scores(parts, query_sketch, numbers, rows, distances, bits))
+    return (_lookup(parts, "ids", None if numbers is None else numbers[chosen], rows[chosen]), distances[chosen],
+            scores[chosen])
 
 
-def _document_scores(parts: list[Part], query_sketch: np.ndarray, numbers: np.ndarray, rows: np.ndarray,
+def _document_scores(parts: list[Part], query_sketch: np.ndarray, numbers: np.ndarray | None, rows: np.ndarray,
                      distances: np.ndarray, bits: int) -> np.ndarray:
-    sketched = np.empty(len(rows), dtype=np.int64)
-    for number, part in enumerate(parts):
-        mine = numbers == number
-        sketched[mine] = sketch_distances(part.segment.sketches, rows[mine], query_sketch)
+    if numbers is None:
+        sketched = sketch_distances(parts[0].segment.sketches, rows, query_sketch)
+    else:
+        sketched = np.empty(len(rows), dtype=np.int64)
+        for number, part in enumerate(parts):
+            mine = numbers == number
+            sketched[mine] = sketch_distances(part.segment.sketches, rows[mine], query_sketch)
     return LONG_CODE_WEIGHT * (1 - 2 * distances / bits) + SKETCH_WEIGHT * (1 - 2 * sketched / SKETCH_BITS)
 
 
-def _joined(columns_per_part: list[tuple[np.ndarray, ...]]) -> list[np.ndarray]:
-    """Each column of the parts' (numbers, rows, distances), concatenated."""
-    return [np.concatenate(column) for column in zip(*columns_per_part)]
+def _joined(found: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray | None]:
+    """(part numbers, rows, distances) of each part's (rows, distances), concatenated; one part's
+    numbers are None."""
+    if len(found) == 1:
+        return [None, *found[0]]
+    numbers = [np.full(len(rows), number, dtype=np.int8) for number, (rows, _) in enumerate(found)]
+    return [np.concatenate(numbers), *(np.concatenate(column) for column in zip(*found))]
 
 
 def word_scores(parts: list[Part], query_words: np.ndarray) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
@@ -402,8 +414,8 @@ def _distances(parts: list[Part], query_code: np.ndarray, numbers: np.ndarray, r
     return distances
 
 
-def _lookup(parts: list[Part], name: str, numbers: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``segment.<name>[row]`` (ids or keys) for each candidate's part number and row."""
+def _lookup(parts: list[Part], name: str, numbers: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
+    """``segment.<name>[row]`` (ids or keys) for each candidate's part number and row (one part: no numbers)."""
     columns = [getattr(part.segment, name) for part in parts]
     if len(columns) == 1:
         return columns[0][rows]

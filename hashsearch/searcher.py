@@ -19,7 +19,7 @@ import numpy as np
 
 from .corpus import Corpus, Document, Source, read_corpus
 from .errors import DocumentNotFoundError, IndexNotFoundError, InvalidParameterError, QueryError
-from .features import TextFeatures, word_runs
+from .features import TextFeatures, unit_length, word_runs
 from .model import SemanticHasher
 from .indexing import StageClock, configure, read_nonempty, stored_rows
 from .progress import progress
@@ -258,8 +258,8 @@ class Searcher:
         snapshot = self._snapshot
         radius, page, parts = self._check_search_args(snapshot, k, radius, mode, where, offset, max_distance)
         runs = word_runs(text)
-        columns, weights = snapshot.features.terms(runs)
-        query = self._query(snapshot, runs, snapshot.hasher.encode_terms(columns, weights), len(columns), mode)
+        terms = snapshot.features.weighted_terms(runs)
+        query = self._query(snapshot, runs, snapshot.hasher.encode_terms(terms[0], unit_length(terms[1])), mode, terms)
         return self._hits(self._rank(parts, query, radius, page), snippets)
 
     def search_many(self, texts: Sequence[str], k: int = 10, radius: int | None = None, *, mode: str = "hybrid",
@@ -271,10 +271,9 @@ class Searcher:
         self._check_queries(texts)
         snapshot = self._snapshot
         radius, page, parts = self._check_search_args(snapshot, k, radius, mode, where, offset, max_distance)
-        X = snapshot.features.transform(list(texts))
-        codes, n_terms = snapshot.hasher.encode(X), np.diff(X.indptr).tolist()
-        ranked = [self._rank(parts, self._query(snapshot, word_runs(text), code, n, mode), radius, page)
-                  for text, code, n in zip(texts, codes, n_terms)]
+        codes = snapshot.hasher.encode(snapshot.features.transform(list(texts)))
+        ranked = [self._rank(parts, self._query(snapshot, word_runs(text), code, mode), radius, page)
+                  for text, code in zip(texts, codes)]
         return self._hits_many(ranked, snippets)
 
     def similar(self, doc_id: str, k: int = 10, *, mode: str = "hybrid", where: Mapping[str, Any] | None = None,
@@ -302,14 +301,17 @@ class Searcher:
         return [Document(i, *found[i]) for i in ids if i in found]
 
     @staticmethod
-    def _query(snapshot: Snapshot, runs: Mapping[bytes, int], code: np.ndarray, n_terms: int, mode: str) -> Query:
-        """What a query of these ``word_runs``, code and number of vocabulary words is ranked by: its
-        code alone (Hamming mode), with its sketch (a document-sized query), or with its word hashes."""
+    def _query(snapshot: Snapshot, runs: Mapping[bytes, int], code: np.ndarray, mode: str,
+               terms: tuple[np.ndarray, np.ndarray] | None = None) -> Query:
+        """What a query of these ``word_runs`` and code is ranked by: the code alone (Hamming mode), with
+        its sketch (a document-sized query), or with its word hashes. ``terms``: its ``weighted_terms``,
+        when at hand."""
         if mode == "hamming":
             return Query(code)
+        columns, weights = snapshot.features.weighted_terms(runs) if terms is None else terms
+        if ranking.is_document(len(columns)):
+            return Query(code, sketch=snapshot.sketcher.query(columns, weights))
         counts = word_hashes(runs)
-        if ranking.is_document(n_terms):
-            return Query(code, sketch=snapshot.sketcher.query(counts))
         return Query(code, words=np.fromiter(counts, dtype=np.uint32, count=len(counts)))
 
     @staticmethod

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from hashsearch import Searcher
 from hashsearch import codes as codelib
 from hashsearch import ranking
+from hashsearch.features import word_runs
 from hashsearch.sketch import SKETCH_BITS
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
@@ -59,6 +60,12 @@ def document_reference(segment, code, sketch, k, allowed=None, max_distance=None
     best = np.concatenate([inside[np.lexsort((inside, -scores[inside]))],
                            outside[np.lexsort((outside, distances[outside]))]])[:k]
     return [(segment.ids[i], int(distances[i]), round(float(scores[i]), 6)) for i in best]
+
+
+def query_sketch(searcher, text):
+    """The sketch a query is ranked by when it is document-sized."""
+    snapshot = searcher._snapshot
+    return snapshot.sketcher.query(*snapshot.features.weighted_terms(word_runs(text)))
 
 
 def make_database(backend: str, folder: Path) -> str:

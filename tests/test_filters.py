@@ -6,8 +6,8 @@ from hashsearch import DocumentNotFoundError, InvalidParameterError, Searcher
 from hashsearch import codes as codelib
 from hashsearch import ranking
 from hashsearch.features import word_runs
-from hashsearch.words import query_hashes, word_hashes
-from tests.conftest import FAST, document_reference, feedback_reference, make_database, word_score_array
+from hashsearch.words import query_hashes
+from tests.conftest import FAST, document_reference, feedback_reference, make_database, query_sketch, word_score_array
 
 QUERIES = ["rocket launch to the moon", "encryption keys and the clipper chip", "hockey playoff game",
            "gun control laws", "prayer and faith"]
@@ -38,7 +38,7 @@ def reference(searcher, text, k, allowed, mode, max_distance=None, code=None, wo
     snapshot = searcher._snapshot.main
     code = searcher.encode([text])[0] if code is None else code
     if mode == "hybrid" and ranking.is_document(searcher._snapshot.features.transform([text]).nnz):
-        sketch = searcher._snapshot.sketcher.query(word_hashes(word_runs(text)))
+        sketch = query_sketch(searcher, text)
         return [hit[:2] for hit in document_reference(snapshot, code, sketch, k, allowed, max_distance)]
     if mode == "hybrid":  # the query's words, and the code it is ranked by (fed back from the allowed rows)
         query_words = snapshot.words.positions(query_hashes(word_runs(text))) if words is None else words
@@ -120,8 +120,7 @@ def test_similar_ranks_from_the_stored_code_and_sketch_leaving_the_document_out(
         row = snapshot.row_of(doc_id)
         hits = searcher.similar(doc_id, k=10, snippets=False)
         assert doc_id not in {h.id for h in hits} and len(hits) == 10
-        assert snapshot.sketches[row].tobytes() == searcher._snapshot.sketcher.query(
-            word_hashes(word_runs(docs[doc_id]["text"]))).tobytes()
+        assert snapshot.sketches[row].tobytes() == query_sketch(searcher, docs[doc_id]["text"]).tobytes()
         ranked = document_reference(snapshot, snapshot.index.codes[row], snapshot.sketches[row], 11)
         assert ranked[0][0] == doc_id  # it scores highest against itself, then is left out
         assert [(h.id, h.distance, h.score) for h in hits] == ranked[1:]

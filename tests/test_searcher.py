@@ -8,8 +8,8 @@ from hashsearch import codes as codelib
 from hashsearch import ranking
 from hashsearch.features import word_runs
 from hashsearch.storage import Storage
-from hashsearch.words import query_hashes, word_hashes
-from tests.conftest import FAST, document_reference, feedback_reference, word_score_array
+from hashsearch.words import query_hashes
+from tests.conftest import FAST, document_reference, feedback_reference, query_sketch, word_score_array
 
 QUERIES = ["rocket launch to the moon", "encryption keys and the clipper chip", "hockey playoff game",
            "car engine oil", "doctor and medicine", "gun control laws", "3d graphics rendering", "prayer and faith"]
@@ -70,7 +70,7 @@ def hybrid_brute_force(searcher, text, k):
     snapshot = searcher._snapshot.main
     words, index = snapshot.words, snapshot.index
     if ranking.is_document(searcher._snapshot.features.transform([text]).nnz):
-        sketch = searcher._snapshot.sketcher.query(word_hashes(word_runs(text)))
+        sketch = query_sketch(searcher, text)
         return document_reference(snapshot, searcher.encode([text])[0], sketch, k)
     query_words = words.positions(query_hashes(word_runs(text)))
     lexical = word_score_array(words, query_words)
