@@ -291,7 +291,8 @@ class CodeIndex:
         distances, rows = distances[0].astype(np.int64), rows[0].astype(np.int64)
         if distances[-1] == distances[at_least - 1]:
             limits, distances, rows = self._faiss.range_search(query, int(distances[at_least - 1]) + 1)
-            distances, rows = distances[limits[0]:limits[1]].astype(np.int64), rows[limits[0]:limits[1]].astype(np.int64)
+            span = slice(int(limits[0]), int(limits[1]))
+            distances, rows = distances[span].astype(np.int64), rows[span].astype(np.int64)
         return rows, distances
 
     def distances(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:

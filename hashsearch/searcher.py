@@ -315,7 +315,8 @@ class Searcher:
         return Query(code, words=np.fromiter(counts, dtype=np.uint32, count=len(counts)))
 
     @staticmethod
-    def _rank(parts: list[Part], query: Query, radius: int, page: Page) -> tuple[list[str], list[int], list[float | None]]:
+    def _rank(parts: list[Part], query: Query, radius: int,
+              page: Page) -> tuple[list[str], list[int], list[float | None]]:
         ids, distances, values = ranking.rank(parts, query, radius, page)
         scores = [None] * len(ids) if values is None else [round(float(s), 6) for s in values.tolist()]
         return ids.tolist(), distances.tolist(), scores

@@ -23,7 +23,8 @@ from .schema import LookupRows
 from .sketch import Sketcher
 from .words import WordIndex
 
-SAVED_FORMAT = 2  # 2 added the sketches; of ``Segment.to_bytes``: a segment saved in another is rebuilt from the documents
+# Of ``Segment.to_bytes`` (2 added the sketches): a segment saved in another is rebuilt from the documents.
+SAVED_FORMAT = 2
 
 
 def id_keys(ids: Sequence[str]) -> np.ndarray:
