@@ -79,12 +79,21 @@ FILTERS = [
 ]
 
 
+def document_text(searcher, docs):
+    """The text of a sample post long enough to be ranked as a document."""
+    features = searcher._snapshot.features
+    return next(d["text"] for d in docs.values() if ranking.is_document(features.transform([d["text"]]).nnz))
+
+
 @pytest.mark.parametrize("mode", ["hybrid", "hamming"])
 @pytest.mark.parametrize("where,predicate", FILTERS)
-def test_filtered_search_is_the_best_k_among_matching_documents(filtered, mode, where, predicate):
+@pytest.mark.parametrize("candidates", [ranking.DOCUMENT_CANDIDATES, 30])  # 30: a document's ball is cut
+def test_filtered_search_is_the_best_k_among_matching_documents(filtered, mode, where, predicate, candidates,
+                                                                monkeypatch):
+    monkeypatch.setattr(ranking, "DOCUMENT_CANDIDATES", candidates)
     searcher, docs = filtered
     allowed = matching(searcher, docs, predicate)
-    for text in QUERIES[:3]:
+    for text in QUERIES[:3] + [document_text(searcher, docs)]:
         hits = searcher.search(text, k=10, where=where, mode=mode, snippets=False)
         assert [(h.id, h.distance) for h in hits] == reference(searcher, text, 10, allowed, mode)
         assert len(hits) == min(10, allowed.sum())
@@ -92,8 +101,8 @@ def test_filtered_search_is_the_best_k_among_matching_documents(filtered, mode, 
 
 @pytest.mark.parametrize("mode", ["hybrid", "hamming"])
 def test_pages_concatenate_to_the_unpaged_list(filtered, mode):
-    searcher, _ = filtered
-    for text in QUERIES:
+    searcher, docs = filtered
+    for text in QUERIES + [document_text(searcher, docs)]:
         whole = searcher.search(text, k=30, mode=mode, snippets=False)
         pages = [searcher.search(text, k=10, offset=offset, mode=mode, snippets=False) for offset in (0, 10, 20)]
         assert sum(pages, []) == whole
@@ -102,9 +111,9 @@ def test_pages_concatenate_to_the_unpaged_list(filtered, mode):
 
 @pytest.mark.parametrize("mode", ["hybrid", "hamming"])
 def test_max_distance_drops_farther_hits(filtered, mode):
-    searcher, _ = filtered
+    searcher, docs = filtered
     everything = np.ones(len(searcher), dtype=bool)
-    for text in QUERIES:
+    for text in QUERIES + [document_text(searcher, docs)]:
         limit = searcher.search(text, k=5, mode=mode)[-1].distance  # distances to the code it is ranked by
         hits = searcher.search(text, k=40, mode=mode, max_distance=limit, snippets=False)
         assert hits and all(h.distance <= limit for h in hits)

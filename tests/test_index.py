@@ -177,3 +177,47 @@ def test_allowed_rows_of_a_ball_are_the_exact_top_k_among_them(bits, share):
                 assert enough <= len(rows) <= k
                 assert rows.tolist() == order[:len(rows)] and found_distances.tolist() == distances[rows].tolist()
     assert answered  # the clusters' balls hold enough allowed rows for some queries
+
+
+def reference_ball(query, database, at_least, allowed):
+    """Brute force for ``CodeIndex.ball``: the allowed rows within the ``at_least``-th nearest distance."""
+    distances = codes.hamming(query, database)
+    rows = np.flatnonzero(allowed)
+    if len(rows) <= at_least:
+        return set(rows.tolist()), None
+    reach = int(np.sort(distances[rows])[at_least - 1])
+    return set(rows[distances[rows] <= reach].tolist()), reach
+
+
+@pytest.mark.parametrize("bits", [32, 64, 128])
+@pytest.mark.parametrize("at_least", [1, 20, 400, 5000])  # 5000: more than the index holds
+@pytest.mark.parametrize("probe_cost", [0.0, PROBE_COST_IN_CODES])  # 0: always probe the balls
+@pytest.mark.parametrize("share", [1.0, 0.9, 0.05])  # of the rows allowed
+def test_ball_holds_every_allowed_row_within_the_nearest_distance(bits, at_least, probe_cost, share):
+    rng = np.random.default_rng(bits + at_least)
+    database = clustered_codes(bits, 3000, seed=bits)
+    database[:300] = database[0]  # one crowded bucket: a ball is never cut inside a bucket
+    index = CodeIndex(database, bits, probe_cost=probe_cost, probe_overhead=0.0)
+    allowed = rng.random(len(database)) < share
+    for query in [database[0], *queries_near(database, bits, 6, 0.05, seed=2)]:
+        for radius in (0, 1, codes.default_radius(bits)):
+            mask = None if share == 1.0 else allowed
+            rows, distances, reach = index.ball(query, at_least, radius, mask, int(allowed.sum()) if mask is not None
+                                                else len(database))
+            expected, expected_reach = reference_ball(query, database, at_least, allowed if mask is not None
+                                                      else np.ones(len(database), dtype=bool))
+            assert sorted(rows.tolist()) == sorted(expected) and len(rows) == len(expected)
+            assert distances.tolist() == codes.hamming(query, database[rows]).tolist()
+            assert reach == (bits if expected_reach is None else expected_reach)
+
+
+def test_ball_past_the_radius_of_a_large_index_comes_from_the_faiss_scan(monkeypatch):
+    monkeypatch.setattr(index_module, "NUMPY_SCAN_CODES", 100)
+    database = clustered_codes(64, 3000, seed=7)
+    database[:200] = database[0]  # ties at the nearest distance run past the scan's margin
+    index = CodeIndex(database, 64)
+    for query in [database[0] ^ np.uint8(7), *queries_near(database, 64, 5, 0.2, seed=3)]:
+        for at_least in (10, 150, 250):
+            rows, distances, reach = index.ball(query, at_least, 0)
+            expected, expected_reach = reference_ball(query, database, at_least, np.ones(len(database), dtype=bool))
+            assert sorted(rows.tolist()) == sorted(expected) and reach == expected_reach

@@ -244,3 +244,18 @@ def test_reindex_with_other_bits_needs_retrain(new_db, sample_docs):
         Searcher.index(sample_docs[:50], db, bits=64)
     with Searcher.index(sample_docs[:50], db, bits=64, retrain=True, **FAST) as searcher:
         assert searcher.bits == 64
+
+
+@pytest.mark.parametrize("candidates", [ranking.DOCUMENT_CANDIDATES, 30])  # 30: balls smaller than the index
+@pytest.mark.parametrize("k", [1, 10, 100])  # 100 with 30: the hits past the ball come in Hamming order
+def test_document_sized_queries_equal_brute_force(searcher, sample_docs, candidates, k, monkeypatch):
+    monkeypatch.setattr(ranking, "DOCUMENT_CANDIDATES", candidates)
+    features = searcher._snapshot.features
+    texts = [doc["text"] for doc in sample_docs[::20] if ranking.is_document(features.transform([doc["text"]]).nnz)]
+    assert len(texts) >= 10
+    for text in texts:
+        hits = searcher.search(text, k=k)
+        assert [(h.id, h.distance, h.score) for h in hits] == hybrid_brute_force(searcher, text, k)
+        pages = [searcher.search(text, k=k // 2 or 1, offset=offset) for offset in (0, k // 2 or 1)]
+        assert sum(pages, [])[:k] == hits[:2 * (k // 2 or 1)]
+    assert searcher.search_many(texts, k=k) == [searcher.search(text, k=k) for text in texts]

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from hashsearch import Searcher, snapshot, storage
+from hashsearch import Searcher, ranking, snapshot, storage
 from hashsearch import codes as codelib
 from hashsearch.index import CodeIndex
 from hashsearch.ranking import Part, nearest
@@ -65,6 +65,26 @@ def test_hamming_answers_equal_the_index_read_anew(written, where):
                                             (20, 0, 12)):
                 options = dict(mode="hamming", where=where, offset=offset, max_distance=max_distance)
                 assert searcher.search(text, k, **options) == reopened.search(text, k, **options)
+
+
+@pytest.mark.parametrize("candidates", [ranking.DOCUMENT_CANDIDATES, 30])
+def test_document_sized_answers_equal_the_index_read_anew(written, sample_docs, candidates, monkeypatch):
+    """Codes and sketches do not depend on the split: every answer is the one-segment answer."""
+    monkeypatch.setattr(ranking, "DOCUMENT_CANDIDATES", candidates)
+    searcher, db, _ = written
+    features = searcher._snapshot.features
+    texts = [doc["text"] for doc in sample_docs[::25] + sample_docs[-60::10]
+             if ranking.is_document(features.transform([doc["text"]]).nnz)]
+    assert len(texts) >= 10
+    with read_anew(db) as reopened:
+        for text in texts:
+            for k, offset, where in ((10, 0, None), (50, 0, None), (10, 10, None), (10, 0, {"fresh": True}),
+                                     (20, 0, {"topic": {"$ne": "sci.space"}})):
+                assert searcher.search(text, k, offset=offset, where=where) == reopened.search(
+                    text, k, offset=offset, where=where)
+        ids = reopened._snapshot.main.ids.tolist()
+        for doc_id in ids[::40]:
+            assert searcher.similar(doc_id, k=15) == reopened.similar(doc_id, k=15)
 
 
 def test_counts_fields_and_documents_equal_the_index_read_anew(written):
