@@ -4,7 +4,7 @@ import zlib
 import numpy as np
 
 from hashsearch.features import word_runs
-from hashsearch.sketch import SKETCH_BITS, Sketcher, sketch_distances
+from hashsearch.sketch import SKETCH_BITS, sketch_distances
 from hashsearch.words import encode_words
 
 
