@@ -4,8 +4,8 @@
 
 For each corpus, a 64-bit index of the train split (default options, seed 0); ``--documents`` random
 train documents each ask ``similar``; p@10 = the share of hits that share a label, averaged. Rows: the
-default ranking with the document's 10 rarest words (``ranking.MAX_QUERY_WORDS``), then with fewer,
-and the Hamming mode (the stored code alone). Writes the similar section of RESULTS.md.
+default ranking (the stored code and word sketch, ``ranking.document``) and the Hamming mode (the
+stored code alone). Writes the similar section of RESULTS.md.
 """
 from __future__ import annotations
 
@@ -24,11 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.datasets import DEFAULT_DIR, load_text  # noqa: E402
 from benchmarks.quality import write_section  # noqa: E402
 from benchmarks.speed import cpu_model  # noqa: E402
-from hashsearch import Searcher, ranking  # noqa: E402
+from hashsearch import Searcher  # noqa: E402
 
-VARIANTS = [("default, 10 rarest words", "hybrid", 10), ("default, 5 words", "hybrid", 5),
-            ("default, 3 words", "hybrid", 3), ("default, 1 word", "hybrid", 1),
-            ('`mode="hamming"`', "hamming", ranking.MAX_QUERY_WORDS)]
+VARIANTS = [("default (code and sketch)", "hybrid"), ('`mode="hamming"` (code alone)', "hamming")]
 
 
 def precision_of_similar(searcher: Searcher, picks: list[str], labels: dict[str, np.ndarray], mode: str) -> float:
@@ -47,7 +45,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)
     corpora = args.corpora.split(",")
-    table: dict[str, list[str]] = {name: [] for name, _, _ in VARIANTS}
+    table: dict[str, list[str]] = {name: [] for name, _ in VARIANTS}
     with tempfile.TemporaryDirectory() as tmp:
         for corpus in corpora:
             train, _ = load_text(corpus, args.data_dir)
@@ -55,8 +53,7 @@ def main() -> None:
             labels = dict(zip(train.ids, train.labels))
             picks = random.Random(0).sample([d["id"] for d in docs], args.documents)
             with Searcher.build(docs, Path(tmp) / f"{corpus}.db", bits=64, seed=0) as searcher:
-                for name, mode, words in VARIANTS:
-                    ranking.MAX_QUERY_WORDS = words
+                for name, mode in VARIANTS:
                     table[name].append(f"{precision_of_similar(searcher, picks, labels, mode):.3f}")
                     print(corpus, name, table[name][-1], flush=True)
     commit = os.popen("git rev-parse --short HEAD 2>/dev/null").read().strip() or "unknown"

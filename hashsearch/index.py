@@ -229,7 +229,7 @@ class CodeIndex:
         narrowest probed ball that holds at least ``enough`` of them, else None (also when probing
         would cost more than scanning the allowed rows): no allowed row outside a ball is nearer than
         those in it. For filters that match too many rows to scan quickly and too few to widen past
-        the rest (``ranking.nearest``)."""
+        the rest (``parts.nearest``)."""
         query = np.ascontiguousarray(query, dtype=np.uint8).reshape(-1)
         widest = min(radius, self._widest_ball_cheaper_than(n_allowed))
         if widest < 0:

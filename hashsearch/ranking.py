@@ -46,8 +46,7 @@ import numpy as np
 
 from . import codes as codelib
 from .errors import InvalidParameterError
-from .index import CodeIndex
-from .segment import Segment
+from .parts import Page, Part, lookup, nearest, top
 from .sketch import SKETCH_BITS, sketch_distances
 
 MODES = ("hybrid", "hamming")
@@ -63,27 +62,9 @@ FEEDBACK_DOCUMENTS = 10  # a short query's code is voted with the codes of this 
 DOCUMENT_TERMS = LONG_QUERY
 DOCUMENT_CANDIDATES = 100  # the ball a document-sized query is ranked in holds at least this many
 SKETCH_WEIGHT = 1.0
-# A part that leaves out at most this share of its rows is searched like the whole segment, widened
-# past the rows left out; one that leaves out more is answered from the probed balls' allowed rows when
-# they hold enough, else by a scan of its allowed rows.
-WIDEN_UP_TO = 1 / 16
 # Candidates past this many are cut to those whose score could rank (``_could_rank``) before their
 # Hamming distances are read.
 PRUNE_FROM = 512
-
-
-@dataclass(frozen=True)
-class Page:
-    """Which hits a search returns: ``k`` of them after the first ``offset``, no farther than
-    ``max_distance`` bits (None: any)."""
-
-    k: int
-    offset: int = 0
-    max_distance: int | None = None
-
-    @property
-    def depth(self) -> int:
-        return self.offset + self.k
 
 
 @dataclass(frozen=True)
@@ -94,16 +75,6 @@ class Query:
     code: np.ndarray
     words: np.ndarray | None = None
     sketch: np.ndarray | None = None
-
-
-@dataclass(frozen=True)
-class Part:
-    """A segment as one search sees it: only ``allowed`` rows (a mask; None: every row) can be hits;
-    ``excluded`` counts the others."""
-
-    segment: Segment
-    allowed: np.ndarray | None = None
-    excluded: int = 0
 
 
 def checked_page(bits: int, k: int, radius: int | None, mode: str, offset: int,
@@ -149,39 +120,6 @@ def code_weight(n_words: int) -> float:
     return SHORT_CODE_WEIGHT + ramp * (LONG_CODE_WEIGHT - SHORT_CODE_WEIGHT)
 
 
-def nearest(part: Part, query_code: np.ndarray, k: int, radius: int, max_distance: int | None,
-            enough: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, distances): the Hamming top ``k`` among the part's allowed rows within ``max_distance``
-    (with ``enough``: at least that many, more when the probed balls hold them, see ``CodeIndex.search``)."""
-    codes = part.segment.index
-    if part.allowed is None:
-        rows, distances = codes.search(query_code, k, radius, enough=enough)
-    elif part.excluded <= WIDEN_UP_TO * len(codes):
-        rows, distances = _search_past(codes, part.allowed, query_code, k, radius, enough or k)
-    else:
-        found = codes.search_allowed(query_code, part.allowed, len(codes) - part.excluded, k, radius, enough or k)
-        rows, distances = found or codes.search_among(query_code, np.flatnonzero(part.allowed), k)
-    if max_distance is not None:
-        near = distances <= max_distance
-        rows, distances = rows[near], distances[near]
-    return rows, distances
-
-
-def _search_past(codes: CodeIndex, allowed: np.ndarray, query_code: np.ndarray, k: int, radius: int,
-                 enough: int) -> tuple[np.ndarray, np.ndarray]:
-    """``CodeIndex.search`` among the allowed rows when few are left out: the exact top k + e of every
-    row, with e the rows left out that it met, widened until ``enough`` (at most k) allowed remain.
-    Each round meets more rows left out than the last asked past, so it ends."""
-    enough, extra = min(enough, k), 0
-    while True:
-        rows, distances = codes.search(query_code, k + extra, radius, enough=enough + extra)
-        keep = allowed[rows]
-        kept = int(keep.sum())
-        if kept >= enough or len(rows) == len(codes):
-            return rows[keep][:k], distances[keep][:k]
-        extra = len(rows) - kept
-
-
 def hamming(parts: list[Part], query_code: np.ndarray, radius: int, page: Page) -> tuple[np.ndarray, np.ndarray]:
     """(ids, distances) of the page's hits: the true Hamming top k over every part."""
     found = [(part.segment, *nearest(part, query_code, page.depth, radius, page.max_distance)) for part in parts]
@@ -208,10 +146,10 @@ def hybrid(parts: list[Part], query_words: np.ndarray, query_code: np.ndarray, r
         scores = _scores(lexical, distances, weight, parts[0].segment.index.bits)
         if scan or farther is None or _outside_cannot_rank(scores, page.depth, weight, farther, parts):
             break
-    chosen = _top(scores, page.depth)
-    best = chosen[np.lexsort((_lookup(parts, "keys", numbers[chosen], rows[chosen]),
+    chosen = top(scores, page.depth)
+    best = chosen[np.lexsort((lookup(parts, "keys", numbers[chosen], rows[chosen]),
                               -scores[chosen]))[page.offset:page.depth]]
-    return _lookup(parts, "ids", numbers[best], rows[best]), distances[best], scores[best]
+    return lookup(parts, "ids", numbers[best], rows[best]), distances[best], scores[best]
 
 
 def document(parts: list[Part], query_code: np.ndarray, query_sketch: np.ndarray, radius: int,
@@ -236,8 +174,8 @@ def document(parts: list[Part], query_code: np.ndarray, query_sketch: np.ndarray
         within = distances <= limit
         numbers, rows, distances = (None if numbers is None else numbers[within]), rows[within], distances[within]
     scores = _document_scores(parts, query_sketch, numbers, rows, distances, bits)
-    best = _top(scores, page.depth)  # the page's candidates, with every tie at the last
-    order = best[np.lexsort((_lookup(parts, "keys", None if numbers is None else numbers[best], rows[best]),
+    best = top(scores, page.depth)  # the page's candidates, with every tie at the last
+    order = best[np.lexsort((lookup(parts, "keys", None if numbers is None else numbers[best], rows[best]),
                              -scores[best]))]
     rows, distances, scores = rows[order], distances[order], scores[order]
     numbers = None if numbers is None else numbers[order]
@@ -245,14 +183,14 @@ def document(parts: list[Part], query_code: np.ndarray, query_sketch: np.ndarray
         past = _joined([nearest(part, query_code, page.depth, radius, page.max_distance) for part in parts])
         beyond = past[2] > reach
         more = [None if column is None else column[beyond] for column in past]
-        later = np.lexsort((_lookup(parts, "keys", more[0], more[1]), more[2]))[:page.depth - len(rows)]
+        later = np.lexsort((lookup(parts, "keys", more[0], more[1]), more[2]))[:page.depth - len(rows)]
         more = [None if column is None else column[later] for column in more]
         more_scores = _document_scores(parts, query_sketch, *more, bits)
         numbers = None if numbers is None else np.concatenate([numbers, more[0]])
         rows, distances = np.concatenate([rows, more[1]]), np.concatenate([distances, more[2]])
         scores = np.concatenate([scores, more_scores])
     chosen = slice(page.offset, page.depth)
-    return (_lookup(parts, "ids", None if numbers is None else numbers[chosen], rows[chosen]), distances[chosen],
+    return (lookup(parts, "ids", None if numbers is None else numbers[chosen], rows[chosen]), distances[chosen],
             scores[chosen])
 
 
@@ -298,7 +236,7 @@ def feedback_code(parts: list[Part], listed: list[tuple[np.ndarray, np.ndarray]]
         return query_code
     found = []  # (word scores, id hashes, codes) of each part's best documents by words
     for part, (rows, lexical) in zip(parts, listed):
-        best = _top(lexical, FEEDBACK_DOCUMENTS)
+        best = top(lexical, FEEDBACK_DOCUMENTS)
         rows, lexical = rows[best], lexical[best]
         found.append((lexical, part.segment.keys[rows], part.segment.index.codes[rows]))
     lexical, keys, codes = (np.concatenate(column) for column in zip(*found))
@@ -412,23 +350,3 @@ def _distances(parts: list[Part], query_code: np.ndarray, numbers: np.ndarray, r
         mine = numbers == number
         distances[mine] = part.segment.index.distances(query_code, rows[mine])
     return distances
-
-
-def _lookup(parts: list[Part], name: str, numbers: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
-    """``segment.<name>[row]`` (ids or keys) for each candidate's part number and row (one part: no numbers)."""
-    columns = [getattr(part.segment, name) for part in parts]
-    if len(columns) == 1:
-        return columns[0][rows]
-    values = np.empty(len(rows), dtype=columns[0].dtype)
-    for number, column in enumerate(columns):
-        mine = numbers == number
-        values[mine] = column[rows[mine]]
-    return values
-
-
-def _top(scores: np.ndarray, k: int) -> np.ndarray:
-    """Positions that hold the ``k`` highest scores and every score tied with the k-th (a partition)."""
-    if len(scores) <= 4 * k:
-        return np.arange(len(scores))
-    kth = np.partition(scores, len(scores) - k)[len(scores) - k]
-    return np.flatnonzero(scores >= kth)

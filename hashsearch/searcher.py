@@ -24,7 +24,8 @@ from .model import SemanticHasher
 from .indexing import StageClock, configure, read_nonempty, stored_rows
 from .progress import progress
 from . import health, ranking
-from .ranking import Page, Part, Query
+from .parts import Page, Part
+from .ranking import Query
 from .storage import Storage
 from .snapshot import Snapshot
 from .words import word_hashes

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 
 from .features import TextFeatures
 from .model import SemanticHasher
-from .ranking import Part
+from .parts import Part
 from .segment import Segment
 from .sketch import Sketcher
 from .storage import Storage

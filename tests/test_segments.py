@@ -9,7 +9,7 @@ import pytest
 from hashsearch import Searcher, ranking, snapshot, storage
 from hashsearch import codes as codelib
 from hashsearch.index import CodeIndex
-from hashsearch.ranking import Part, nearest
+from hashsearch.parts import Part, nearest
 from hashsearch.segment import Segment
 from tests.conftest import FAST
 
