@@ -23,8 +23,7 @@ from hashsearch import Searcher  # noqa: E402
 from hashsearch import codes as codelib  # noqa: E402
 from hashsearch import ranking  # noqa: E402
 from hashsearch.parts import Page  # noqa: E402
-from hashsearch.features import word_runs  # noqa: E402
-from hashsearch.words import query_hashes  # noqa: E402
+from hashsearch.features import unit_length, word_runs  # noqa: E402
 
 STEPS = ("features", "encoder", "ranking", "snippets", "whole search")
 
@@ -41,11 +40,12 @@ def step_times(searcher: Searcher, queries: list[str]) -> dict[str, np.ndarray]:
         for query in queries:
             clock = [time.perf_counter()]
             runs = word_runs(query)
-            columns, weights = snapshot.features.terms(runs)
+            terms = snapshot.features.weighted_terms(runs)
             clock.append(time.perf_counter())
-            code = snapshot.hasher.encode_terms(columns, weights)
+            code = snapshot.hasher.encode_terms(terms[0], unit_length(terms[1]))
             clock.append(time.perf_counter())
-            ids, _, _ = ranking.hybrid(snapshot.parts(), query_hashes(runs), code, radius, Page(10))
+            ranked = searcher._query(snapshot, runs, code, "hybrid", terms)  # word hashes or sketch: ranking's
+            ids, _, _ = ranking.rank(snapshot.parts(), ranked, radius, Page(10))
             clock.append(time.perf_counter())
             searcher._storage.read_snippets(ids.tolist())
             clock.append(time.perf_counter())
