@@ -1,4 +1,4 @@
-"""Reads of a few rows by id, the per-query reads (snippets, documents, word counts), kept fast.
+"""Reads of a few rows by id, the per-query reads (snippets, documents), kept fast.
 
 Every query reads its hits' snippets, so these reads go straight to the driver on kept connections:
 SQLAlchemy's statement building, result handling and pool checkout cost several times more than

@@ -28,7 +28,7 @@ from .parts import Page, Part
 from .ranking import Query
 from .storage import Storage
 from .snapshot import Snapshot
-from .words import word_hashes
+from .words import query_hashes
 
 logger = logging.getLogger(__name__)
 DEFAULT_BITS = 64  # beat 32 bits in nearly every column of benchmarks/user_queries.py, for 4 more bytes a document
@@ -312,8 +312,7 @@ class Searcher:
         columns, weights = snapshot.features.weighted_terms(runs) if terms is None else terms
         if ranking.is_document(len(columns)):
             return Query(code, sketch=snapshot.sketcher.query(columns, weights))
-        counts = word_hashes(runs)
-        return Query(code, words=np.fromiter(counts, dtype=np.uint32, count=len(counts)))
+        return Query(code, words=query_hashes(runs))
 
     @staticmethod
     def _rank(parts: list[Part], query: Query, radius: int,

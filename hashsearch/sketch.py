@@ -37,9 +37,9 @@ def _splitmix64(values: np.ndarray) -> np.ndarray:
 
 
 def sketch_distances(sketches: np.ndarray, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """Hamming distances (int64) from the packed ``query`` sketch to the sketches of ``rows``."""
-    words = sketches.view(np.uint64)
-    return np.bitwise_count(words.take(rows, axis=0) ^ query.view(np.uint64)).sum(axis=1, dtype=np.int64)
+    """Hamming distances (uint8) from the packed ``query`` sketch to the sketches of ``rows``."""
+    counts = np.bitwise_count(sketches.view(np.uint64).take(rows, axis=0) ^ query.view(np.uint64))
+    return counts[:, 0] + counts[:, 1]  # uint8: at most 128; twice as fast as a sum along the rows
 
 
 class Sketcher:

@@ -337,9 +337,6 @@ class Storage:
     def read_snippets(self, ids: Sequence[str]) -> dict[str, str]:
         return {doc_id: snippet for doc_id, snippet in self._by_id.read(snippets_table, ("snippet",), ids)}
 
-    def read_words(self, ids: Sequence[str]) -> dict[str, bytes]:
-        return {doc_id: bytes(blob) for doc_id, blob in self._by_id.read(lookup_table, ("words",), ids)}
-
     def read_documents(self, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
         """id -> (text, metadata) for the ids stored; one query."""
         return {doc_id: (text, json.loads(meta))

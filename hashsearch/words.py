@@ -46,11 +46,6 @@ def query_hashes(runs: Mapping[bytes, int]) -> np.ndarray:
     return np.fromiter(word_hashes(runs), dtype=np.uint32)
 
 
-def stored_hashes(blob: bytes) -> np.ndarray:
-    """The word hashes of a stored document, from its ``encode_words`` blob."""
-    return np.frombuffer(blob[:4 * (len(blob) // 5)], dtype="<u4").astype(np.uint32)
-
-
 def encode_words(text: str) -> bytes:
     """A document's word counts as stored: n uint32 word hashes (ascending), then n uint8 counts."""
     counts = word_hashes(word_runs(text))

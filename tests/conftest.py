@@ -52,8 +52,8 @@ def document_reference(segment, code, sketch, k, allowed=None, max_distance=None
     reach = bits if len(near) <= ranking.DOCUMENT_CANDIDATES else int(near[ranking.DOCUMENT_CANDIDATES - 1])
     limit = bits if max_distance is None else max_distance
     sketched = np.unpackbits(segment.sketches ^ sketch, axis=1).sum(axis=1)
-    scores = (ranking.LONG_CODE_WEIGHT * (1 - 2 * distances / bits)
-              + ranking.SKETCH_WEIGHT * (1 - 2 * sketched / SKETCH_BITS))
+    weights = ranking.LONG_CODE_WEIGHT, ranking.SKETCH_WEIGHT  # the score as the ranking computes it
+    scores = sum(weights) - (2 * weights[0] / bits * distances + 2 * weights[1] / SKETCH_BITS * sketched)
     rows = np.arange(n)
     inside = rows[allowed & (distances <= min(reach, limit))]
     outside = rows[allowed & (distances > reach) & (distances <= limit)]
