@@ -255,7 +255,8 @@ def main() -> None:
         "short queries: hashsearch median ms | bm25s median ms | bm25s / hashsearch | "
         "`mode=\"hamming\"`: median ms | short queries median ms |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|", *end_to_end, "",
-        "hashsearch columns are the default ranking (words and code) unless headed `mode=\"hamming\"`. "
+        "hashsearch columns are the default ranking (words and code; a document-sized query's code and "
+        "sketch) unless headed `mode=\"hamming\"`. "
         "Queries: whole 20NG test posts; short queries: their Subject lines without \"Re:\" (a median 5 "
         "words). Without snippets: `search(text, snippets=False)`, ranked ids only, the job bm25s does "
         "here (it returns document numbers).", "",
