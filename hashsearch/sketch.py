@@ -1,9 +1,9 @@
 """Word sketches: a SimHash of each document's vocabulary words, 16 bytes beside its code.
 
 The learned code says what a document is about; documents that share a code (at a million
-documents, buckets of hundreds) are alike to it. A document-sized query is ranked among the
+documents, buckets of hundreds or thousands) are alike to it. A document-sized query is ranked among the
 documents near its code by how much their words agree too, which a sketch estimates in one
-popcount: Charikar's SimHash (STOC 2002) of the BM25-weighted term vector the model reads, whose
+popcount: Charikar's SimHash (STOC 2002) of the weighted term vector the model reads, whose
 Hamming distance tracks the angle between the two vectors. The "filter with the hash, then
 compare term vectors" of Salakhutdinov and Hinton, from memory rather than from stored rows.
 

@@ -22,7 +22,7 @@ from .features import BM25_B, BM25_K1, word_runs
 POSTINGS_PER_WORD = 2000
 _PACKED_ROWS = 2**24  # up to this many documents a posting's sort key holds its row
 _IMPACT_LEVELS = 255  # a posting's BM25 term frequency is stored in one byte
-MAX_COUNT = 255  # a word's count as stored: one byte
+_MAX_COUNT = 255
 
 
 def word_hashes(runs: Mapping[bytes, int]) -> dict[int, int]:
@@ -50,7 +50,7 @@ def encode_words(text: str) -> bytes:
     """A document's word counts as stored: n uint32 word hashes (ascending), then n uint8 counts."""
     counts = word_hashes(word_runs(text))
     hashes = sorted(counts)
-    return np.array(hashes, dtype="<u4").tobytes() + bytes([min(counts[h], MAX_COUNT) for h in hashes])
+    return np.array(hashes, dtype="<u4").tobytes() + bytes([min(counts[h], _MAX_COUNT) for h in hashes])
 
 
 class _Pairs:
