@@ -207,13 +207,19 @@ class TextFeatures:
             return counts * (BM25_K1 + 1) / (counts + saturation)
         return counts
 
-    def _weights(self, counts: np.ndarray, indices: np.ndarray, indptr: np.ndarray) -> np.ndarray:
-        """term frequency * idf, each row scaled to unit length (rows without known words stay zero)."""
+    def weighted_rows(self, counts: np.ndarray, indices: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+        """term frequency * idf of CSR float32 counts, before each row is scaled (``weighted_terms``' of
+        each row)."""
         entries = np.diff(indptr)
         rows = np.repeat(np.arange(len(entries)), entries)
         lengths = np.bincount(rows, weights=counts, minlength=len(entries))[rows].astype(np.float32)
-        data = self.term_frequency(counts, lengths) * self.idf_[indices]
-        norms = np.sqrt(np.bincount(rows, weights=data.astype(np.float64) ** 2, minlength=len(entries)))
+        return self.term_frequency(counts, lengths) * self.idf_[indices]
+
+    def _weights(self, counts: np.ndarray, indices: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+        """term frequency * idf, each row scaled to unit length (rows without known words stay zero)."""
+        data = self.weighted_rows(counts, indices, indptr)
+        rows = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+        norms = np.sqrt(np.bincount(rows, weights=data.astype(np.float64) ** 2, minlength=len(indptr) - 1))
         return (data / norms[rows]).astype(np.float32)
 
     @property

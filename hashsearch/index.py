@@ -265,7 +265,9 @@ class CodeIndex:
                 rows = rows.astype(np.int64) if allowed is None else rows[allowed[rows]].astype(np.int64)
                 if len(rows) >= at_least:
                     return rows, np.zeros(len(rows), dtype=np.int64), 0
-        for ball_radius in sorted({0, min(1, widest), widest}) if widest >= 0 else ():
+        # With exact keys the radius-0 ball is the own bucket, just found too small.
+        radii = sorted({0, min(1, widest), widest} - ({0} if self._exact_keys else set())) if widest >= 0 else ()
+        for ball_radius in radii:
             rows = self._bucket_rows(self._bucket_positions(query_key ^ codelib.ball_keys(self.bits, ball_radius)))
             if allowed is not None:
                 rows = rows[allowed[rows]]

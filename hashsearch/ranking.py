@@ -50,6 +50,7 @@ order of the id hash, every segment's row order.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -181,38 +182,31 @@ def document(parts: list[Part], query_code: np.ndarray, query_sketch: np.ndarray
                                                DOCUMENT_CANDIDATES)))
     limit = reach if page.max_distance is None else min(reach, page.max_distance)
     if len(parts) > 1 or limit < reach:
-        within = distances <= limit
-        numbers, rows, distances = (None if numbers is None else numbers[within]), rows[within], distances[within]
+        numbers, rows, distances = _picked((numbers, rows, distances), distances <= limit)
     scores = _document_scores(parts, query_sketch, numbers, rows, distances, bits)
     best = top(scores, page.depth)  # the page's candidates, with every tie at the last
-    order = best[np.lexsort((lookup(parts, "keys", None if numbers is None else numbers[best], rows[best]),
-                             -scores[best]))]
-    rows, distances, scores = rows[order], distances[order], scores[order]
-    numbers = None if numbers is None else numbers[order]
+    order = best[np.lexsort((lookup(parts, "keys", *_picked((numbers, rows), best)), -scores[best]))]
+    numbers, rows, distances, scores = _picked((numbers, rows, distances, scores), order)
     if len(rows) < page.depth and reach < bits:
         past = _joined([nearest(part, query_code, page.depth, radius, page.max_distance) for part in parts])
-        beyond = past[2] > reach
-        more = [None if column is None else column[beyond] for column in past]
-        later = np.lexsort((lookup(parts, "keys", more[0], more[1]), more[2]))[:page.depth - len(rows)]
-        more = [None if column is None else column[later] for column in more]
-        more_scores = _document_scores(parts, query_sketch, *more, bits)
-        numbers = None if numbers is None else np.concatenate([numbers, more[0]])
-        rows, distances = np.concatenate([rows, more[1]]), np.concatenate([distances, more[2]])
-        scores = np.concatenate([scores, more_scores])
-    chosen = slice(page.offset, page.depth)
-    return (lookup(parts, "ids", None if numbers is None else numbers[chosen], rows[chosen]), distances[chosen],
-            scores[chosen])
+        more = _picked(past, past[2] > reach)
+        more = _picked(more, np.lexsort((lookup(parts, "keys", *more[:2]), more[2]))[:page.depth - len(rows)])
+        found = (numbers, rows, distances, scores), (*more, _document_scores(parts, query_sketch, *more, bits))
+        numbers, rows, distances, scores = (None if mine is None else np.concatenate([mine, theirs])
+                                            for mine, theirs in zip(*found))
+    numbers, rows, distances, scores = _picked((numbers, rows, distances, scores), slice(page.offset, page.depth))
+    return lookup(parts, "ids", numbers, rows), distances, scores
+
+
+def _picked(columns: tuple[np.ndarray | None, ...] | list[np.ndarray | None], index) -> list[np.ndarray | None]:
+    """Each column indexed alike (the part numbers of one part are None, and stay None)."""
+    return [None if column is None else column[index] for column in columns]
 
 
 def _document_scores(parts: list[Part], query_sketch: np.ndarray, numbers: np.ndarray | None, rows: np.ndarray,
                      distances: np.ndarray, bits: int) -> np.ndarray:
-    if numbers is None:
-        sketched = sketch_distances(parts[0].segment.sketches, rows, query_sketch)
-    else:
-        sketched = np.empty(len(rows), dtype=np.uint8)
-        for number, part in enumerate(parts):
-            mine = numbers == number
-            sketched[mine] = sketch_distances(part.segment.sketches, rows[mine], query_sketch)
+    sketched = _per_part(parts, numbers, rows, np.uint8,
+                         lambda part, mine: sketch_distances(part.segment.sketches, mine, query_sketch))
     # The docstring's score, as one subtraction of two scaled distances (a third of the array passes).
     return (LONG_CODE_WEIGHT + SKETCH_WEIGHT) - (2 * LONG_CODE_WEIGHT / bits * distances
                                                  + 2 * SKETCH_WEIGHT / SKETCH_BITS * sketched)
@@ -355,10 +349,16 @@ def _best_by_words(lexical: np.ndarray, depth: int) -> np.ndarray:
 
 def _distances(parts: list[Part], query_code: np.ndarray, numbers: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """The Hamming distance from the query to each candidate (part number, row)."""
+    return _per_part(parts, numbers, rows, np.int64, lambda part, mine: part.segment.index.distances(query_code, mine))
+
+
+def _per_part(parts: list[Part], numbers: np.ndarray | None, rows: np.ndarray, dtype: type,
+              measure: Callable[[Part, np.ndarray], np.ndarray]) -> np.ndarray:
+    """``measure(part, rows)`` for each candidate (part number, row), part by part (one part: no numbers)."""
     if len(parts) == 1:
-        return parts[0].segment.index.distances(query_code, rows)
-    distances = np.empty(len(rows), dtype=np.int64)
+        return measure(parts[0], rows)
+    values = np.empty(len(rows), dtype=dtype)
     for number, part in enumerate(parts):
         mine = numbers == number
-        distances[mine] = part.segment.index.distances(query_code, rows[mine])
-    return distances
+        values[mine] = measure(part, rows[mine])
+    return values

@@ -69,9 +69,8 @@ class Sketcher:
             known = self._hashes.take(positions, mode="clip") == hashes if len(self._hashes) else positions < 0
             columns, doc_rows = self._by_hash[positions[known]], np.repeat(np.arange(len(sizes)), sizes)[known]
             counts = counts[known].astype(np.float32)
-            lengths = np.bincount(doc_rows, weights=counts, minlength=len(sizes)).astype(np.float32)
-            weights = self.features.term_frequency(counts, lengths[doc_rows]) * self.features.idf_.take(columns)
             pointers = np.concatenate([[0], np.cumsum(np.bincount(doc_rows, minlength=len(sizes)))])
+            weights = self.features.weighted_rows(counts, columns, pointers)
             matrix = sp.csr_matrix((weights, columns, pointers), shape=(len(sizes), len(self._hashes)))
             matrix.sort_indices()  # each row's columns ascending: the order ``query`` adds them in
             out[docs] = np.packbits(np.asarray(matrix @ self._signs) > 0, axis=1)
