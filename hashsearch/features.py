@@ -11,7 +11,7 @@ import re
 import string
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -46,13 +46,13 @@ def _word_runs(text: str) -> list[str]:
     return WORD_RUNS.findall(text.lower())
 
 
-def word_runs(text: str) -> Counter[bytes]:
-    """Each run of word characters in the text, lower-cased, as UTF-8 bytes -> its count: what both the
+def word_runs(text: str) -> list[bytes]:
+    """Each run of word characters in the text, in order, lower-cased, as UTF-8 bytes: what both the
     features (``TextFeatures.terms``) and the word index (``words.query_hashes``) read of a query, cut
     once for both. ASCII text also yields single characters, which neither counts."""
     if text.isascii():
-        return Counter(text.encode("ascii").translate(ASCII_FOLD).split())
-    return Counter(run.encode("utf-8") for run in _word_runs(text))
+        return text.encode("ascii").translate(ASCII_FOLD).split()
+    return [run.encode("utf-8") for run in _word_runs(text)]
 
 
 def unit_length(weights: np.ndarray) -> np.ndarray:
@@ -147,10 +147,12 @@ class TextFeatures:
         self._column = {term: column for column, term in enumerate(self.vocabulary_)}
         self._byte_column = {term.encode("utf-8"): column for term, column in self._column.items()}
 
-    def _row_counts(self, runs: Mapping[bytes, int]) -> dict[int, int]:
-        """column -> count of the vocabulary words among a text's ``word_runs``."""
-        column_of = self._byte_column.get
-        return {column: count for run, count in runs.items() if (column := column_of(run)) is not None}
+    def _row_counts(self, runs: Iterable[bytes]) -> Counter[int]:
+        """column -> count of the vocabulary words among a text's ``word_runs``: each run mapped to its
+        column and counted in C (a third faster than counting the runs first)."""
+        counts = Counter(map(self._byte_column.get, runs))
+        counts.pop(None, None)
+        return counts
 
     def _count(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(counts, columns, row pointers) of vocabulary words per text, columns ascending in each row."""
@@ -168,14 +170,14 @@ class TextFeatures:
         """Weighted rows for new texts, with the learned vocabulary (unknown words are ignored)."""
         return self._weighted(*self._count(texts))
 
-    def terms(self, runs: Mapping[bytes, int]) -> tuple[np.ndarray, np.ndarray]:
+    def terms(self, runs: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
         """(columns, weights) of one text given as its ``word_runs``: ``transform([text])``'s one row
         without the sparse matrix and the per-row bookkeeping, which cost more than the arithmetic for
         a query."""
         columns, data = self.weighted_terms(runs)
         return columns, unit_length(data)
 
-    def weighted_terms(self, runs: Mapping[bytes, int]) -> tuple[np.ndarray, np.ndarray]:
+    def weighted_terms(self, runs: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
         """``terms`` before the row is scaled to unit length: columns ascending, float32 weights."""
         row = self._row_counts(runs)
         columns = np.fromiter(row, dtype=np.int32, count=len(row))

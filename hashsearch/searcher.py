@@ -302,7 +302,7 @@ class Searcher:
         return [Document(i, *found[i]) for i in ids if i in found]
 
     @staticmethod
-    def _query(snapshot: Snapshot, runs: Mapping[bytes, int], code: np.ndarray, mode: str,
+    def _query(snapshot: Snapshot, runs: Sequence[bytes], code: np.ndarray, mode: str,
                terms: tuple[np.ndarray, np.ndarray] | None = None) -> Query:
         """What a query of these ``word_runs`` and code is ranked by: the code alone (Hamming mode), with
         its sketch (a document-sized query), or with its word hashes. ``terms``: its ``weighted_terms``,

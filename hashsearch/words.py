@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import threading
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -26,7 +27,7 @@ _MAX_COUNT = 255
 
 
 def word_hashes(runs: Mapping[bytes, int]) -> dict[int, int]:
-    """word hash -> count, over a text's ``word_runs`` of two or more characters.
+    """word hash -> count, over a text's ``word_runs`` (counted) of two or more characters.
 
     Unlike the model's vocabulary, words here keep their digits and no stop words are dropped: idf
     already makes common words count little, and "486dx", "1993", "computer" or "fire" in a title are
@@ -41,14 +42,15 @@ def word_hashes(runs: Mapping[bytes, int]) -> dict[int, int]:
     return hashes
 
 
-def query_hashes(runs: Mapping[bytes, int]) -> np.ndarray:
-    """The distinct word hashes (uint32) of a query given as its ``word_runs``, as the word index knows words."""
-    return np.fromiter(word_hashes(runs), dtype=np.uint32)
+def query_hashes(runs: Iterable[bytes]) -> np.ndarray:
+    """The distinct word hashes (uint32) of a query given as its ``word_runs``, as the word index knows
+    words, in the order they first occur."""
+    return np.fromiter(dict.fromkeys(zlib.crc32(run) for run in runs if len(run) > 1), dtype=np.uint32)
 
 
 def encode_words(text: str) -> bytes:
     """A document's word counts as stored: n uint32 word hashes (ascending), then n uint8 counts."""
-    counts = word_hashes(word_runs(text))
+    counts = word_hashes(Counter(word_runs(text)))
     hashes = sorted(counts)
     return np.array(hashes, dtype="<u4").tobytes() + bytes([min(counts[h], _MAX_COUNT) for h in hashes])
 

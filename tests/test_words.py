@@ -64,7 +64,7 @@ def test_pruned_lists_keep_each_words_strongest_documents():
 
 def test_encoded_words_round_trip_their_counts():
     blob = encode_words("Rocket rocket ROCKET launch, the launch")
-    counts = word_hashes(word_runs("rocket launch rocket rocket launch the"))
+    counts = word_hashes(Counter(word_runs("rocket launch rocket rocket launch the")))
     assert len(blob) == 5 * len(counts)
     hashes = np.frombuffer(blob[:4 * len(counts)], dtype="<u4")
     assert [int(c) for c in blob[4 * len(counts):]] == [counts[int(h)] for h in hashes]
