@@ -20,6 +20,9 @@ from . import codes as codelib
 PROBE_OVERHEAD_IN_CODES = 10_000.0
 PROBE_COST_IN_CODES = 30.0
 SCAN_TIE_MARGIN = 64
+# A scan of the bucket keys counts the rows of the buckets within this distance first: a weighted count
+# of every bucket costs more than the popcounts.
+SCAN_NEAR_BUCKETS = 8
 # Up to this many codes a numpy scan (popcount of 64-bit words, a partition) beats FAISS's flat scan,
 # whose tie handling often needs a second, range search, and whose threads stall on busy cores.
 NUMPY_SCAN_CODES = 65_536
@@ -286,8 +289,12 @@ class CodeIndex:
         return _within_nearest(rows, distances, at_least, self.bits, everything=True)
 
     def _scan_within(self, query: np.ndarray, at_least: int) -> tuple[np.ndarray, np.ndarray]:
-        """Rows (with distances) that hold every row within the distance of the ``at_least``-th nearest,
-        by a FAISS scan: asked for a margin more, then, when ties run past it, a range search."""
+        """Rows (with distances) that hold every row within the distance of the ``at_least``-th nearest.
+        Exact keys (up to 64 bits): by a scan of the distinct codes, one popcount a bucket (at 1M documents,
+        193,150 buckets in 0.25 ms against 1.1 ms for FAISS's scan of every code). Folded keys: by a
+        FAISS scan asked for a margin more, then, when ties run past it, a range search."""
+        if self._exact_keys:
+            return self._scan_buckets_within(codelib.bucket_key(query), at_least)
         query = query.reshape(1, -1)
         distances, rows = self._faiss.search(query, min(len(self.codes), at_least + SCAN_TIE_MARGIN))
         distances, rows = distances[0].astype(np.int64), rows[0].astype(np.int64)
@@ -296,6 +303,20 @@ class CodeIndex:
             span = slice(int(limits[0]), int(limits[1]))
             distances, rows = distances[span].astype(np.int64), rows[span].astype(np.int64)
         return rows, distances
+
+    def _scan_buckets_within(self, query_key: np.uint64, at_least: int) -> tuple[np.ndarray, np.ndarray]:
+        """``_scan_within`` over the bucket keys, which are the codes themselves: the buckets within the
+        least distance that holds ``at_least`` rows, counted first among the buckets within
+        ``SCAN_NEAR_BUCKETS`` (which most often hold enough), else among all."""
+        distances = np.bitwise_count(self._bucket_keys ^ query_key)
+        positions = np.flatnonzero(distances <= SCAN_NEAR_BUCKETS)
+        if self._bucket_spans(positions)[1].sum() < at_least:
+            positions = np.arange(len(self._bucket_keys))
+        counts = np.bincount(distances[positions], weights=self._bucket_spans(positions)[1], minlength=self.bits + 1)
+        reach = int(np.searchsorted(np.cumsum(counts), at_least))
+        positions = positions[distances[positions] <= reach]
+        starts, lengths = self._bucket_spans(positions)
+        return self._ranges(starts, lengths), np.repeat(distances[positions].astype(np.int64), lengths)
 
     def distances(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Hamming distances (int64) from the packed ``query`` to the codes of ``rows``."""

@@ -211,13 +211,17 @@ def test_ball_holds_every_allowed_row_within_the_nearest_distance(bits, at_least
             assert reach == (bits if expected_reach is None else expected_reach)
 
 
-def test_ball_past_the_radius_of_a_large_index_comes_from_the_faiss_scan(monkeypatch):
+@pytest.mark.parametrize("bits", [32, 64, 128])  # exact keys: the bucket scan; folded keys (128): FAISS's
+@pytest.mark.parametrize("near_buckets", [0, 8])  # 0: the buckets within reach are counted among all
+def test_ball_past_the_radius_of_a_large_index_comes_from_a_scan(bits, near_buckets, monkeypatch):
     monkeypatch.setattr(index_module, "NUMPY_SCAN_CODES", 100)
-    database = clustered_codes(64, 3000, seed=7)
-    database[:200] = database[0]  # ties at the nearest distance run past the scan's margin
-    index = CodeIndex(database, 64)
-    for query in [database[0] ^ np.uint8(7), *queries_near(database, 64, 5, 0.2, seed=3)]:
+    monkeypatch.setattr(index_module, "SCAN_NEAR_BUCKETS", near_buckets)
+    database = clustered_codes(bits, 3000, seed=7)
+    database[:200] = database[0]  # ties at the nearest distance run past the FAISS scan's margin
+    index = CodeIndex(database, bits)
+    for query in [database[0] ^ np.uint8(7), *queries_near(database, bits, 5, 0.2, seed=3)]:
         for at_least in (10, 150, 250):
             rows, distances, reach = index.ball(query, at_least, 0)
             expected, expected_reach = reference_ball(query, database, at_least, np.ones(len(database), dtype=bool))
-            assert sorted(rows.tolist()) == sorted(expected) and reach == expected_reach
+            assert sorted(rows.tolist()) == sorted(expected) and len(rows) == len(expected)
+            assert distances.tolist() == codes.hamming(query, database[rows]).tolist() and reach == expected_reach
