@@ -32,10 +32,12 @@ def queries_near(database, bits, n, flip, seed):
 @pytest.mark.parametrize("k", [1, 10, 100])
 @pytest.mark.parametrize("probe_cost", [0.0, PROBE_COST_IN_CODES])  # 0: always probe the whole radius
 @pytest.mark.parametrize("few_buckets", [0, 10**6])  # rank every ball's rows with numpy / in plain Python
-@pytest.mark.parametrize("numpy_scan", [0, 10**6])  # scans by FAISS / by numpy
-def test_search_equals_brute_force(bits, k, probe_cost, few_buckets, numpy_scan, monkeypatch):
+@pytest.mark.parametrize("numpy_scan", [0, 10**6])  # scans by FAISS or the bucket keys / by numpy
+@pytest.mark.parametrize("bucket_scan_share", [0.0, 1.0])  # FAISS / the bucket keys (up to 64 bits)
+def test_search_equals_brute_force(bits, k, probe_cost, few_buckets, numpy_scan, bucket_scan_share, monkeypatch):
     monkeypatch.setattr(index_module, "FEW_BUCKETS", few_buckets)
     monkeypatch.setattr(index_module, "NUMPY_SCAN_CODES", numpy_scan)
+    monkeypatch.setattr(index_module, "BUCKET_SCAN_SHARE", bucket_scan_share)
     database = clustered_codes(bits, 3000, seed=bits)
     index = CodeIndex(database, bits, probe_cost=probe_cost, probe_overhead=0.0)
     for query in queries_near(database, bits, 8, 0.05, seed=0):
@@ -108,8 +110,10 @@ def test_folded_128_bit_keys_that_collide_are_told_apart():
 
 @pytest.mark.parametrize("n", [50, 500])  # fewer, then more tied rows than FAISS is asked for
 @pytest.mark.parametrize("numpy_scan", [0, 10**6])
-def test_scan_orders_rows_tied_at_the_kth_distance_by_row(n, numpy_scan, monkeypatch):
+@pytest.mark.parametrize("bucket_scan_share", [0.0, 1.0])  # 0: FAISS's scan; 1: the bucket keys'
+def test_scan_orders_rows_tied_at_the_kth_distance_by_row(n, numpy_scan, bucket_scan_share, monkeypatch):
     monkeypatch.setattr(index_module, "NUMPY_SCAN_CODES", numpy_scan)
+    monkeypatch.setattr(index_module, "BUCKET_SCAN_SHARE", bucket_scan_share)
     database = np.zeros((n, 8), dtype=np.uint8)
     database[::2, 0] = 1  # even rows at distance 0 from the query, odd rows at distance 1
     index = CodeIndex(database, 64)
@@ -211,10 +215,12 @@ def test_ball_holds_every_allowed_row_within_the_nearest_distance(bits, at_least
             assert reach == (bits if expected_reach is None else expected_reach)
 
 
-@pytest.mark.parametrize("bits", [32, 64, 128])  # exact keys: the bucket scan; folded keys (128): FAISS's
+@pytest.mark.parametrize("bits", [32, 64, 128])  # folded keys (128) always scan with FAISS
+@pytest.mark.parametrize("bucket_scan_share", [0.0, 1.0])  # 0: FAISS's scan; 1: the bucket keys' (exact keys)
 @pytest.mark.parametrize("near_buckets", [0, 8])  # 0: the buckets within reach are counted among all
-def test_ball_past_the_radius_of_a_large_index_comes_from_a_scan(bits, near_buckets, monkeypatch):
+def test_ball_past_the_radius_of_a_large_index_comes_from_a_scan(bits, bucket_scan_share, near_buckets, monkeypatch):
     monkeypatch.setattr(index_module, "NUMPY_SCAN_CODES", 100)
+    monkeypatch.setattr(index_module, "BUCKET_SCAN_SHARE", bucket_scan_share)
     monkeypatch.setattr(index_module, "SCAN_NEAR_BUCKETS", near_buckets)
     database = clustered_codes(bits, 3000, seed=7)
     database[:200] = database[0]  # ties at the nearest distance run past the FAISS scan's margin
