@@ -19,6 +19,8 @@ on the same codes. Writes the speed section of RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import ctypes
+import mmap
 import os
 import platform
 import random
@@ -72,24 +74,78 @@ def summary(ms: np.ndarray) -> str:
 
 FILTERS = {"10%": {"bucket": {"$lt": 100}}, "1%": {"bucket": {"$lt": 10}}, "0.1%": {"bucket": 0}}
 APPLICATION_COLUMNS = tuple(f"filter {share}{mode}" for share in FILTERS for mode in ("", " hamming")) + (
-    "similar", "similar again", "similar hamming", "get 10 ids", "get again")
+    "similar", "similar hamming", "get 10 ids")
+COLD_COLUMNS = ("whole posts", "Subject lines", "similar", "get 10 ids")
 
 
 def application_row(backend: str, size: int, searcher: Searcher, queries: list[str]) -> str:
-    """Filtered searches (both modes), more like this and get, timed one call at a time. "again": the
-    same calls once more, on the database pages the first pass read (the first pass reads most of
-    them from disk on a machine whose page cache holds little of a 3 GB database)."""
-    rng = np.random.default_rng(size)
-    ids = list(searcher._snapshot.main.ids[rng.integers(0, size, len(queries))])
+    """Filtered searches (both modes), more like this and get, timed one call at a time, each call's
+    documents asked for the first time in the pass (1,000 random ids)."""
     cells = []
     for where in FILTERS.values():
         for mode in ("hybrid", "hamming"):
             cells.append(np.median(latencies_ms(lambda q: searcher.search(q, k=K, where=where, mode=mode), queries)))
-    for mode in ("hybrid", "hybrid", "hamming"):
+    ids = random_ids(searcher, len(queries), seed=0)
+    for mode in ("hybrid", "hamming"):
         cells.append(np.median(latencies_ms(lambda i: searcher.similar(i, k=K, mode=mode), ids)))
-    batches = [ids[i:i + 10] for i in range(0, len(ids), 10)]
-    cells += [np.median(latencies_ms(searcher.get, batches)) for _ in range(2)]
+    cells.append(np.median(latencies_ms(searcher.get, [ids[i:i + 10] for i in range(0, len(ids), 10)])))
     return f"| {backend} | {size:,} | " + " | ".join(f"{c:.3f}" for c in cells) + " |"
+
+
+def random_ids(searcher: Searcher, n: int, seed: int) -> list[str]:
+    return list(searcher._snapshot.main.ids[np.random.default_rng(seed).integers(0, len(searcher), n)])
+
+
+def cold_row(size: int, db: Path, ids: list[str], queries: list[str], short_queries: list[str]) -> str:
+    """The same calls with the database's pages read from disk: each pass on a searcher opened after
+    the file was dropped from the page cache (``drop_from_page_cache``) and no other searcher has it
+    open (a process that maps a page keeps it cached)."""
+    cells, in_cache = [], 0.0
+    for function, items in (("search", queries), ("search", short_queries), ("similar", ids),
+                            ("get", [ids[i:i + 10] for i in range(0, len(ids), 10)])):
+        drop_from_page_cache(db)
+        in_cache = max(in_cache, page_cache_share(db))
+        with Searcher.open(db) as searcher:
+            cells.append(np.median(latencies_ms(getattr(searcher, function), items)))
+    return f"| SQLite | {size:,} | {in_cache:.0%} | " + " | ".join(f"{c:.3f}" for c in cells) + " |"
+
+
+def read_through(path: Path) -> None:
+    """Read a file once, so that the page cache holds it (as on a machine whose memory holds the database)."""
+    with open(path, "rb") as f:
+        while f.read(1 << 24):
+            pass
+
+
+def drop_from_page_cache(path: Path) -> None:
+    """Ask the kernel to drop the file's cached pages (those no process maps), so reads go to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def page_cache_share(path: Path) -> float:
+    """The share of the file's pages in the page cache (mincore on a mapping of it; Linux)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype, libc.mmap.argtypes = ctypes.c_void_p, (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int,
+                                                             ctypes.c_int, ctypes.c_int, ctypes.c_long)
+    libc.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+    libc.mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
+    size, page = path.stat().st_size, os.sysconf("SC_PAGE_SIZE")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        address = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+        if address in (None, ctypes.c_void_p(-1).value):
+            return float("nan")
+        resident = (ctypes.c_ubyte * (-(-size // page)))()
+        libc.mincore(ctypes.c_void_p(address), size, resident)
+        libc.munmap(ctypes.c_void_p(address), size)
+    finally:
+        os.close(fd)
+    return float(np.mean(np.frombuffer(resident, dtype=np.uint8) & 1))
 
 
 def snapshot_bytes(searcher: Searcher) -> int:
@@ -153,11 +209,11 @@ def main() -> None:
     real = ng_train.texts + rt_train.texts + rt_test.texts + ng_test.texts[args.queries:]
     queries = ng_test.texts[:args.queries]
     short_queries = [title(q) or " ".join(q.split()[:5]) for q in queries]  # Subject lines: a median 5 words
-    end_to_end, steps, builds, lookups, applications = [], [], [], [], []
-    searcher_for_codes: Searcher | None = None
+    end_to_end, steps, builds, lookups, applications, colds = [], [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
-        sizes = [int(s) for s in args.sizes.split(",")]
-        runs = [("SQLite", size) for size in sizes] + ([("PostgreSQL", sizes[0])] if args.postgres else [])
+        sizes = sorted(int(s) for s in args.sizes.split(","))
+        runs = [("PostgreSQL", sizes[0])] if args.postgres else []
+        runs += [("SQLite", size) for size in sizes]  # the largest last: its model encodes the lookup codes
         for backend, size in runs:
             texts = real[:size] + synthetic_texts(real, max(0, size - len(real)), seed=size)
             # Two filterable fields: a number that selects 10%, 1% or 0.1% of the documents, and a string.
@@ -181,6 +237,11 @@ def main() -> None:
                           f"{main.index.nbytes / size:.1f} | "
                           f"{(main.index.nbytes + main.words.nbytes) / size:.1f} | "
                           f"{snapshot_bytes(searcher) / size:.1f} | {disk} |")
+            if backend == "SQLite":
+                read_through(db)
+                in_cache = f"{page_cache_share(db):.0%}"
+            else:
+                in_cache = "n/a"
             searcher.search(queries[0])
             single = latencies_ms(lambda q: searcher.search(q, k=K), queries)
             single_short = latencies_ms(lambda q: searcher.search(q, k=K), short_queries)
@@ -201,7 +262,7 @@ def main() -> None:
 
             bm25_ms = latencies_ms(bm25_search, queries)
             bm25_short_ms = latencies_ms(bm25_search, short_queries)
-            end_to_end.append(f"| {backend} | {size:,} | {summary(single)} | {np.median(batch_ms):.3f} | "
+            end_to_end.append(f"| {backend} | {size:,} | {in_cache} | {summary(single)} | {np.median(batch_ms):.3f} | "
                               f"{two_thread_qps:,.0f} | "
                               f"{summary(bm25_ms)} | {np.median(bm25_ms) / np.median(single):.1f}x | "
                               f"{np.median(no_snippets):.3f} | {np.median(bm25_ms) / np.median(no_snippets):.1f}x | "
@@ -214,11 +275,12 @@ def main() -> None:
             applications.append(application_row(backend, size, searcher, queries))
             print(applications[-1], flush=True)
             print(steps[-1], flush=True)
-            if backend == "SQLite" and size == max(sizes):
-                searcher_for_codes = searcher
-            else:
-                searcher.close()
-        snapshot = searcher_for_codes._snapshot
+            cold_ids = random_ids(searcher, len(queries), seed=1)
+            snapshot = searcher._snapshot  # the largest index's model encodes the lookup part's codes
+            searcher.close()
+            if backend == "SQLite":
+                colds.append(cold_row(size, db, cold_ids, queries, short_queries))
+                print(colds[-1], flush=True)
         X_real = snapshot.features.transform(real)
         query_codes = snapshot.hasher.encode(snapshot.features.transform(queries))
         radius = codelib.default_radius(BITS)
@@ -238,7 +300,6 @@ def main() -> None:
                            f"{np.median(theirs) / np.median(ours):.1f}x | {in_ball:.0%} | {index.n_buckets:,} | "
                            f"{index.largest_bucket:,} | {build_seconds:.2f} | {index.nbytes / size:.1f} |")
             print(lookups[-1], flush=True)
-        searcher_for_codes.close()
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
     lines = [
         f"## {args.title}", "", f"Command: `python {' '.join(sys.argv)}`  ",
@@ -248,27 +309,37 @@ def main() -> None:
         f"bm25s {bm25s.__version__}; CPU {cpu_model()}; date {time.strftime('%Y-%m-%d')}; commit "
         f"{os.popen('git rev-parse --short HEAD 2>/dev/null').read().strip() or 'unknown'}. "
         f"Peak memory of the whole run: {peak_gb:.1f} GB.", "",
-        "### End to end (query text to hits with snippets)", "",
-        "| database | documents | single query median ms | p99 ms | queries/s | search_many ms/query | "
-        "2 threads queries/s | bm25s median ms | p99 ms | queries/s | bm25s / hashsearch (medians) | "
-        "without snippets: hashsearch median ms | bm25s / hashsearch | "
+        "### End to end (query text to hits with snippets), the database in the page cache", "",
+        "| database | documents | database in the page cache | single query median ms | p99 ms | queries/s | "
+        "search_many ms/query | 2 threads queries/s | bm25s median ms | p99 ms | queries/s | "
+        "bm25s / hashsearch (medians) | without snippets: hashsearch median ms | bm25s / hashsearch | "
         "short queries: hashsearch median ms | bm25s median ms | bm25s / hashsearch | "
         "`mode=\"hamming\"`: median ms | short queries median ms |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|", *end_to_end, "",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|", *end_to_end, "",
         "hashsearch columns are the default ranking (words and code; a document-sized query's code and "
         "sketch) unless headed `mode=\"hamming\"`. "
         "Queries: whole 20NG test posts; short queries: their Subject lines without \"Re:\" (a median 5 "
         "words). Without snippets: `search(text, snippets=False)`, ranked ids only, the job bm25s does "
-        "here (it returns document numbers).", "",
+        "here (it returns document numbers). The database file is read through once before these passes, "
+        "so that the page cache holds it, as on a machine whose memory holds the database; the column "
+        "gives the share of its pages in the page cache then (mincore).", "",
         "### Where a single query's time goes (medians, ms; each step timed alone, then whole searches in a "
         "pass of their own)", "",
         "| database | documents | " + " | ".join(STEPS) + " |", "|---|---|" + "---|" * len(STEPS), *steps, "",
-        "### Filters, more like this, documents by id (medians, ms, snippets included)", "",
+        "### Filters, more like this, documents by id (medians, ms, snippets included; the database in the "
+        "page cache)", "",
         "| database | documents | " + " | ".join(APPLICATION_COLUMNS) + " |",
         "|---|---|" + "---|" * len(APPLICATION_COLUMNS), *applications, "",
         "Filters on `bucket` (a number field): `{\"$lt\": 100}` matches 10% of the documents, `{\"$lt\": 10}` "
-        "1%, `{\"$eq\": 0}` 0.1%; whole posts as queries. `similar`: 1,000 random ids; `get`: 10 random ids. "
-        "Again: the same calls once more, after the first pass read their pages.", "",
+        "1%, `{\"$eq\": 0}` 0.1%; whole posts as queries. `similar`: 1,000 random ids; `get`: 100 calls of 10 "
+        "random ids; each asked once in the pass.", "",
+        "### From disk: the database dropped from the page cache (medians, ms, snippets included)", "",
+        "| database | documents | database in the page cache after the drop | " + " | ".join(COLD_COLUMNS) + " |",
+        "|---|---|---|" + "---|" * len(COLD_COLUMNS), *colds, "",
+        "Each pass runs on a searcher opened after `posix_fadvise(POSIX_FADV_DONTNEED)` dropped the "
+        "database file's pages from the page cache (opening reads the saved index back, so those pages "
+        "return): every snippet, text and B-tree page a call needs is read from disk the first time. "
+        "Whole posts and Subject lines: the 1,000 queries above; `similar` and `get`: 1,000 other random ids.", "",
         "### Build (documents per second by stage) and footprint", "",
         "| database | documents | reading | vectorizing | training | encoding | storing | build s | open s | "
         "code index bytes/doc | code and word index bytes/doc | everything a search reads, bytes/doc | "
