@@ -78,7 +78,7 @@ APPLICATION_COLUMNS = tuple(f"filter {share}{mode}" for share in FILTERS for mod
 COLD_COLUMNS = ("whole posts", "Subject lines", "similar", "get 10 ids")
 
 
-def application_row(backend: str, size: int, searcher: Searcher, queries: list[str]) -> str:
+def application_row(backend: str, size: int, in_cache: str, searcher: Searcher, queries: list[str]) -> str:
     """Filtered searches (both modes), more like this and get, timed one call at a time, each call's
     documents asked for the first time in the pass (1,000 random ids)."""
     cells = []
@@ -89,7 +89,7 @@ def application_row(backend: str, size: int, searcher: Searcher, queries: list[s
     for mode in ("hybrid", "hamming"):
         cells.append(np.median(latencies_ms(lambda i: searcher.similar(i, k=K, mode=mode), ids)))
     cells.append(np.median(latencies_ms(searcher.get, [ids[i:i + 10] for i in range(0, len(ids), 10)])))
-    return f"| {backend} | {size:,} | " + " | ".join(f"{c:.3f}" for c in cells) + " |"
+    return f"| {backend} | {size:,} | {in_cache} | " + " | ".join(f"{c:.3f}" for c in cells) + " |"
 
 
 def random_ids(searcher: Searcher, n: int, seed: int) -> list[str]:
@@ -110,11 +110,14 @@ def cold_row(size: int, db: Path, ids: list[str], queries: list[str], short_quer
     return f"| SQLite | {size:,} | {in_cache:.0%} | " + " | ".join(f"{c:.3f}" for c in cells) + " |"
 
 
-def read_through(path: Path) -> None:
-    """Read a file once, so that the page cache holds it (as on a machine whose memory holds the database)."""
+def cached(path: Path) -> str:
+    """Read a file through, so that the page cache holds it (as on a machine whose memory holds the
+    database), and say what share of it the page cache then holds. Right before each timed pass: this
+    machine's kernel drops file pages no process maps after about a minute untouched (DAMON pageout)."""
     with open(path, "rb") as f:
         while f.read(1 << 24):
             pass
+    return f"{page_cache_share(path):.0%}"
 
 
 def drop_from_page_cache(path: Path) -> None:
@@ -237,11 +240,7 @@ def main() -> None:
                           f"{main.index.nbytes / size:.1f} | "
                           f"{(main.index.nbytes + main.words.nbytes) / size:.1f} | "
                           f"{snapshot_bytes(searcher) / size:.1f} | {disk} |")
-            if backend == "SQLite":
-                read_through(db)
-                in_cache = f"{page_cache_share(db):.0%}"
-            else:
-                in_cache = "n/a"
+            in_cache = cached(db) if backend == "SQLite" else "n/a"
             searcher.search(queries[0])
             single = latencies_ms(lambda q: searcher.search(q, k=K), queries)
             single_short = latencies_ms(lambda q: searcher.search(q, k=K), short_queries)
@@ -272,7 +271,8 @@ def main() -> None:
             print(end_to_end[-1], flush=True)
             medians = {step: np.median(ms) for step, ms in step_times(searcher, queries).items()}
             steps.append(f"| {backend} | {size:,} | " + " | ".join(f"{medians[step]:.3f}" for step in STEPS) + " |")
-            applications.append(application_row(backend, size, searcher, queries))
+            in_cache = cached(db) if backend == "SQLite" else "n/a"
+            applications.append(application_row(backend, size, in_cache, searcher, queries))
             print(applications[-1], flush=True)
             print(steps[-1], flush=True)
             cold_ids = random_ids(searcher, len(queries), seed=1)
@@ -320,16 +320,17 @@ def main() -> None:
         "sketch) unless headed `mode=\"hamming\"`. "
         "Queries: whole 20NG test posts; short queries: their Subject lines without \"Re:\" (a median 5 "
         "words). Without snippets: `search(text, snippets=False)`, ranked ids only, the job bm25s does "
-        "here (it returns document numbers). The database file is read through once before these passes, "
-        "so that the page cache holds it, as on a machine whose memory holds the database; the column "
-        "gives the share of its pages in the page cache then (mincore).", "",
+        "here (it returns document numbers). The database file is read through right before these passes "
+        "(and before those of the filters table), so that the page cache holds it, as on a machine whose "
+        "memory holds the database; the column gives the share of its pages in the page cache then "
+        "(mincore).", "",
         "### Where a single query's time goes (medians, ms; each step timed alone, then whole searches in a "
         "pass of their own)", "",
         "| database | documents | " + " | ".join(STEPS) + " |", "|---|---|" + "---|" * len(STEPS), *steps, "",
         "### Filters, more like this, documents by id (medians, ms, snippets included; the database in the "
         "page cache)", "",
-        "| database | documents | " + " | ".join(APPLICATION_COLUMNS) + " |",
-        "|---|---|" + "---|" * len(APPLICATION_COLUMNS), *applications, "",
+        "| database | documents | database in the page cache | " + " | ".join(APPLICATION_COLUMNS) + " |",
+        "|---|---|---|" + "---|" * len(APPLICATION_COLUMNS), *applications, "",
         "Filters on `bucket` (a number field): `{\"$lt\": 100}` matches 10% of the documents, `{\"$lt\": 10}` "
         "1%, `{\"$eq\": 0}` 0.1%; whole posts as queries. `similar`: 1,000 random ids; `get`: 100 calls of 10 "
         "random ids; each asked once in the pass.", "",
