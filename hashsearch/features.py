@@ -149,7 +149,7 @@ class TextFeatures:
 
     def _row_counts(self, runs: Iterable[bytes]) -> Counter[int]:
         """column -> count of the vocabulary words among a text's ``word_runs``: each run mapped to its
-        column and counted in C (a third faster than counting the runs first)."""
+        column and counted in C (a whole 20NG post in 18 instead of 24 us, counting the runs first)."""
         counts = Counter(map(self._byte_column.get, runs))
         counts.pop(None, None)
         return counts
