@@ -66,10 +66,6 @@ class CodeIndex:
         self._filter = np.zeros(1 << slot_bits, dtype=bool)
         self._filter[self._filter_slots(self._bucket_keys)] = True
         self._widest_ball = self._widest_ball_cheaper_than(len(self.codes))
-        # Scans read the bucket keys instead of every code where the keys are the codes and shared: at 1M
-        # documents 193,150 of them in 0.3 against 0.6-1.1 ms for FAISS's scan of every code; FAISS's scan
-        # wins when most codes are distinct (1M random codes: 1.1 against 9.7 ms).
-        self._scans_buckets = self._exact_keys and len(self._bucket_keys) <= BUCKET_SCAN_SHARE * len(self.codes)
         self._faiss = faiss.IndexBinaryFlat(bits)
         if len(self.codes):
             self._faiss.add(self.codes)
@@ -84,6 +80,13 @@ class CodeIndex:
                and self.probe_overhead + codelib.ball_size(self.bits, widest + 1) * self.probe_cost <= n_codes):
             widest += 1
         return widest
+
+    @property
+    def _scans_buckets(self) -> bool:
+        """Whether scans read the bucket keys instead of every code: where the keys are the codes and
+        shared. At 1M documents 193,150 of them scan in 0.3 against 0.6-1.1 ms for FAISS's scan of every
+        code; FAISS's scan wins when most codes are distinct (1M random codes: 1.1 against 9.7 ms)."""
+        return self._exact_keys and len(self._bucket_keys) <= BUCKET_SCAN_SHARE * len(self.codes)
 
     @property
     def n_buckets(self) -> int:
@@ -291,7 +294,9 @@ class CodeIndex:
         else:
             rows = np.flatnonzero(allowed)
             distances = self.distances(query, rows)
-        return _within_nearest(rows, distances, at_least, self.bits, everything=True)
+        # A scan of the bucket keys gives only the rows within reach: exactly ``at_least`` of them is no sign
+        # that they are all.
+        return _within_nearest(rows, distances, at_least, self.bits, everything=len(rows) == n_allowed)
 
     def _scan_within(self, query: np.ndarray, at_least: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows (with distances) that hold every row within the distance of the ``at_least``-th nearest: by
@@ -302,7 +307,7 @@ class CodeIndex:
         query = query.reshape(1, -1)
         distances, rows = self._faiss.search(query, min(len(self.codes), at_least + SCAN_TIE_MARGIN))
         distances, rows = distances[0].astype(np.int64), rows[0].astype(np.int64)
-        if distances[-1] == distances[at_least - 1]:
+        if len(rows) >= at_least and distances[-1] == distances[at_least - 1]:  # fewer: every row is there
             limits, distances, rows = self._faiss.range_search(query, int(distances[at_least - 1]) + 1)
             span = slice(int(limits[0]), int(limits[1]))
             distances, rows = distances[span].astype(np.int64), rows[span].astype(np.int64)

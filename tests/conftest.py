@@ -8,12 +8,23 @@ import sqlalchemy as sa
 
 from hashsearch import Searcher
 from hashsearch import codes as codelib
+from hashsearch import index as index_module
 from hashsearch import ranking
 from hashsearch.features import word_runs
 from hashsearch.sketch import SKETCH_BITS
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 FAST = {"epochs": 3, "hidden": 64}  # enough training to exercise every path; quality is tested separately
+# How a large index scans its codes, on the sample: numpy (as a small index does), or the bucket keys.
+SCANS = ("numpy", "bucket keys")
+
+
+def use_scan(scan: str, monkeypatch) -> None:
+    """Make ``CodeIndex`` scan the way a large index does (``SCANS``): past the probed balls, which a
+    sample-sized index never probes, every lookup then scans the bucket keys."""
+    if scan == "bucket keys":
+        monkeypatch.setattr(index_module, "NUMPY_SCAN_CODES", 0)
+        monkeypatch.setattr(index_module, "BUCKET_SCAN_SHARE", 1.0)
 # A PostgreSQL server to run the backend-parametrized tests against too; .ci/run always starts one.
 POSTGRES_URL = os.environ.get("HASHSEARCH_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgresql"]

@@ -7,7 +7,8 @@ from hashsearch import codes as codelib
 from hashsearch import ranking
 from hashsearch.features import word_runs
 from hashsearch.words import query_hashes
-from tests.conftest import FAST, document_reference, feedback_reference, make_database, query_sketch, word_score_array
+from tests.conftest import (FAST, SCANS, document_reference, feedback_reference, make_database, query_sketch, use_scan,
+                            word_score_array)
 
 QUERIES = ["rocket launch to the moon", "encryption keys and the clipper chip", "hockey playoff game",
            "gun control laws", "prayer and faith"]
@@ -88,9 +89,11 @@ def document_text(searcher, docs):
 @pytest.mark.parametrize("mode", ["hybrid", "hamming"])
 @pytest.mark.parametrize("where,predicate", FILTERS)
 @pytest.mark.parametrize("candidates", [ranking.DOCUMENT_CANDIDATES, 30])  # 30: a document's ball is cut
-def test_filtered_search_is_the_best_k_among_matching_documents(filtered, mode, where, predicate, candidates,
+@pytest.mark.parametrize("scan", SCANS)
+def test_filtered_search_is_the_best_k_among_matching_documents(filtered, mode, where, predicate, candidates, scan,
                                                                 monkeypatch):
     monkeypatch.setattr(ranking, "DOCUMENT_CANDIDATES", candidates)
+    use_scan(scan, monkeypatch)
     searcher, docs = filtered
     allowed = matching(searcher, docs, predicate)
     for text in QUERIES[:3] + [document_text(searcher, docs)]:
@@ -100,7 +103,9 @@ def test_filtered_search_is_the_best_k_among_matching_documents(filtered, mode, 
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "hamming"])
-def test_pages_concatenate_to_the_unpaged_list(filtered, mode):
+@pytest.mark.parametrize("scan", SCANS)
+def test_pages_concatenate_to_the_unpaged_list(filtered, mode, scan, monkeypatch):
+    use_scan(scan, monkeypatch)
     searcher, docs = filtered
     for text in QUERIES + [document_text(searcher, docs)]:
         whole = searcher.search(text, k=30, mode=mode, snippets=False)
@@ -121,8 +126,11 @@ def test_max_distance_drops_farther_hits(filtered, mode):
 
 
 @pytest.mark.parametrize("candidates", [ranking.DOCUMENT_CANDIDATES, 30])  # 30: a ball smaller than the index
-def test_similar_ranks_from_the_stored_code_and_sketch_leaving_the_document_out(filtered, candidates, monkeypatch):
+@pytest.mark.parametrize("scan", SCANS)
+def test_similar_ranks_from_the_stored_code_and_sketch_leaving_the_document_out(filtered, candidates, scan,
+                                                                                monkeypatch):
     monkeypatch.setattr(ranking, "DOCUMENT_CANDIDATES", candidates)
+    use_scan(scan, monkeypatch)
     searcher, docs = filtered
     snapshot = searcher._snapshot.main
     for doc_id in list(docs)[::80]:

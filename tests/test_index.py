@@ -231,3 +231,15 @@ def test_ball_past_the_radius_of_a_large_index_comes_from_a_scan(bits, bucket_sc
             expected, expected_reach = reference_ball(query, database, at_least, np.ones(len(database), dtype=bool))
             assert sorted(rows.tolist()) == sorted(expected) and len(rows) == len(expected)
             assert distances.tolist() == codes.hamming(query, database[rows]).tolist() and reach == expected_reach
+
+
+@pytest.mark.parametrize("bucket_scan_share", [0.0, 1.0])  # FAISS's scan / the bucket keys'
+def test_ball_from_a_scan_that_finds_exactly_at_least_rows_reaches_their_distance(bucket_scan_share, monkeypatch):
+    monkeypatch.setattr(index_module, "NUMPY_SCAN_CODES", 100)
+    monkeypatch.setattr(index_module, "BUCKET_SCAN_SHARE", bucket_scan_share)
+    database = np.full((1000, 8), 255, dtype=np.uint8)  # 900 rows at distance 64 from the query
+    database[:100] = 0
+    database[:100, 0] = 1  # 100 rows at distance 1: no bucket of the query's own, radius 0
+    index = CodeIndex(database, 64)
+    rows, distances, reach = index.ball(np.zeros(8, np.uint8), 100, 0)
+    assert sorted(rows.tolist()) == list(range(100)) and set(distances.tolist()) == {1} and reach == 1

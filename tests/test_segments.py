@@ -11,7 +11,7 @@ from hashsearch import codes as codelib
 from hashsearch.index import CodeIndex
 from hashsearch.parts import Part, nearest
 from hashsearch.segment import Segment
-from tests.conftest import FAST
+from tests.conftest import FAST, SCANS, use_scan
 
 QUERIES = ["rocket launch to the moon", "encryption keys and the clipper chip", "hockey playoff game",
            "gun control laws", "prayer and faith", "zqxv"]
@@ -68,9 +68,11 @@ def test_hamming_answers_equal_the_index_read_anew(written, where):
 
 
 @pytest.mark.parametrize("candidates", [ranking.DOCUMENT_CANDIDATES, 30])
-def test_document_sized_answers_equal_the_index_read_anew(written, sample_docs, candidates, monkeypatch):
+@pytest.mark.parametrize("scan", SCANS)
+def test_document_sized_answers_equal_the_index_read_anew(written, sample_docs, candidates, scan, monkeypatch):
     """Codes and sketches do not depend on the split: every answer is the one-segment answer."""
     monkeypatch.setattr(ranking, "DOCUMENT_CANDIDATES", candidates)
+    use_scan(scan, monkeypatch)
     searcher, db, _ = written
     features = searcher._snapshot.features
     texts = [doc["text"] for doc in sample_docs[::25] + sample_docs[-60::10]
