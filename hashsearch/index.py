@@ -326,9 +326,11 @@ class CodeIndex:
         ``SCAN_NEAR_BUCKETS``, which most often hold enough, else among all."""
         distances = np.bitwise_count(self._bucket_keys ^ query_key)
         positions = np.flatnonzero(distances <= SCAN_NEAR_BUCKETS)
-        if self._bucket_spans(positions)[1].sum() < at_least:
+        sizes = self._bucket_spans(positions)[1]
+        if sizes.sum() < at_least:
             positions = np.arange(len(self._bucket_keys))
-        counts = np.bincount(distances[positions], weights=self._bucket_spans(positions)[1], minlength=self.bits + 1)
+            sizes = self._bucket_spans(positions)[1]
+        counts = np.bincount(distances[positions], weights=sizes, minlength=self.bits + 1)
         reach = int(np.searchsorted(np.cumsum(counts), at_least))
         positions = positions[distances[positions] <= reach]
         return positions, distances[positions]
