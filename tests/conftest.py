@@ -15,6 +15,9 @@ from hashsearch.sketch import SKETCH_BITS
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 FAST = {"epochs": 3, "hidden": 64}  # enough training to exercise every path; quality is tested separately
+# A PostgreSQL server to run the backend-parametrized tests against too; .ci/run always starts one.
+POSTGRES_URL = os.environ.get("HASHSEARCH_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", "postgresql"]
 # How a large index scans its codes, on the sample: numpy (as a small index does), or the bucket keys.
 SCANS = ("numpy", "bucket keys")
 
@@ -25,9 +28,6 @@ def use_scan(scan: str, monkeypatch) -> None:
     if scan == "bucket keys":
         monkeypatch.setattr(index_module, "NUMPY_SCAN_CODES", 0)
         monkeypatch.setattr(index_module, "BUCKET_SCAN_SHARE", 1.0)
-# A PostgreSQL server to run the backend-parametrized tests against too; .ci/run always starts one.
-POSTGRES_URL = os.environ.get("HASHSEARCH_TEST_POSTGRES_URL")
-BACKENDS = ["sqlite", "postgresql"]
 
 
 def word_score_array(words, query_words):
