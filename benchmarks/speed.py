@@ -11,7 +11,10 @@ and their Subject lines as short queries; each query's steps are also timed one 
 
 End to end (``--sizes``): ``Searcher.build`` on a SQLite file, then single queries (median, p99, queries
 per second), single queries without snippets (ranked ids only, what bm25s answers with), ``search_many``
-batches of 100, and 2 threads sharing one Searcher; bm25s on the same texts in the same run. Lookup
+batches of 100, and 2 threads sharing one Searcher; bm25s on the same texts in the same run; then
+filters, ``similar`` and ``get``. These passes run with the database file in the page cache (read
+through right before them); a last one repeats whole posts, Subject lines, ``similar`` and ``get``
+with the file dropped from the page cache, every page read from disk. Lookup
 only (``--lookup-sizes``): codes made by the largest end-to-end model from resampled TF-IDF rows;
 ``CodeIndex.search`` (exact bucket, then radius 2, then scan) against FAISS ``IndexBinaryFlat.search``
 on the same codes. Writes the speed section of RESULTS.md.
