@@ -303,7 +303,7 @@ class CodeIndex:
         a scan of the bucket keys (``_buckets_within``), or by a FAISS scan asked for a margin more, then,
         when ties run past it, a range search."""
         if self._scans_buckets:
-            return self._scan_buckets_within(codelib.bucket_key(query), at_least)
+            return self._rows_of_buckets(*self._buckets_within(codelib.bucket_key(query), at_least))
         query = query.reshape(1, -1)
         distances, rows = self._faiss.search(query, min(len(self.codes), at_least + SCAN_TIE_MARGIN))
         distances, rows = distances[0].astype(np.int64), rows[0].astype(np.int64)
@@ -313,10 +313,13 @@ class CodeIndex:
             distances, rows = distances[span].astype(np.int64), rows[span].astype(np.int64)
         return rows, distances
 
-    def _scan_buckets_within(self, query_key: np.uint64, at_least: int) -> tuple[np.ndarray, np.ndarray]:
-        """``_scan_within`` by ``_buckets_within``: every row of those buckets."""
-        positions, distances = self._buckets_within(query_key, at_least)
+    def _rows_of_buckets(self, positions: np.ndarray, distances: np.ndarray,
+                         most: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, int64 distances) of the buckets at ``positions`` (each its first ``most`` rows, when
+        given), each row at its bucket's distance."""
         starts, lengths = self._bucket_spans(positions)
+        if most is not None:
+            lengths = np.minimum(lengths, most)
         return self._ranges(starts, lengths), np.repeat(distances.astype(np.int64), lengths)
 
     def _buckets_within(self, query_key: np.uint64, at_least: int) -> tuple[np.ndarray, np.ndarray]:
@@ -376,10 +379,7 @@ class CodeIndex:
         if k <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
         if self._scans_buckets:
-            positions, distances = self._buckets_within(codelib.bucket_key(query[0]), k)
-            starts, lengths = self._bucket_spans(positions)
-            lengths = np.minimum(lengths, k)
-            rows, distances = self._ranges(starts, lengths), np.repeat(distances.astype(np.int64), lengths)
+            rows, distances = self._rows_of_buckets(*self._buckets_within(codelib.bucket_key(query[0]), k), most=k)
         else:
             wide = min(len(self.codes), k + SCAN_TIE_MARGIN)
             distances, rows = self._faiss.search(query, wide)
