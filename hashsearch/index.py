@@ -298,16 +298,18 @@ class CodeIndex:
         # that they are all.
         return _within_nearest(rows, distances, at_least, self.bits, everything=len(rows) == n_allowed)
 
-    def _scan_within(self, query: np.ndarray, at_least: int) -> tuple[np.ndarray, np.ndarray]:
+    def _scan_within(self, query: np.ndarray, at_least: int,
+                     most: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Rows (with distances) that hold every row within the distance of the ``at_least``-th nearest: by
-        a scan of the bucket keys (``_buckets_within``), or by a FAISS scan asked for a margin more, then,
-        when ties run past it, a range search."""
+        a scan of the bucket keys (``_buckets_within``; each bucket's first ``most`` rows, when given), or
+        by a FAISS scan asked for a margin more, then, when ties run past it, a range search (FAISS picks
+        arbitrarily among rows tied at its last distance)."""
         if self._scans_buckets:
-            return self._rows_of_buckets(*self._buckets_within(codelib.bucket_key(query), at_least))
+            return self._rows_of_buckets(*self._buckets_within(codelib.bucket_key(query), at_least), most=most)
         query = query.reshape(1, -1)
         distances, rows = self._faiss.search(query, min(len(self.codes), at_least + SCAN_TIE_MARGIN))
         distances, rows = distances[0].astype(np.int64), rows[0].astype(np.int64)
-        if len(rows) >= at_least and distances[-1] == distances[at_least - 1]:  # fewer: every row is there
+        if len(rows) < len(self.codes) and distances[-1] == distances[at_least - 1]:  # else every row is there
             limits, distances, rows = self._faiss.range_search(query, int(distances[at_least - 1]) + 1)
             span = slice(int(limits[0]), int(limits[1]))
             distances, rows = distances[span].astype(np.int64), rows[span].astype(np.int64)
@@ -365,29 +367,14 @@ class CodeIndex:
 
     def scan(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Exact top ``k`` of every code, ties at the k-th distance resolved by ascending row: by numpy on
-        a small index; by a scan of the bucket keys (``_buckets_within``), each bucket within reach giving
-        its first ``k`` rows (its rows ascend); else by a FAISS flat scan.
-
-        FAISS picks arbitrarily among rows tied at its last distance, so it is asked for ``k`` plus a
-        margin: when the margin ends past the k-th distance, every row tied at the k-th distance is among
-        its answers and we order them ourselves; otherwise a range search collects them all.
-        """
+        a small index, else from the rows within the k-th distance (``_scan_within``: the bucket keys, each
+        bucket within reach giving its first ``k`` rows, as its rows ascend; or FAISS), ordered here."""
         if len(self.codes) <= NUMPY_SCAN_CODES:
             return self.search_among(query, None, k)
-        query = np.ascontiguousarray(query, dtype=np.uint8).reshape(1, -1)
         k = min(k, len(self.codes))
         if k <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-        if self._scans_buckets:
-            rows, distances = self._rows_of_buckets(*self._buckets_within(codelib.bucket_key(query[0]), k), most=k)
-        else:
-            wide = min(len(self.codes), k + SCAN_TIE_MARGIN)
-            distances, rows = self._faiss.search(query, wide)
-            distances, rows = distances[0].astype(np.int64), rows[0].astype(np.int64)
-            if wide < len(self.codes) and distances[-1] == distances[k - 1]:
-                limits, distances, rows = self._faiss.range_search(query, int(distances[k - 1]) + 1)
-                distances = distances[limits[0]:limits[1]].astype(np.int64)
-                rows = rows[limits[0]:limits[1]].astype(np.int64)
+        rows, distances = self._scan_within(np.ascontiguousarray(query, dtype=np.uint8).reshape(-1), k, most=k)
         order = np.lexsort((rows, distances))[:k]
         return rows[order], distances[order]
 
