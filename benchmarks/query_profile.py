@@ -23,7 +23,7 @@ from hashsearch import Searcher  # noqa: E402
 from hashsearch import codes as codelib  # noqa: E402
 from hashsearch import ranking  # noqa: E402
 from hashsearch.parts import Page  # noqa: E402
-from hashsearch.features import unit_length, word_runs  # noqa: E402
+from hashsearch.features import unit_length  # noqa: E402
 
 STEPS = ("features", "encoder", "ranking", "snippets", "whole search")
 
@@ -39,7 +39,7 @@ def step_times(searcher: Searcher, queries: list[str]) -> dict[str, np.ndarray]:
     for warm in (True, False):
         for query in queries:
             clock = [time.perf_counter()]
-            runs = word_runs(query)
+            runs = snapshot.features.analyzer_.terms(query)
             terms = snapshot.features.weighted_terms(runs)
             clock.append(time.perf_counter())
             code = snapshot.hasher.encode_terms(terms[0], unit_length(terms[1]))

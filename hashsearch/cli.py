@@ -49,6 +49,9 @@ def main() -> None:
               help="Each document learns to reconstruct the words of this many nearest documents (itself included).")
 @click.option("--max-features", type=int, default=None, help="Vocabulary size cap (default 10,000 terms).")
 @click.option("--weighting", default=None, help="Word weights: bm25 (default), tfidf or log.")
+@click.option("--language", default=None,
+              help="Text analysis: the stemmer and stop words of this language (english by default; "
+                   "french, german, russian, ... or none for words as written).")
 @click.option("--device", default=None, help="Training device: cpu, cuda or auto.")
 @click.option("--retrain", is_flag=True,
               help="Re-learn vocabulary and model and re-encode everything; the old index answers until done.")
@@ -60,6 +63,8 @@ def index(source: str, db: str, retrain: bool, quiet: bool, **options: Any) -> N
     deleted ones with that model (use --retrain to learn a new one).
     """
     chosen = {name: value for name, value in options.items() if value is not None}
+    if chosen.get("language") == "none":
+        chosen["language"] = None
     with user_errors():
         with Searcher.index(source, db, retrain=retrain, quiet=quiet, **chosen) as searcher:
             _echo_change(searcher, db)

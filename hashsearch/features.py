@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
-import string
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -16,43 +14,14 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from .analysis import DEFAULT_LANGUAGE, Analyzer, analyzer_from_dict
 from .errors import CorpusError, InvalidParameterError
 from .progress import progress
 
-FORMAT_VERSION = 2  # 2 added the weighting and the mean document length; 1 was always TF-IDF
+FORMAT_VERSION = 3  # 3 added the text analysis; 2 the weighting and the mean document length; 1 was TF-IDF
 WEIGHTINGS = ("bm25", "tfidf", "log")
 BM25_K1, BM25_B = 1.2, 0.75  # the usual Okapi constants
-# Runs of two or more letters: numbers and single letters carry little topic and bloat the vocabulary.
-TOKEN_PATTERN = re.compile(r"(?u)\b[^\W\d_][^\W\d_]+\b")
-# Maximal runs of two or more word characters. Every token is one; the other runs hold a digit or an
-# underscore, so they are never vocabulary words. Counting words over runs gives the same counts as
-# over tokens at half the regex time, which is most of a query's feature time.
-WORD_RUNS = re.compile(r"\w\w+")
-# ASCII text, most text, is cut faster as bytes: one translate() folds case and turns every byte that
-# is not a word character into a space, and split() then yields the same runs of word characters.
-_ASCII_WORD_BYTES = frozenset((string.ascii_letters + string.digits + "_").encode())
-ASCII_FOLD = bytes(ord(chr(b).lower()) if b in _ASCII_WORD_BYTES else ord(" ") for b in range(256))
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-cased word tokens; the one definition of a word for documents, queries and vocabulary."""
-    return TOKEN_PATTERN.findall(text.lower())
-
-
-def _word_runs(text: str) -> list[str]:
-    """Lower-cased ``WORD_RUNS``: the tokens and some runs that are never vocabulary words."""
-    return WORD_RUNS.findall(text.lower())
-
-
-def word_runs(text: str) -> list[bytes]:
-    """Each run of word characters in the text, in order, lower-cased, as UTF-8 bytes: what both the
-    features (``TextFeatures.terms``) and the word index (``words.query_hashes``) read of a query, cut
-    once for both. ASCII text also yields single characters, which neither counts."""
-    if text.isascii():
-        return text.encode("ascii").translate(ASCII_FOLD).split()
-    return [run.encode("utf-8") for run in _word_runs(text)]
 
 
 def unit_length(weights: np.ndarray) -> np.ndarray:
@@ -65,7 +34,9 @@ class TextFeatures:
     """Learns a vocabulary and idf weights; turns texts into L2-normalised weighted term rows.
 
     Terms must appear in at least ``min_df`` documents and in at most a ``max_df`` share of them;
-    the ``max_features`` most frequent survivors are kept (ties by term). English stop words are dropped.
+    the ``max_features`` most frequent survivors are kept (ties by term). Terms are what the text analysis
+    (``analysis.Analyzer`` for ``language``: folded, stop words dropped, stemmed) makes of a text; the
+    vocabulary holds those of letters only.
     ``weighting`` sets a word's weight from its count in the text, each row then scaled to unit length:
 
         bm25   count * (k1 + 1) / (count + k1 * (1 - b + b * length / mean length)) * idf   (default)
@@ -73,16 +44,16 @@ class TextFeatures:
         log    (1 + ln count) * idf
 
     where length counts the text's vocabulary words. BM25 is the default because its saturating count
-    made the best codes on 20 Newsgroups (64 bits: P@100 0.600 against 0.557 with TF-IDF) and was level
-    on Reuters (benchmarks/RESULTS.md).
+    made the best codes on 20 Newsgroups and was level on Reuters (benchmarks/RESULTS.md, weighting).
     """
 
     def __init__(self, *, max_features: int = 10_000, min_df: int = 2, max_df: float = 0.5,
-                 weighting: str = "bm25") -> None:
+                 weighting: str = "bm25", language: str | None = DEFAULT_LANGUAGE) -> None:
         self.max_features = max_features
         self.min_df = min_df
         self.max_df = max_df
         self.weighting = weighting
+        self.language = language
 
     def check_params(self) -> None:
         """Raise InvalidParameterError naming the first parameter outside its allowed values."""
@@ -95,6 +66,7 @@ class TextFeatures:
         if self.weighting not in WEIGHTINGS:
             raise InvalidParameterError(f"weighting must be one of {', '.join(WEIGHTINGS)}. "
                                         f"Got {self.weighting!r} instead.")
+        Analyzer(self.language)  # raises for a language it has no stemmer for
 
     def fit_transform(self, texts: Iterable[str], *, quiet: bool = True) -> sp.csr_matrix:
         """Learn the vocabulary, idf and mean length from ``texts`` and return their weighted matrix.
@@ -103,10 +75,11 @@ class TextFeatures:
         """
         self.check_params()
         texts = list(texts)
-        term_ids: dict[str, int] = {}
+        self.analyzer_ = Analyzer(self.language)
+        term_ids: dict[bytes, int] = {}
         columns, counts, indptr = array("i"), array("f"), array("q", [0])
         for text in progress(texts, desc="vectorizing", quiet=quiet, total=len(texts), unit="doc"):
-            in_text = Counter(_word_runs(text))
+            in_text = Counter(self.analyzer_.terms(text))
             columns.extend([term_ids.setdefault(term, len(term_ids)) for term in in_text])
             counts.extend(in_text.values())
             indptr.append(len(columns))
@@ -120,7 +93,7 @@ class TextFeatures:
                               "symbols). Index documents with some text in them.")
         self.vocabulary_ = sorted(kept)
         self._prepare()
-        kept_ids = [term_ids[term] for term in self.vocabulary_]
+        kept_ids = [term_ids[term.encode("utf-8")] for term in self.vocabulary_]
         new_column = np.full(len(term_ids), -1, dtype=np.int32)
         new_column[kept_ids] = np.arange(len(self.vocabulary_))
         mapped = new_column[all_columns]
@@ -133,14 +106,15 @@ class TextFeatures:
         self.mean_length_ = float(matrix.data.sum()) / len(texts)  # vocabulary words per text
         return self._weighted(matrix.data, matrix.indices, matrix.indptr)
 
-    def _choose_terms(self, terms: list[str], document_frequency: np.ndarray, term_frequency: np.ndarray,
+    def _choose_terms(self, terms: list[bytes], document_frequency: np.ndarray, term_frequency: np.ndarray,
                       n_texts: int) -> list[str]:
-        """Terms within min_df and max_df, not stop words; the ``max_features`` most frequent (ties by term)."""
+        """Terms within min_df and max_df that a vocabulary may hold (``Analyzer.is_vocabulary_term``); the
+        ``max_features`` most frequent (ties by term)."""
         # On a tiny corpus min_df=2 could drop everything; a term seen once is better than no terms.
         min_df, max_df = (self.min_df, self.max_df) if n_texts >= 50 else (1, 1.0)
         eligible = np.flatnonzero((document_frequency >= min_df) & (document_frequency <= max_df * n_texts))
-        candidates = [(-term_frequency[i], terms[i]) for i in eligible
-                      if terms[i] not in ENGLISH_STOP_WORDS and TOKEN_PATTERN.fullmatch(terms[i])]
+        words = [(i, terms[i].decode("utf-8")) for i in eligible]
+        candidates = [(-term_frequency[i], term) for i, term in words if self.analyzer_.is_vocabulary_term(term)]
         return [term for _, term in sorted(candidates)[:self.max_features]]
 
     def _prepare(self) -> None:
@@ -148,8 +122,8 @@ class TextFeatures:
         self._byte_column = {term.encode("utf-8"): column for term, column in self._column.items()}
 
     def _row_counts(self, runs: Iterable[bytes]) -> Counter[int]:
-        """column -> count of the vocabulary words among a text's ``word_runs``: each run mapped to its
-        column and counted in C (a whole 20NG post in 18 instead of 24 us, counting the runs first)."""
+        """column -> count of the vocabulary words among a text's terms (``analyzer_.terms``): each term mapped
+        to its column and counted in C (a whole 20NG post in 18 instead of 24 us, counting the terms first)."""
         counts = Counter(map(self._byte_column.get, runs))
         counts.pop(None, None)
         return counts
@@ -158,7 +132,7 @@ class TextFeatures:
         """(counts, columns, row pointers) of vocabulary words per text, columns ascending in each row."""
         indptr, indices, counts = [0], [], []
         for text in texts:
-            row = self._row_counts(word_runs(text))
+            row = self._row_counts(self.analyzer_.terms(text))
             columns = sorted(row)
             indices += columns
             counts += [row[column] for column in columns]
@@ -171,7 +145,7 @@ class TextFeatures:
         return self._weighted(*self._count(texts))
 
     def terms(self, runs: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
-        """(columns, weights) of one text given as its ``word_runs``: ``transform([text])``'s one row
+        """(columns, weights) of one text given as its terms (``analyzer_.terms``): ``transform([text])``'s one row
         without the sparse matrix and the per-row bookkeeping, which cost more than the arithmetic for
         a query."""
         columns, data = self.weighted_terms(runs)
@@ -187,12 +161,12 @@ class TextFeatures:
         return columns, self.term_frequency(counts, np.float32(sum(row.values()))) * self.idf_.take(columns)
 
     def out_of_vocabulary_share(self, texts: Iterable[str]) -> float:
-        """Share of word tokens (stop words excluded) that the vocabulary does not know."""
+        """Share of the terms a vocabulary could hold (stop words excluded) that this one does not know."""
         known = total = 0
         for text in texts:
-            tokens = [token for token in tokenize(text) if token not in ENGLISH_STOP_WORDS]
-            total += len(tokens)
-            known += sum(token in self._column for token in tokens)
+            terms = [term for term in self.analyzer_.terms(text) if self.analyzer_.is_vocabulary_term(term.decode())]
+            total += len(terms)
+            known += sum(term in self._byte_column for term in terms)
         return 0.0 if total == 0 else 1.0 - known / total
 
     def _weighted(self, counts: np.ndarray, indices: np.ndarray, indptr: np.ndarray) -> sp.csr_matrix:
@@ -232,7 +206,8 @@ class TextFeatures:
         state: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
             "params": {"max_features": self.max_features, "min_df": self.min_df, "max_df": self.max_df,
-                       "weighting": self.weighting},
+                       "weighting": self.weighting, "language": self.language},
+            "analysis": self.analyzer_.to_dict(),
             "vocabulary": self.vocabulary_,
             "idf": self.idf_.tolist(),
             "mean_length": self.mean_length_,
@@ -243,10 +218,12 @@ class TextFeatures:
     def from_json(cls, payload: str) -> TextFeatures:
         state = json.loads(payload)
         version = state.get("format_version")
-        if version not in (1, FORMAT_VERSION):
+        if version not in (1, 2, FORMAT_VERSION):
             raise ValueError(f"unsupported vocabulary format {version!r}")
         # Version 1 predates the weighting option: its indexes were built with TF-IDF and stay so.
-        features = cls(**{"weighting": "tfidf", **state["params"]})
+        # Versions 1 and 2 predate the text analysis: their indexes keep the analysis they were built with.
+        features = cls(**{"weighting": "tfidf", "language": None, **state["params"]})
+        features.analyzer_ = analyzer_from_dict(state.get("analysis"))
         features.vocabulary_ = list(state["vocabulary"])
         features.idf_ = np.asarray(state["idf"], dtype=np.float32)
         features.mean_length_ = float(state.get("mean_length", 1.0))

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .analysis import Analyzer
 from .corpus import Corpus, Document, Source, read_corpus
 from .errors import CorpusError, InvalidParameterError
 from .features import TextFeatures
@@ -16,7 +17,7 @@ from .model import SemanticHasher
 from .schema import StoredDocument
 from .words import encode_words
 
-FEATURE_OPTIONS = ("max_features", "min_df", "max_df", "weighting")
+FEATURE_OPTIONS = ("max_features", "min_df", "max_df", "weighting", "language")
 
 
 class StageClock:
@@ -58,7 +59,8 @@ def read_nonempty(source: Source, quiet: bool) -> Corpus:
     return corpus
 
 
-def stored_rows(documents: Sequence[Document], codes: np.ndarray) -> Iterable[StoredDocument]:
+def stored_rows(documents: Sequence[Document], codes: np.ndarray, analyzer: Analyzer) -> Iterable[StoredDocument]:
+    """Each document with its code and its word counts (its terms by ``analyzer``), as stored."""
     for document, code in zip(documents, codes):
-        yield StoredDocument(document.id, code.tobytes(), encode_words(document.text), document.content_hash,
-                             document.text, document.metadata)
+        yield StoredDocument(document.id, code.tobytes(), encode_words(analyzer.terms(document.text)),
+                             document.content_hash, document.text, document.metadata)

@@ -1,28 +1,27 @@
 """The rankings: the default (the query's words and its code, scored together; a document-sized query's
 code and word sketch) and pure Hamming.
 
-Default: candidates are the documents whose posting lists hold the query's words (``WordIndex``) and
-the nearest codes (``CodeIndex.probe``: up to 100 from the balls within the radius; on an index small
-enough to scan, the nearest 100). Each gets
+Default: candidates are the documents whose posting lists hold the query's words (``WordIndex``: BM25,
+each word counted as often as the query repeats it; its ``MAX_QUERY_WORDS`` rarest) and the nearest
+codes (``CodeIndex.probe``: up to 100 from the balls within the radius; on an index small enough to
+scan, the nearest 100). Each gets
 
     score = words / best words score among the candidates + weight * (1 - 2 * hamming / bits)
 
 a convex-style combination of a lexical and a semantic score (Bruch et al., TOIS 2023, found such a
-fusion better than reciprocal ranks). The weight of the code grows with the query's length: a code
-computed from five words is a weak signal, one computed from a whole document a strong one. Measured
-on 20 Newsgroups and Reuters (benchmarks/user_queries.py): 0.3 for short queries lifts short-query
-precision above BM25 alone and above the codes alone; 1.5 for whole documents keeps their ranking as
-good as the codes' (and better: words order documents that share a code).
+fusion better than reciprocal ranks). The code's weight depends on how many vocabulary words the query
+has (``terms``): ``SHORT_CODE_WEIGHT`` up to ``LONG_QUERY`` of them, so that a query, a question or a
+paragraph, is answered by its words first and the code orders what they leave close; then growing to
+``LONG_CODE_WEIGHT`` at ``DOCUMENT_TERMS``, since the code of a whole document is a strong signal of
+what it is about. benchmarks/RESULTS.md (ir-collections, user-queries) has the measurements behind
+both: on test collections judged by people a larger weight for queries of 24 to 60 words cost them,
+on "documents like this one" a smaller one cost topical precision.
 
-A code computed from a few words is a weak signal, so a query of at most ``SHORT_QUERY`` known words
-is ranked by a stronger one: the bitwise majority of its own code and the codes of its
+A code computed from a few words is a weak signal, so a query of at most ``SHORT_QUERY`` vocabulary
+words is ranked by a stronger one: the bitwise majority of its own code and the codes of its
 ``FEEDBACK_DOCUMENTS`` best documents by words (pseudo-relevance feedback, Rocchio's idea in Hamming
-space; ties go to the query's own bit). Measured on 20 Newsgroups and Reuters (64 bits, Subject lines
-and headlines, benchmarks/user_queries.py): short-query p@10 0.606 -> 0.634 and 0.776 -> 0.786, p@100
-0.447 -> 0.513 and 0.708 -> 0.724, titles finding their document as often (0.958, 1.000). Longer
-queries keep their own code: in a trial, feeding back up to 23 words cost Reuters' stories their
-own-text first place (0.990 -> 0.986).
-Distances (``max_distance`` too) are to the code the query is ranked by.
+space; ties go to the query's own bit). Distances (``max_distance`` too) are to the code the query is
+ranked by.
 
 The answer is exact, the best k of all documents by that score (word scores as the posting lists
 hold them): a document outside the candidates scores at most the code's share at the distance where
@@ -31,16 +30,14 @@ find little) does a scan bring the exact nearest k codes. Distances are read onl
 that could rank: one whose word score plus the code's largest share stays under the k-th best full
 score of the nearest codes and the best by words alone cannot (an exact cut).
 
-A document-sized query (``DOCUMENT_TERMS`` vocabulary words or more; its code then weighs its most)
-and ``similar`` are ranked without the posting lists, whose ten lists of 2,000 postings cost most of
-a whole document's query at a million documents: by code and word sketch (``sketch``) among the
-documents within the least Hamming ball that holds ``DOCUMENT_CANDIDATES`` (``document``). Measured
-on 20 Newsgroups and Reuters (64 bits, whole test documents, benchmarks/user_queries.py): long
-p@100 0.614 and 0.781 (the codes alone 0.606 and 0.778, the words and code 0.616 and 0.778), own
-text first for 0.998 and 0.996 (0.996 and 0.990); 100 candidates ranked as well as 200 or 400 in
-trials.
+A document-sized query (``DOCUMENT_TERMS`` vocabulary words or more) and ``similar`` are ranked
+without the posting lists, whose lists for a hundred words cost most of a whole document's query at a
+million documents: by code and word sketch (``sketch``) among the documents within the least Hamming
+ball that holds ``DOCUMENT_CANDIDATES`` (``document``).
 
 Hamming: the true Hamming top k, exact code, then bit flips within a radius, then a scan.
+
+A query none of whose words the index holds has no hits (``Query.known``), in every mode.
 
 All three rank the index's segments (``Part``: a segment with the rows a filter, or a removal since it
 was built, leaves out; only allowed rows can be hits, however few) and merge them; they take a page
@@ -64,13 +61,14 @@ MODES = ("hybrid", "hamming")
 # Nearest codes scored beside the word candidates: up to this many from the probed Hamming balls (a
 # scan of every code costs a millisecond at 1M documents: ``hybrid`` makes one only when it must).
 HASH_CANDIDATES = 100
-MAX_QUERY_WORDS = 10  # a longer query's candidates come from its rarest words
+MAX_QUERY_WORDS = 32  # a longer query's candidates come from its rarest words
 SHORT_CODE_WEIGHT, LONG_CODE_WEIGHT = 0.3, 1.5
-SHORT_QUERY, LONG_QUERY = 8, 24  # distinct known words: the code's weight ramps between these
+SHORT_QUERY = 8  # vocabulary words: a query of at most this many is ranked by a fed-back code
 FEEDBACK_DOCUMENTS = 10  # a short query's code is voted with the codes of this many best documents by words
-# A query of this many distinct vocabulary words or more is ranked as a document (``document``): its code
-# weighs as much as it will, and its sketch compares it with the documents near that code.
-DOCUMENT_TERMS = LONG_QUERY
+# Distinct vocabulary words: the code's weight ramps between these. A query of ``DOCUMENT_TERMS`` or more is
+# ranked as a document (``document``): its code weighs as much as it will, and its sketch compares it with
+# the documents near that code.
+LONG_QUERY, DOCUMENT_TERMS = 24, 96
 DOCUMENT_CANDIDATES = 100  # the ball a document-sized query is ranked in holds at least this many
 SKETCH_WEIGHT = 1.0
 # Candidates past this many are cut to those whose score could rank (``_could_rank``) before their
@@ -81,11 +79,16 @@ PRUNE_FROM = 512
 @dataclass(frozen=True)
 class Query:
     """What a search is ranked by: a packed code, and the query's word hashes (``hybrid``) or its
-    sketch (``document``; neither: ``hamming``)."""
+    sketch (``document``; neither: ``hamming``). ``known``: whether the index has seen any of the query's
+    words; a query it knows nothing of has no hits, rather than the documents nearest a code computed
+    from nothing."""
 
     code: np.ndarray
     words: np.ndarray | None = None
     sketch: np.ndarray | None = None
+    known: bool = True
+    counts: np.ndarray | None = None  # how often the query holds each of ``words`` (float32; None: once)
+    terms: int = 0  # distinct vocabulary words: what the code was computed from
 
 
 def checked_page(bits: int, k: int, radius: int | None, mode: str, offset: int,
@@ -118,16 +121,18 @@ def is_document(n_terms: int) -> bool:
 
 def rank(parts: list[Part], query: Query, radius: int, page: Page) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(ids, Hamming distances, scores or None) of the page's hits, by the ranking ``query`` asks for."""
+    if not query.known:
+        return np.empty(0, dtype=object), np.empty(0, dtype=np.int64), None
     if query.sketch is not None:
         return document(parts, query.code, query.sketch, radius, page)
     if query.words is not None:
-        return hybrid(parts, query.words, query.code, radius, page)
+        return hybrid(parts, query.words, query.code, radius, page, query.counts, query.terms)
     return (*hamming(parts, query.code, radius, page), None)
 
 
-def code_weight(n_words: int) -> float:
-    """How much the code counts against the words, for a query of ``n_words`` distinct known words."""
-    ramp = min(max((n_words - SHORT_QUERY) / (LONG_QUERY - SHORT_QUERY), 0.0), 1.0)
+def code_weight(n_terms: int) -> float:
+    """How much the code counts against the words, for a query of ``n_terms`` distinct vocabulary words."""
+    ramp = min(max((n_terms - LONG_QUERY) / (DOCUMENT_TERMS - LONG_QUERY), 0.0), 1.0)
     return SHORT_CODE_WEIGHT + ramp * (LONG_CODE_WEIGHT - SHORT_CODE_WEIGHT)
 
 
@@ -141,7 +146,7 @@ def hamming(parts: list[Part], query_code: np.ndarray, radius: int, page: Page) 
 
 
 def hybrid(parts: list[Part], query_words: np.ndarray, query_code: np.ndarray, radius: int,
-           page: Page) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+           page: Page, counts: np.ndarray | None = None, terms: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(ids, Hamming distances, scores) of the page's hits for the query's words (hashes) and code,
     best first.
 
@@ -149,8 +154,8 @@ def hybrid(parts: list[Part], query_words: np.ndarray, query_code: np.ndarray, r
     score could be matched by a document outside them (no query word, at least as far as the codes not
     probed) are they asked for again with a scan, the exact nearest ``depth``: a query whose words
     find little, or none."""
-    listed, n_known = word_scores(parts, query_words)
-    query_code, weight = feedback_code(parts, listed, n_known, query_code), code_weight(n_known)
+    listed, n_known = word_scores(parts, query_words, counts)
+    query_code, weight = feedback_code(parts, listed, n_known, query_code, terms), code_weight(terms)
     for scan in (False, True):
         (numbers, rows, lexical), farther = _candidates_of(parts, listed, weight, query_code, radius, page, scan)
         distances = _distances(parts, query_code, numbers, rows)
@@ -221,24 +226,27 @@ def _joined(found: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray | Non
     return [np.concatenate(numbers), *(np.concatenate(column) for column in zip(*found))]
 
 
-def word_scores(parts: list[Part], query_words: np.ndarray) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
+def word_scores(parts: list[Part], query_words: np.ndarray,
+                counts: np.ndarray | None = None) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
     """Each part's (rows, BM25 scores) of the allowed documents that hold the query's words (its
     ``MAX_QUERY_WORDS`` rarest), and how many of the query's words (hashes) some part knows."""
     listed, known = [], np.zeros(len(query_words), dtype=bool)
     for part in parts:
         words, held = part.segment.words.locate(query_words)
         known |= held
-        listed.append(part.segment.words.scores(part.segment.words.rarest(words, MAX_QUERY_WORDS),
-                                                allowed=part.allowed))
+        chosen = part.segment.words.rarest(words, MAX_QUERY_WORDS)
+        listed.append(part.segment.words.scores(words[chosen], allowed=part.allowed,
+                                                counts=None if counts is None else counts[held][chosen]))
     return listed, int(known.sum())
 
 
 def feedback_code(parts: list[Part], listed: list[tuple[np.ndarray, np.ndarray]], n_known: int,
-                  query_code: np.ndarray) -> np.ndarray:
-    """The packed code a query is ranked by: its own, or for a query of at most ``SHORT_QUERY`` known
-    words, the bitwise majority of its own and those of its ``FEEDBACK_DOCUMENTS`` best documents by
-    word score (``listed``, from ``word_scores``; ties by the id hash), a tie of votes going to its own bit."""
-    if not FEEDBACK_DOCUMENTS or not 0 < n_known <= SHORT_QUERY:
+                  query_code: np.ndarray, terms: int = 0) -> np.ndarray:
+    """The packed code a query is ranked by: its own, or for a query of at most ``SHORT_QUERY`` vocabulary
+    words (``terms``) some of whose words the index holds (``n_known``), the bitwise majority of its own
+    and those of its ``FEEDBACK_DOCUMENTS`` best documents by word score (``listed``, from
+    ``word_scores``; ties by the id hash), a tie of votes going to its own bit."""
+    if not FEEDBACK_DOCUMENTS or not n_known or terms > SHORT_QUERY:
         return query_code
     found = []  # (word scores, id hashes, codes) of each part's best documents by words
     for part, (rows, lexical) in zip(parts, listed):

@@ -19,7 +19,7 @@ import numpy as np
 
 from .corpus import Corpus, Document, Source, read_corpus
 from .errors import DocumentNotFoundError, IndexNotFoundError, InvalidParameterError, QueryError
-from .features import TextFeatures, unit_length, word_runs
+from .features import TextFeatures, unit_length
 from .model import SemanticHasher
 from .indexing import StageClock, configure, read_nonempty, stored_rows
 from .progress import progress
@@ -28,7 +28,7 @@ from .parts import Page, Part
 from .ranking import Query
 from .storage import Storage
 from .snapshot import Snapshot
-from .words import query_hashes
+from .words import query_words
 
 logger = logging.getLogger(__name__)
 DEFAULT_BITS = 64  # beat 32 bits in nearly every column of benchmarks/user_queries.py, for 4 more bytes a document
@@ -101,7 +101,7 @@ class Searcher:
             stages.lap("encoding")
             with storage.transaction() as conn:
                 storage.delete_all_documents(conn)
-                storage.insert_documents(conn, progress(stored_rows(documents, codes), desc="storing", quiet=quiet,
+                storage.insert_documents(conn, progress(stored_rows(documents, codes, features.analyzer_), desc="storing", quiet=quiet,
                                                         total=len(documents), unit="doc"))
                 config_json, weights = hasher.to_bytes()
                 storage.write_artifact(conn, "vocabulary", features.to_json().encode("utf-8"))
@@ -258,7 +258,7 @@ class Searcher:
         self._check_queries([text])
         snapshot = self._snapshot
         radius, page, parts = self._check_search_args(snapshot, k, radius, mode, where, offset, max_distance)
-        runs = word_runs(text)
+        runs = snapshot.features.analyzer_.terms(text)
         terms = snapshot.features.weighted_terms(runs)
         query = self._query(snapshot, runs, snapshot.hasher.encode_terms(terms[0], unit_length(terms[1])), mode, terms)
         return self._hits(self._rank(parts, query, radius, page), snippets)
@@ -273,7 +273,7 @@ class Searcher:
         snapshot = self._snapshot
         radius, page, parts = self._check_search_args(snapshot, k, radius, mode, where, offset, max_distance)
         codes = snapshot.hasher.encode(snapshot.features.transform(list(texts)))
-        ranked = [self._rank(parts, self._query(snapshot, word_runs(text), code, mode), radius, page)
+        ranked = [self._rank(parts, self._query(snapshot, snapshot.features.analyzer_.terms(text), code, mode), radius, page)
                   for text, code in zip(texts, codes)]
         return self._hits_many(ranked, snippets)
 
@@ -304,15 +304,17 @@ class Searcher:
     @staticmethod
     def _query(snapshot: Snapshot, runs: Sequence[bytes], code: np.ndarray, mode: str,
                terms: tuple[np.ndarray, np.ndarray] | None = None) -> Query:
-        """What a query of these ``word_runs`` and code is ranked by: the code alone (Hamming mode), with
+        """What a query of these terms (``Analyzer.terms``) and code is ranked by: the code alone (Hamming mode), with
         its sketch (a document-sized query), or with its word hashes. ``terms``: its ``weighted_terms``,
-        when at hand."""
-        if mode == "hamming":
-            return Query(code)
+        when at hand. A query none of whose words the index holds is ranked by nothing (no hits)."""
         columns, weights = snapshot.features.weighted_terms(runs) if terms is None else terms
+        hashes, counts = query_words(runs)
+        known = len(columns) > 0 or snapshot.holds_any(hashes)
+        if mode == "hamming":
+            return Query(code, known=known)
         if ranking.is_document(len(columns)):
             return Query(code, sketch=snapshot.sketcher.query(columns, weights))
-        return Query(code, words=query_hashes(runs))
+        return Query(code, words=hashes, known=known, counts=counts, terms=len(columns))
 
     @staticmethod
     def _rank(parts: list[Part], query: Query, radius: int,
@@ -393,7 +395,7 @@ class Searcher:
             with self._storage.transaction() as conn:
                 self._storage.lock_writes(conn)
                 self._storage.delete_documents(conn, touched)
-                self._storage.insert_documents(conn, progress(stored_rows(changed, codes), desc="storing", quiet=quiet,
+                self._storage.insert_documents(conn, progress(stored_rows(changed, codes, snapshot.features.analyzer_), desc="storing", quiet=quiet,
                                                               total=len(changed), unit="doc"))
                 self._storage.log_changes(conn, touched)
                 self._storage.write_meta(conn, {})

@@ -9,13 +9,17 @@ the database's change log, marks the main segment's rows of those ids as gone, a
 recent segment of the documents written since the main one was read, with the main segment's word
 statistics (Lucene's segments and deletions, on a small scale). Searches rank both segments and
 merge. Once the recent segment and the gone rows together pass ``MERGE_SHARE`` of the index (or
-``MERGE_MIN`` documents), everything is read again into one main segment: at once when one write
-passes it by itself, else (``wants_merge``) in the background, so that a small write never waits
-for the seconds a merge takes (``Searcher``).
+``MERGE_MIN`` documents, or ``STATISTICS_SHARE`` of a small index), everything is read again into one
+main segment: at once when one write passes it by itself, else (``wants_merge``) in the background,
+so that a small write never waits for the seconds a merge takes (``Searcher``).
 
-A segment's answers are exact (Hamming top k, filters) whatever the split; word scores differ
-slightly from those of one merged segment (idf counts gone rows until the merge, and the recent
-documents' lengths are measured against the main segment's mean), as in any segmented index.
+A segment's answers are exact (Hamming top k, filters) whatever the split. Word scores use the main
+segment's statistics until the merge (idf counts gone rows, and the recent documents' lengths are
+measured against the main segment's mean), as in any segmented index; the threshold bounds how far
+those drift from the statistics of the documents held now: by at most ``STATISTICS_SHARE`` of the
+index's documents changed, and on an index of more than ``MERGE_MIN / STATISTICS_SHARE`` documents by
+``MERGE_SHARE`` of them (at least ``MERGE_MIN``). After a merge, every score is what a fresh build over
+the same documents gives.
 """
 from __future__ import annotations
 
@@ -37,6 +41,9 @@ from .storage import Storage
 logger = logging.getLogger(__name__)
 MERGE_SHARE = 0.01
 MERGE_MIN = 1000
+# A small index merges once this share of it changed: its word statistics (document count, mean length,
+# document frequencies) then never drift far from a fresh build's, and reading it again is cheap.
+STATISTICS_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -103,7 +110,7 @@ class Snapshot:
 
     @property
     def _merge_threshold(self) -> float:
-        return max(MERGE_MIN, MERGE_SHARE * len(self.main))
+        return max(min(MERGE_MIN, STATISTICS_SHARE * len(self.main)), MERGE_SHARE * len(self.main))
 
     @property
     def wants_merge(self) -> bool:
@@ -118,6 +125,11 @@ class Snapshot:
         """The metadata fields that filters can use."""
         names = set(self.main.columns.fields) | set(self.recent.columns.fields if self.recent else ())
         return sorted(names)
+
+    def holds_any(self, hashes: np.ndarray) -> bool:
+        """Whether any document indexed in this snapshot's segments holds one of these word hashes."""
+        return any(segment.words.locate(hashes)[1].any() for segment in (self.main, self.recent)
+                   if segment is not None)
 
     def parts(self, where: Mapping[str, Any] | None = None) -> list[Part]:
         """The segments as a search sees them: gone rows, and rows ``where`` does not match, left out."""

@@ -26,6 +26,7 @@ from .byid import ByIdReader
 from .errors import IndexFormatError, IndexNotFoundError
 from .schema import (DERIVED_TABLES, FORMAT_VERSION, LookupRows, StoredDocument, artifacts_table,
                      changes_table, documents_table, lookup_table, meta_table, metadata, snippets_table)
+from .analysis import analyzer_from_dict
 from .words import encode_words
 
 _INSERT_CHUNK = 2000
@@ -143,11 +144,14 @@ class Storage:
                 table.create(conn)
             changes_table.create(conn, checkfirst=True)
             self.reset_changes(conn)
+            vocabulary = conn.execute(sa.select(artifacts_table.c.data).where(
+                artifacts_table.c.name == "vocabulary")).scalar()
+            analyzer = analyzer_from_dict(json.loads(vocabulary).get("analysis") if vocabulary else None)
             rows = conn.execute(sa.select(documents_table.c.id, documents_table.c.code, documents_table.c.snippet,
                                           documents_table.c.text, documents_table.c.metadata))
             while chunk := rows.fetchmany(_INSERT_CHUNK):
                 conn.execute(sa.insert(lookup_table), [
-                    {"id": doc_id, "code": code, "words": encode_words(text), "metadata": meta}
+                    {"id": doc_id, "code": code, "words": encode_words(analyzer.terms(text)), "metadata": meta}
                     for doc_id, code, _, text, meta in chunk])
                 conn.execute(sa.insert(snippets_table), [{"id": row[0], "snippet": row[2]} for row in chunk])
             self.write_meta(conn, {})

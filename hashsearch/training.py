@@ -14,7 +14,6 @@ import math
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.preprocessing import normalize
 
 from .network import HashingNetwork
 from .progress import progress, progress_bar
@@ -39,6 +38,14 @@ def sparse_batch(X: sp.csr_matrix, rows: np.ndarray, device: torch.device) -> tu
             torch.from_numpy(batch.data.astype(np.float32)).to(device))
 
 
+def _scaled_rows(X: sp.csr_matrix, norm: int) -> sp.csr_matrix:
+    """``X``'s rows scaled to unit L1 (``norm`` 1) or L2 (2) length; all-zero rows stay zero."""
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    lengths = np.bincount(rows, weights=np.abs(X.data, dtype=np.float64) ** norm, minlength=X.shape[0]) ** (1 / norm)
+    lengths[lengths == 0] = 1
+    return sp.csr_matrix(((X.data / lengths[rows]).astype(np.float32), X.indices, X.indptr), shape=X.shape)
+
+
 def default_epochs(n_documents: int, batch_size: int) -> int:
     steps_per_epoch = math.ceil(n_documents / batch_size)
     return int(np.clip(round(TARGET_STEPS / steps_per_epoch), MIN_EPOCHS, MAX_EPOCHS))
@@ -50,7 +57,7 @@ def nearest_neighbours(X: sp.csr_matrix, k: int, *, quiet: bool = True) -> tuple
 
     Computed in chunks of rows so memory stays at one dense (chunk x n) block.
     """
-    X = normalize(sp.csr_matrix(X, dtype=np.float32))
+    X = _scaled_rows(sp.csr_matrix(X, dtype=np.float32), 2)
     n = X.shape[0]
     neighbours = np.empty((n, k), dtype=np.int64)
     similarities = np.ones((n, k), dtype=np.float32)
@@ -77,7 +84,7 @@ def neighbourhood_targets(X: sp.csr_matrix, neighbour_rows: np.ndarray, similari
     batch, k = neighbour_rows.shape
     grouping = sp.csr_matrix((similarities.ravel(), neighbour_rows.ravel(),
                               np.arange(0, batch * k + 1, k)), shape=(batch, X.shape[0]))
-    summed = normalize(grouping @ X, norm="l1")
+    summed = _scaled_rows(sp.csr_matrix(grouping @ X, dtype=np.float32), 1)
     return torch.from_numpy(summed.toarray()).to(device)
 
 

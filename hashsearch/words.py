@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .features import BM25_B, BM25_K1, word_runs
+from .features import BM25_B, BM25_K1
 
 POSTINGS_PER_WORD = 2000
 _PACKED_ROWS = 2**24  # up to this many documents a posting's sort key holds its row
@@ -26,31 +26,37 @@ _IMPACT_LEVELS = 255  # a posting's BM25 term frequency is stored in one byte
 _MAX_COUNT = 255
 
 
-def word_hashes(runs: Mapping[bytes, int]) -> dict[int, int]:
-    """word hash -> count, over a text's ``word_runs`` (counted) of two or more characters.
+def word_hashes(terms: Mapping[bytes, int]) -> dict[int, int]:
+    """word hash -> count, over a text's terms (``analysis.Analyzer.terms``, counted).
 
-    Unlike the model's vocabulary, words here keep their digits and no stop words are dropped: idf
-    already makes common words count little, and "486dx", "1993", "computer" or "fire" in a title are
-    what finds that document (scikit-learn's stop-word list holds the last two). On 20 Newsgroups,
-    titles found their own post in the top 10 for 0.936 of 500 posts with letters only and stop words
-    dropped, 0.950 with digits kept, 0.958 with stop words kept too."""
+    Unlike the model's vocabulary, words here keep their digits: "486dx" or "1993" in a title is what
+    finds that document."""
     hashes: dict[int, int] = {}
-    for run, count in runs.items():
-        if len(run) > 1:
-            key = zlib.crc32(run)
-            hashes[key] = hashes.get(key, 0) + count
+    for term, count in terms.items():
+        key = zlib.crc32(term)
+        hashes[key] = hashes.get(key, 0) + count
     return hashes
 
 
-def query_hashes(runs: Iterable[bytes]) -> np.ndarray:
-    """The distinct word hashes (uint32) of a query given as its ``word_runs``, as the word index knows
-    words, in the order they first occur."""
-    return np.fromiter(dict.fromkeys(zlib.crc32(run) for run in runs if len(run) > 1), dtype=np.uint32)
+def query_hashes(terms: Iterable[bytes]) -> np.ndarray:
+    """The distinct word hashes (uint32) of a query given as its terms, as the word index knows words,
+    in the order they first occur."""
+    return np.fromiter(dict.fromkeys(map(zlib.crc32, terms)), dtype=np.uint32)
 
 
-def encode_words(text: str) -> bytes:
-    """A document's word counts as stored: n uint32 word hashes (ascending), then n uint8 counts."""
-    counts = word_hashes(Counter(word_runs(text)))
+def query_words(terms: Iterable[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct word hashes in the order they first occur, how often each occurs, float32) of a query
+    given as its terms: BM25 counts a word the query repeats that many times (a long query's repeated
+    words are its subject)."""
+    counts = Counter(map(zlib.crc32, terms))
+    return (np.fromiter(counts, dtype=np.uint32, count=len(counts)),
+            np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
+
+
+def encode_words(terms: Iterable[bytes]) -> bytes:
+    """A document's word counts as stored, from its terms: n uint32 word hashes (ascending), then n uint8
+    counts."""
+    counts = word_hashes(Counter(terms))
     hashes = sorted(counts)
     return np.array(hashes, dtype="<u4").tobytes() + bytes([min(counts[h], _MAX_COUNT) for h in hashes])
 
@@ -223,9 +229,11 @@ class WordIndex:
         df[held] = self.df_.take(positions)
         return df
 
-    def scores(self, words: np.ndarray, *, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def scores(self, words: np.ndarray, *, allowed: np.ndarray | None = None,
+               counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(rows, BM25 scores) of every document in the posting lists of ``words`` (positions), each row
-        once, in no order. ``allowed`` (a mask over rows) keeps the other rows out.
+        once, in no order. ``allowed`` (a mask over rows) keeps the other rows out; ``counts`` (float32,
+        one per word) is how often the query holds each word (once when not given).
 
         Scores add up in a per-thread array over all rows, where a zero also marks a row not seen yet
         (every posting's impact is at least 1): no sort is needed (merging ten lists of 2,000 rows by
@@ -233,6 +241,8 @@ class WordIndex:
         totals = self._scratch()
         found = []
         scales = self.idf(words) * np.float32((BM25_K1 + 1) / _IMPACT_LEVELS)
+        if counts is not None:
+            scales *= counts
         try:
             for word, scale in zip(np.asarray(words).tolist(), scales.tolist()):
                 start, stop = int(self._starts[word]), int(self._starts[word + 1])
@@ -273,8 +283,8 @@ class WordIndex:
         return totals
 
     def rarest(self, words: np.ndarray, limit: int) -> np.ndarray:
-        """The ``limit`` words of ``words`` with the highest idf (ties by position): a long query's
-        identifying words, so that its cost stays that of a short one."""
+        """Which of ``words`` (positions into it) are the ``limit`` with the highest idf (ties by position):
+        a long query's identifying words, so that its cost stays that of a short one."""
         if len(words) <= limit:
-            return words
-        return words[np.lexsort((words, self.df_.take(words)))[:limit]]
+            return np.arange(len(words))
+        return np.lexsort((words, self.df_.take(words)))[:limit]

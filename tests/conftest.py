@@ -10,8 +10,11 @@ from hashsearch import Searcher
 from hashsearch import codes as codelib
 from hashsearch import index as index_module
 from hashsearch import ranking
-from hashsearch.features import word_runs
+from hashsearch.analysis import Analyzer
 from hashsearch.sketch import SKETCH_BITS
+from hashsearch.words import query_words
+
+ANALYZER = Analyzer()  # the default text analysis, as a default build uses it
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 FAST = {"epochs": 3, "hidden": 64}  # enough training to exercise every path; quality is tested separately
@@ -30,21 +33,32 @@ def use_scan(scan: str, monkeypatch) -> None:
         monkeypatch.setattr(index_module, "BUCKET_SCAN_SHARE", 1.0)
 
 
-def word_score_array(words, query_words):
+def query_positions(words, text):
+    """(positions in ``words``, a WordIndex, of the words of ``text`` it holds; how often the text holds
+    each), as a search finds them."""
+    hashes, counts = query_words(ANALYZER.terms(text))
+    positions, held = words.locate(hashes)
+    return positions, counts[held]
+
+
+def word_score_array(words, query_words, counts=None):
     """Each row's BM25 score for the query's words (positions in ``words``, a WordIndex; its
-    ``MAX_QUERY_WORDS`` rarest), 0 for a row in none of their posting lists."""
+    ``MAX_QUERY_WORDS`` rarest; ``counts``: how often the query holds each), 0 for a row in none of
+    their posting lists."""
     lexical = np.zeros(words.n_documents, dtype=np.float32)
-    rows, scores = words.scores(words.rarest(query_words, ranking.MAX_QUERY_WORDS))
+    chosen = words.rarest(query_words, ranking.MAX_QUERY_WORDS)
+    rows, scores = words.scores(query_words[chosen], counts=None if counts is None else counts[chosen])
     lexical[rows] = scores
     return lexical
 
 
-def feedback_reference(query_code, codes, lexical, n_known):
-    """The code a query is ranked by, brute force: for at most ``SHORT_QUERY`` known words, each bit the
-    majority of the query's own and those of the ``FEEDBACK_DOCUMENTS`` rows of ``codes`` with the
-    highest word scores ``lexical`` above 0 (ties by row), a tie of votes keeping the query's bit."""
+def feedback_reference(query_code, codes, lexical, n_known, n_terms):
+    """The code a query is ranked by, brute force: for at most ``SHORT_QUERY`` vocabulary words
+    (``n_terms``) and some known ones (``n_known``), each bit the majority of the query's own and those
+    of the ``FEEDBACK_DOCUMENTS`` rows of ``codes`` with the highest word scores ``lexical`` above 0 (ties
+    by row), a tie of votes keeping the query's bit."""
     rows = np.flatnonzero(lexical > 0)
-    if n_known == 0 or n_known > ranking.SHORT_QUERY or not len(rows):
+    if n_known == 0 or n_terms > ranking.SHORT_QUERY or not len(rows):
         return query_code
     best = rows[np.lexsort((rows, -lexical[rows]))][:ranking.FEEDBACK_DOCUMENTS]
     bits = [[(byte >> (7 - i)) & 1 for byte in code for i in range(8)] for code in [query_code, *codes[best]]]
@@ -76,7 +90,7 @@ def document_reference(segment, code, sketch, k, allowed=None, max_distance=None
 def query_sketch(searcher, text):
     """The sketch a query is ranked by when it is document-sized."""
     snapshot = searcher._snapshot
-    return snapshot.sketcher.query(*snapshot.features.weighted_terms(word_runs(text)))
+    return snapshot.sketcher.query(*snapshot.features.weighted_terms(ANALYZER.terms(text)))
 
 
 def make_database(backend: str, folder: Path) -> str:

@@ -4,10 +4,12 @@ from collections import Counter
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from hashsearch import InvalidParameterError
-from hashsearch.features import WEIGHTINGS, TextFeatures, tokenize, word_runs
+from hashsearch.analysis import Analyzer
+from hashsearch.features import WEIGHTINGS, TextFeatures
+
+ANALYZER = Analyzer()
 
 TEXTS = ["The rocket launch to the moon", "Moon rocket engines and fuel", "Hockey playoffs tonight",
          "The hockey team won the playoffs", "42 1993 the and of"]
@@ -107,24 +109,26 @@ def test_terms_of_one_text_equal_its_transform_row(weighting):
     features = TextFeatures(weighting=weighting)
     features.fit_transform(TEXTS)
     row = features.transform(["The moon rocket and the hockey rocket"])
-    columns, weights = features.terms(word_runs("The moon rocket and the hockey rocket"))
+    columns, weights = features.terms(ANALYZER.terms("The moon rocket and the hockey rocket"))
     assert columns.tolist() == row.indices.tolist() and np.array_equal(weights, row.data)
-    columns, weights = features.terms(word_runs("nothing known here"))
+    columns, weights = features.terms(ANALYZER.terms("nothing known here"))
     assert len(columns) == 0 and len(weights) == 0
 
 
-def test_words_are_counted_as_tokenize_defines_them():
-    """Counting words over word runs (faster) must give what counting tokens would: runs with digits,
-    underscores or numerals never become words, and letters of any script do."""
+def test_words_are_counted_as_the_analysis_defines_them():
+    """The vocabulary holds the analysed terms of letters only (numbers, runs with digits and stop words
+    never become words; letters of any script do), and rows count those terms."""
     texts = ["abc123 abc x_y été Straße ½x 3rd o'neil", "abc été straße neil abc123 x_y 3rd",
-             "ABC Été x2 x_y 1993"]
+             "ABC Été x2 x_y 1993 the"]
     features = TextFeatures(weighting="tfidf", min_df=1)
     X = features.fit_transform(texts)
-    words = {token for text in texts for token in tokenize(text)} - ENGLISH_STOP_WORDS
+    terms = [[t.decode() for t in ANALYZER.terms(text)] for text in texts]
+    words = {t for row in terms for t in row if ANALYZER.is_vocabulary_term(t)}
     assert set(features.vocabulary_) == words
-    assert {"abc123", "x_y", "3rd", "x2"}.isdisjoint(features.vocabulary_)
-    for row, text in enumerate(texts):
-        counts = Counter(token for token in tokenize(text) if token in words)
+    assert {"ete", "strass", "abc"} <= words
+    assert {"abc123", "3rd", "x2", "the", "1993"}.isdisjoint(features.vocabulary_)
+    for row, text_terms in enumerate(terms):
+        counts = Counter(term for term in text_terms if term in words)
         expected = {features.vocabulary_.index(word): n * features.idf_[features.vocabulary_.index(word)]
                     for word, n in counts.items()}
         got = dict(zip(X[row].indices.tolist(), X[row].data.tolist()))
@@ -144,4 +148,4 @@ def test_ascii_and_unicode_texts_are_counted_alike(weighting):
         ascii_row, unicode_row = features.transform([text, text + " \N{SNOWMAN}"])
         assert ascii_row.indices.tolist() == unicode_row.indices.tolist()
         assert np.array_equal(ascii_row.data, unicode_row.data)
-    assert features.transform(["Rocket_fuel ROCKET moon2"]).nnz == 1  # rocket only: moon2 is one run
+    assert features.transform(["Rocket_fuel ROCKET moon2"]).nnz == 2  # rocket and fuel: moon2 is one token

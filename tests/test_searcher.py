@@ -1,3 +1,4 @@
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -6,10 +7,13 @@ import pytest
 from hashsearch import InvalidParameterError, QueryError, Searcher
 from hashsearch import codes as codelib
 from hashsearch import ranking
-from hashsearch.features import word_runs
+from hashsearch.analysis import Analyzer
 from hashsearch.storage import Storage
-from hashsearch.words import query_hashes
-from tests.conftest import FAST, document_reference, feedback_reference, query_sketch, word_score_array
+from hashsearch.words import query_words
+from tests.conftest import (FAST, document_reference, feedback_reference, query_positions, query_sketch,
+                            word_score_array)
+
+ANALYZER = Analyzer()  # the default text analysis, as a default build uses it
 
 QUERIES = ["rocket launch to the moon", "encryption keys and the clipper chip", "hockey playoff game",
            "car engine oil", "doctor and medicine", "gun control laws", "3d graphics rendering", "prayer and faith"]
@@ -72,13 +76,16 @@ def hybrid_brute_force(searcher, text, k):
     if ranking.is_document(searcher._snapshot.features.transform([text]).nnz):
         sketch = query_sketch(searcher, text)
         return document_reference(snapshot, searcher.encode([text])[0], sketch, k)
-    query_words = words.positions(query_hashes(word_runs(text)))
-    lexical = word_score_array(words, query_words)
+    query_words, counts = query_positions(words, text)
+    if not len(query_words):
+        return []  # the index knows none of its words: no hits
+    lexical = word_score_array(words, query_words, counts)
     if lexical.any():
         lexical /= lexical.max()
-    code = feedback_reference(searcher.encode([text])[0], index.codes, lexical, len(query_words))
+    n_terms = searcher._snapshot.features.transform([text]).nnz
+    code = feedback_reference(searcher.encode([text])[0], index.codes, lexical, len(query_words), n_terms)
     distances = codelib.hamming(code, index.codes)
-    total = lexical + np.float32(ranking.code_weight(len(query_words))) * (1 - 2 * distances / np.float32(index.bits))
+    total = lexical + np.float32(ranking.code_weight(n_terms)) * (1 - 2 * distances / np.float32(index.bits))
     best = np.lexsort((np.arange(len(total)), -total))[:k]
     return [(snapshot.ids[i], int(distances[i]), round(float(total[i]), 6)) for i in best]
 
@@ -89,14 +96,15 @@ def test_short_queries_are_ranked_by_the_code_fed_back_from_their_best_documents
     segment = searcher._snapshot.main
     changed = 0
     for text in QUERIES + [sample_docs[3]["text"]]:
-        words = query_hashes(word_runs(text))
-        held = segment.words.positions(words)
-        lexical = word_score_array(segment.words, held)
+        words, counts = query_words(ANALYZER.terms(text))
+        held, held_counts = query_positions(segment.words, text)
+        lexical = word_score_array(segment.words, held, held_counts)
         own = searcher.encode([text])[0]
         parts = searcher._snapshot.parts()
-        fed = ranking.feedback_code(parts, *ranking.word_scores(parts, words), own)
-        assert fed.tobytes() == feedback_reference(own, segment.index.codes, lexical, len(held)).tobytes()
-        if len(held) > ranking.SHORT_QUERY:
+        n_terms = searcher._snapshot.features.transform([text]).nnz
+        fed = ranking.feedback_code(parts, *ranking.word_scores(parts, words, counts), own, n_terms)
+        assert fed.tobytes() == feedback_reference(own, segment.index.codes, lexical, len(held), n_terms).tobytes()
+        if n_terms > ranking.SHORT_QUERY:
             assert fed.tobytes() == own.tobytes()
         changed += fed.tobytes() != own.tobytes()
     assert changed >= len(QUERIES) // 2
@@ -123,11 +131,19 @@ def test_default_ranking_from_probed_balls_equals_brute_force(searcher, sample_d
     monkeypatch.setattr(index, "_widest_ball", 2)
     scans = []
     monkeypatch.setattr(index, "scan", lambda *args, scan=index.scan: scans.append(1) or scan(*args))
-    queries = QUERIES + [sample_docs[3]["text"], sample_docs[200]["text"][:300], "zqxv wplk"]
+    queries = QUERIES + [sample_docs[3]["text"], sample_docs[200]["text"][:300], "zqxv wplk",
+                         f"zqxv {word_of_one_document(sample_docs)}"]
     for text in queries:
         assert [(h.id, h.distance, h.score) for h in searcher.search(text, k=k)] == hybrid_brute_force(
             searcher, text, k)
-    assert scans  # a query of unknown words needs the scan
+    assert scans or k == 1  # a query whose words one document holds needs the scan past its first hit
+
+
+def word_of_one_document(docs):
+    """A word of letters that exactly one of ``docs`` holds (as analysed)."""
+    holders = Counter(term for doc in docs for term in set(ANALYZER.terms(doc["text"])))
+    return next(word for doc in docs for word in doc["text"].split()
+                if word.isalpha() and holders[ANALYZER.terms(word)[0] if ANALYZER.terms(word) else b""] == 1)
     if k <= 10:  # most queries do not (a hundred hits of 400 documents mostly do)
         assert len(scans) < len(queries) / 2
 
@@ -135,11 +151,11 @@ def test_default_ranking_from_probed_balls_equals_brute_force(searcher, sample_d
 def test_a_document_searched_by_its_own_text_comes_first(searcher, sample_docs):
     """Always for a text longer than a short query; a text of a few words is ranked by the code fed back
     from its best documents by words, which can put a longer document on the same words first."""
-    words = searcher._snapshot.main.words
+    features = searcher._snapshot.features
     first = []
     for doc in sample_docs:
         first.append(searcher.search(doc["text"], k=1, snippets=False)[0].id == doc["id"])
-        assert first[-1] or len(words.positions(query_hashes(word_runs(doc["text"])))) <= ranking.SHORT_QUERY
+        assert first[-1] or features.transform([doc["text"]]).nnz <= ranking.SHORT_QUERY
     assert np.mean(first) >= 0.99
 
 
@@ -251,7 +267,7 @@ def test_reindex_with_other_bits_needs_retrain(new_db, sample_docs):
 def test_document_sized_queries_equal_brute_force(searcher, sample_docs, candidates, k, monkeypatch):
     monkeypatch.setattr(ranking, "DOCUMENT_CANDIDATES", candidates)
     features = searcher._snapshot.features
-    texts = [doc["text"] for doc in sample_docs[::20] if ranking.is_document(features.transform([doc["text"]]).nnz)]
+    texts = [doc["text"] for doc in sample_docs[::4] if ranking.is_document(features.transform([doc["text"]]).nnz)][:20]
     assert len(texts) >= 10
     for text in texts:
         hits = searcher.search(text, k=k)

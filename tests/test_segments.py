@@ -11,7 +11,7 @@ from hashsearch import codes as codelib
 from hashsearch.index import CodeIndex
 from hashsearch.parts import Part, nearest
 from hashsearch.segment import Segment
-from tests.conftest import FAST, SCANS, use_scan
+from tests.conftest import FAST, SCANS, query_positions, use_scan
 
 QUERIES = ["rocket launch to the moon", "encryption keys and the clipper chip", "hockey playoff game",
            "gun control laws", "prayer and faith", "zqxv"]
@@ -33,9 +33,11 @@ def saved(store):
 
 
 @pytest.fixture()
-def written(new_db, sample_docs):
+def written(new_db, sample_docs, monkeypatch):
     """An index built from most posts, then, through the same searcher: 40 more added (with fields the
-    built ones lack), 10 built ones changed, 10 built and 5 added ones removed."""
+    built ones lack), 10 built ones changed, 10 built and 5 added ones removed (kept in segments: a
+    sample-sized index would otherwise merge once 5% of it changed)."""
+    monkeypatch.setattr(snapshot, "STATISTICS_SHARE", 1.0)
     db = new_db()
     base, later = sample_docs[:-60], sample_docs[-60:]
     searcher = Searcher.build(base, db, bits=32, seed=0, **FAST)
@@ -75,7 +77,7 @@ def test_document_sized_answers_equal_the_index_read_anew(written, sample_docs, 
     use_scan(scan, monkeypatch)
     searcher, db, _ = written
     features = searcher._snapshot.features
-    texts = [doc["text"] for doc in sample_docs[::25] + sample_docs[-60::10]
+    texts = [doc["text"] for doc in sample_docs[::8] + sample_docs[-60::3]
              if ranking.is_document(features.transform([doc["text"]]).nnz)]
     assert len(texts) >= 10
     with read_anew(db) as reopened:
@@ -174,7 +176,8 @@ def test_a_write_catches_up_with_another_process_s_writes_too(new_db, sample_doc
         assert second.search(sample_docs[-2]["text"], k=1)[0].id == sample_docs[-2]["id"]
 
 
-def test_a_refresh_applies_another_process_s_changes_from_the_log(new_db, sample_docs):
+def test_a_refresh_applies_another_process_s_changes_from_the_log(new_db, sample_docs, monkeypatch):
+    monkeypatch.setattr(snapshot, "STATISTICS_SHARE", 1.0)  # 25 changes stay in segments
     db = new_db()
     Searcher.build(sample_docs[:-20], db, bits=32, seed=0, **FAST).close()
     with Searcher.open(db) as writer, Searcher.open(db) as reader:
@@ -193,9 +196,10 @@ def test_a_refresh_applies_another_process_s_changes_from_the_log(new_db, sample
         assert reader.search("changed again: rocket hockey", k=1)[0].id == sample_docs[-1]["id"]
 
 
-def test_concurrent_writers_log_every_change_for_a_reader(new_db, sample_docs):
+def test_concurrent_writers_log_every_change_for_a_reader(new_db, sample_docs, monkeypatch):
     """Two writers (each its own connections, as two processes) add and remove at once; a reader that
     catches up from the log ends with exactly the index read anew."""
+    monkeypatch.setattr(snapshot, "STATISTICS_SHARE", 1.0)  # the reader catches up in segments
     db = new_db()
     Searcher.build(sample_docs[:300], db, bits=32, seed=0, **FAST).close()
     with Searcher.open(db) as reader, Searcher.open(db) as one, Searcher.open(db) as two:
@@ -324,5 +328,26 @@ def test_a_damaged_saved_segment_is_replaced(new_db, sample_docs):
         seq, _ = saved(built._storage)
         built._storage.write_saved_segment(seq, b"PK\x03\x04 damaged")
     with Searcher.open(db) as opened:
-        assert len(opened) == 100 and opened.search("rocket", k=3)
+        assert len(opened) == 100 and opened.search("car engine", k=3)
         assert Segment.from_bytes(saved(opened._storage)[1], 32) is not None
+
+
+def test_word_scores_after_writes_equal_a_fresh_build_of_the_same_documents(new_db, sample_docs):
+    """30 long posts indexed, then 400 short notes holding "writer" added in two writes: the notes' word
+    scores are those a build over all of them gives (the index merged once 5% of it changed), so that
+    the notes rank first for "writer" whatever order the documents came in."""
+    notes = [{"id": f"note-{i}", "text": f"The writer of note {i} signs it."} for i in range(400)]
+    with Searcher.build(sample_docs[:30], new_db(), bits=32, seed=0, **FAST) as grown:
+        grown.add(notes[:200])
+        grown.add(notes[200:])
+        with Searcher.build(sample_docs[:30] + notes, new_db(), bits=32, seed=0, **FAST) as fresh:
+            for text in ["writer", "writer signs note"]:
+                words_grown, words_fresh = grown._snapshot.main.words, fresh._snapshot.main.words
+                assert grown._snapshot.recent is None and len(grown) == len(fresh) == 430
+                for index, other in ((words_grown, words_fresh), (words_fresh, words_grown)):
+                    assert index.n_documents == other.n_documents and index.mean_length_ == other.mean_length_
+                got = dict(zip(*(column.tolist() for column in words_grown.scores(query_positions(words_grown, text)[0]))))
+                want = dict(zip(*(column.tolist() for column in words_fresh.scores(query_positions(words_fresh, text)[0]))))
+                ids_grown, ids_fresh = grown._snapshot.main.ids, fresh._snapshot.main.ids
+                assert {ids_grown[r]: v for r, v in got.items()} == {ids_fresh[r]: v for r, v in want.items()}
+            assert all(hit.id.startswith("note-") for hit in grown.search("writer", k=10))

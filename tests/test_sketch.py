@@ -3,9 +3,11 @@ import zlib
 
 import numpy as np
 
-from hashsearch.features import word_runs
+from hashsearch.analysis import Analyzer
 from hashsearch.sketch import SKETCH_BITS, sketch_distances
 from hashsearch.words import encode_words
+
+ANALYZER = Analyzer()  # the default text analysis, as a default build uses it
 
 
 def splitmix64(value):
@@ -20,7 +22,7 @@ def splitmix64(value):
 def reference_sketch(features, text):
     """SimHash in plain Python: each vocabulary word's weight added with the signs of its 128 hash
     bits; (bits, how far each sum is from 0)."""
-    columns, weights = features.weighted_terms(word_runs(text))
+    columns, weights = features.weighted_terms(ANALYZER.terms(text))
     totals = [0.0] * SKETCH_BITS
     for column, weight in zip(columns.tolist(), weights.tolist()):
         seed = zlib.crc32(features.vocabulary_[column].encode("utf-8")) << 1
@@ -35,15 +37,15 @@ def test_a_sketch_is_the_simhash_of_the_weighted_vocabulary_words(searcher, samp
     features, sketcher = searcher._snapshot.features, searcher._snapshot.sketcher
     for doc in sample_docs[::40]:
         bits, margins = reference_sketch(features, doc["text"])
-        mine = np.unpackbits(sketcher.query(*features.weighted_terms(word_runs(doc["text"]))))
+        mine = np.unpackbits(sketcher.query(*features.weighted_terms(ANALYZER.terms(doc["text"]))))
         clear = margins > 1e-4  # a sum this close to 0 may round either way
         assert clear.mean() > 0.95 and mine[clear].tolist() == bits[clear].tolist()
 
 
 def test_a_stored_document_s_sketch_is_the_sketch_of_its_text(searcher, sample_docs):
     features, sketcher = searcher._snapshot.features, searcher._snapshot.sketcher
-    stored = sketcher.documents([encode_words(doc["text"]) for doc in sample_docs])
-    searched = np.array([sketcher.query(*features.weighted_terms(word_runs(doc["text"]))) for doc in sample_docs])
+    stored = sketcher.documents([encode_words(ANALYZER.terms(doc["text"])) for doc in sample_docs])
+    searched = np.array([sketcher.query(*features.weighted_terms(ANALYZER.terms(doc["text"]))) for doc in sample_docs])
     assert stored.tobytes() == searched.tobytes()
     segment = searcher._snapshot.main
     rows = [segment.row_of(doc["id"]) for doc in sample_docs]
@@ -53,7 +55,7 @@ def test_a_stored_document_s_sketch_is_the_sketch_of_its_text(searcher, sample_d
 def test_sketch_distance_tracks_shared_words(searcher, sample_docs):
     """A text near its own sketch, a trimmed copy nearer than posts of other topics."""
     features, sketcher = searcher._snapshot.features, searcher._snapshot.sketcher
-    sketch = lambda text: sketcher.query(*features.weighted_terms(word_runs(text)))  # noqa: E731
+    sketch = lambda text: sketcher.query(*features.weighted_terms(ANALYZER.terms(text)))  # noqa: E731
     doc = max(sample_docs, key=lambda d: len(d["text"]))
     others = np.array([sketch(d["text"]) for d in sample_docs if d["topic"] != doc["topic"]])
     own = sketch(doc["text"])
@@ -66,5 +68,5 @@ def test_sketch_distance_tracks_shared_words(searcher, sample_docs):
 
 def test_a_text_without_vocabulary_words_has_the_empty_sketch(searcher):
     features, sketcher = searcher._snapshot.features, searcher._snapshot.sketcher
-    assert not sketcher.query(*features.weighted_terms(word_runs("zqxv wplk"))).any()
-    assert not sketcher.documents([encode_words("zqxv wplk"), b""]).any()
+    assert not sketcher.query(*features.weighted_terms(ANALYZER.terms("zqxv wplk"))).any()
+    assert not sketcher.documents([encode_words(ANALYZER.terms("zqxv wplk")), b""]).any()

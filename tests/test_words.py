@@ -4,14 +4,17 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from hashsearch.features import BM25_B, BM25_K1, WORD_RUNS, word_runs
+from hashsearch.analysis import Analyzer
+from hashsearch.features import BM25_B, BM25_K1
 from hashsearch import words
 from hashsearch.words import WordIndex, encode_words, query_hashes, word_hashes
+
+ANALYZER = Analyzer()
 
 
 def known(index, text):
     """Positions of the text's words in the index."""
-    return index.positions(query_hashes(word_runs(text)))
+    return index.positions(query_hashes(ANALYZER.terms(text)))
 
 TEXTS = ["The rocket launch was delayed; the rocket engines failed.", "A hockey game: the 1993 playoffs begin.",
          "Rocket science and hockey", "Encryption keys, encryption chips and the Clipper chip",
@@ -19,10 +22,10 @@ TEXTS = ["The rocket launch was delayed; the rocket engines failed.", "A hockey 
 
 
 def bm25_reference(texts, query):
-    """Okapi BM25 over the texts' word runs, each distinct query word once."""
-    docs = [Counter(WORD_RUNS.findall(text.lower())) for text in texts]
+    """Okapi BM25 over the texts' terms, each distinct query term once."""
+    docs = [Counter(ANALYZER.terms(text)) for text in texts]
     mean_length = sum(sum(d.values()) for d in docs) / len(docs)
-    words = set(WORD_RUNS.findall(query.lower()))
+    words = set(ANALYZER.terms(query))
     scores = []
     for doc in docs:
         score = 0.0
@@ -39,7 +42,7 @@ def bm25_reference(texts, query):
 @pytest.mark.parametrize("query", ["rocket", "rocket hockey", "encryption chip clipper", "1993", "the and of",
                                    "unknown zqxv"])
 def test_scores_are_bm25_within_the_byte_precision_of_impacts(query):
-    index = WordIndex([encode_words(t) for t in TEXTS], np.arange(len(TEXTS)))
+    index = WordIndex([encode_words(ANALYZER.terms(t)) for t in TEXTS], np.arange(len(TEXTS)))
     rows, scores = index.scores(known(index, query))
     order = np.argsort(rows)
     rows, scores = rows[order], scores[order]
@@ -49,22 +52,22 @@ def test_scores_are_bm25_within_the_byte_precision_of_impacts(query):
 
 
 def test_rows_follow_the_given_numbering():
-    index = WordIndex([encode_words(t) for t in TEXTS], np.array([4, 3, 2, 1, 0]))
+    index = WordIndex([encode_words(ANALYZER.terms(t)) for t in TEXTS], np.array([4, 3, 2, 1, 0]))
     rows, _ = index.scores(known(index, "hockey"))
     assert sorted(rows) == [2, 3]  # texts 2 and 1
 
 
 def test_pruned_lists_keep_each_words_strongest_documents():
     texts = ["rocket " * n + "filler words here" for n in range(1, 8)]
-    index = WordIndex([encode_words(t) for t in texts], np.arange(len(texts)), postings_per_word=3)
+    index = WordIndex([encode_words(ANALYZER.terms(t)) for t in texts], np.arange(len(texts)), postings_per_word=3)
     rows, _ = index.scores(known(index, "rocket"))
     assert sorted(rows) == [4, 5, 6]  # the three with the most repetitions
     assert sorted(index.scores(known(index, "filler"))[0]) == [0, 1, 2]  # shorter documents weigh it more
 
 
 def test_encoded_words_round_trip_their_counts():
-    blob = encode_words("Rocket rocket ROCKET launch, the launch")
-    counts = word_hashes(Counter(word_runs("rocket launch rocket rocket launch the")))
+    blob = encode_words(ANALYZER.terms("Rocket rocket ROCKET launch, the launch"))
+    counts = word_hashes(Counter(ANALYZER.terms("rocket launch rocket rocket launch the")))
     assert len(blob) == 5 * len(counts)
     hashes = np.frombuffer(blob[:4 * len(counts)], dtype="<u4")
     assert [int(c) for c in blob[4 * len(counts):]] == [counts[int(h)] for h in hashes]
@@ -77,14 +80,14 @@ def test_an_empty_index_answers_nothing():
 
 
 def test_rarest_keeps_the_highest_idf_words():
-    index = WordIndex([encode_words(t) for t in TEXTS], np.arange(len(TEXTS)))
+    index = WordIndex([encode_words(ANALYZER.terms(t)) for t in TEXTS], np.arange(len(TEXTS)))
     words = known(index, "rocket hockey encryption clipper")
-    kept = index.rarest(words, 1)
+    kept = words[index.rarest(words, 1)]
     assert len(kept) == 1 and index.idf(kept)[0] == index.idf(words).max()
 
 
 def test_rows_put_first_and_filters_join_the_candidates_once():
-    index = WordIndex([encode_words(t) for t in TEXTS], np.arange(len(TEXTS)))
+    index = WordIndex([encode_words(ANALYZER.terms(t)) for t in TEXTS], np.arange(len(TEXTS)))
     rows, scores = index.scores(known(index, "rocket hockey"))
     score_of = dict(zip(rows.tolist(), scores.tolist()))
     first, first_scores = index.put_first(rows, scores, np.array([4, 2]))
@@ -101,10 +104,10 @@ def test_chunked_and_unpacked_builds_match_the_packed_one(monkeypatch):
     """Small chunks, and the lexsort path of indexes too large for packed sort keys, build the same lists."""
     texts = TEXTS + ["", "rocket hockey rocket"] * 3
     rows = np.random.default_rng(0).permutation(len(texts))
-    reference = WordIndex([encode_words(t) for t in texts], rows, postings_per_word=2)
+    reference = WordIndex([encode_words(ANALYZER.terms(t)) for t in texts], rows, postings_per_word=2)
     monkeypatch.setattr(words._Pairs, "CHUNK", 3)
     for packed_rows in (2**24, 4):
         monkeypatch.setattr(words, "_PACKED_ROWS", packed_rows)
-        index = WordIndex([encode_words(t) for t in texts], rows, postings_per_word=2)
+        index = WordIndex([encode_words(ANALYZER.terms(t)) for t in texts], rows, postings_per_word=2)
         for name in ("words_", "df_", "_starts", "_rows", "_impacts"):
             assert np.array_equal(getattr(index, name), getattr(reference, name)), name
