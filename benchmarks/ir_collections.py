@@ -67,7 +67,7 @@ class Collection:
     def scores(self, runs: list[list[tuple[str, float]]]) -> dict[str, float]:
         """Mean nDCG@10, Recall@100 and MAP@100 of one (doc id, score) list per test query."""
         totals = dict.fromkeys(METRICS, 0.0)
-        for query, hits in zip(self.query_ids, runs):
+        for query, hits in zip(self.query_ids, runs, strict=True):
             ranked = [doc for doc, _ in sorted(((d, s) for d, s in hits if d != query),
                                                key=lambda hit: (hit[1], hit[0]), reverse=True)][:DEPTH]
             for name, value in judge(ranked, self.qrels[query]).items():
@@ -103,7 +103,7 @@ def median_ms(function, texts) -> float:
 def run_hashsearch(collection: Collection, tmp: Path) -> list[tuple[str, dict]]:
     torch.set_num_threads(2)
     started = time.perf_counter()
-    searcher = Searcher.build([{"id": i, "text": t} for i, t in zip(collection.ids, collection.texts)],
+    searcher = Searcher.build([{"id": i, "text": t} for i, t in zip(collection.ids, collection.texts, strict=True)],
                               tmp / f"{collection.name}.db")
     build_seconds = time.perf_counter() - started
     torch.set_num_threads(1)
@@ -136,7 +136,7 @@ def run_bm25s(collection: Collection) -> tuple[str, dict]:
         if not tokens.vocab:
             return []
         rows, scores = retriever.retrieve(tokens, k=min(k, len(collection.ids)), show_progress=False)
-        return [(collection.ids[r], float(s)) for r, s in zip(rows[0], scores[0]) if s > 0]
+        return [(collection.ids[r], float(s)) for r, s in zip(rows[0], scores[0], strict=True) if s > 0]
 
     figures = collection.scores([search(q, DEPTH) for q in collection.queries])
     figures["query ms"] = median_ms(lambda q: search(q, 10), collection.queries)

@@ -12,12 +12,13 @@ A text becomes terms in five steps, the same for documents and queries:
    Hiragana, Katakana, Hangul, Thai) each character and each pair of neighbouring characters is a
    term, so that "北京" finds "北京大学" and a one-character query still matches (Lucene's CJK bigrams
    with unigrams);
-4. words of letters stemmed with the language's Snowball stemmer (PyStemmer): "dogs" meets "dog".
+4. the language's stop words dropped (English: Lucene's 33, the list bm25s uses too);
+5. words of letters stemmed with the language's Snowball stemmer (PyStemmer): "dogs" meets "dog".
 
-Stop words stay in the terms: idf makes "the" count next to nothing in a score, and a title such as
-"The Who" or "To be or not to be" is made of them. The model's vocabulary, which should hold words
-that say what a text is about, leaves out the language's stop words (``is_vocabulary_term``; English:
-Snowball's list). ``language=None`` keeps every token as it is (no stemming, no stop words). The analysis is saved with
+The model's vocabulary, which should hold words that say what a text is about, also leaves out a
+longer list (``is_vocabulary_term``; English: Snowball's). ``language=None`` keeps every token as it is
+(no stop words, no stemming). benchmarks/RESULTS.md (ir-collections, user-queries) measures these
+choices: keeping the 33 in the word index cost BM25 on long queries more than it gave titles. The analysis is saved with
 the index (``to_dict``, with ``ANALYSIS_VERSION``) so that documents and queries are always analysed
 alike; an index built before it existed keeps the analysis it was built with (``LegacyAnalyzer``).
 """
@@ -37,9 +38,13 @@ ANALYSIS_VERSION = 1
 DEFAULT_LANGUAGE = "english"
 LANGUAGES = tuple(name for name in Stemmer.algorithms() if name != "porter")
 
+# Lucene's English stop words (EnglishAnalyzer's default set), dropped from every text's terms.
+_LUCENE_ENGLISH = ("a an and are as at be but by for if in into is it no not of on or such that the their then "
+                   "there these they this to was will with")
+SEARCH_STOP_WORDS: dict[str, frozenset[str]] = {"english": frozenset(_LUCENE_ENGLISH.split())}
 # Words that say nothing of a text's subject, left out of the model's vocabulary: Snowball's English
 # stop-word list (with the pieces its contractions split into), and a few modal and filler words.
-STOP_WORDS: dict[str, frozenset[str]] = {"english": frozenset("""
+_SNOWBALL_ENGLISH = """
     i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she her hers
     herself it its itself they them their theirs themselves what which who whom this that these those am is
     are was were be been being have has had having do does did doing would should could ought a an the and
@@ -47,7 +52,8 @@ STOP_WORDS: dict[str, frozenset[str]] = {"english": frozenset("""
     above below to from up down in out on off over under again further then once here there when where why how
     all any both each few more most other some such no nor not only own same so than too very cannot
     isn aren wasn weren hasn haven hadn doesn don didn won wouldn shan shouldn couldn mustn ll ve re
-    also may might must shall will can us much many even etc""".split())}
+    also may might must shall will can us much many even etc"""
+VOCABULARY_STOP_WORDS: dict[str, frozenset[str]] = {"english": frozenset(_SNOWBALL_ENGLISH.split())}
 
 # Scripts written without spaces between words: Thai, Hiragana, Katakana, CJK ideographs, Hangul.
 _UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002ffff"
@@ -66,7 +72,6 @@ _SPLIT_JOINED = re.compile(r"[.\-]")
 _COMBINING = re.compile("(?<=[\u0000-\u03ff])[\u0300-\u036f]+")  # the accents of Latin and Greek letters
 _SPELLED_OUT = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "þ": "th", "ð": "d",
                               "ı": "i"})
-_ASCII_LETTERS = frozenset(string.ascii_lowercase)
 
 
 def normalize(text: str) -> str:
@@ -123,7 +128,8 @@ class Analyzer:
                                         f"Got {language!r} instead.")
         self.language = language
         self._stemmer = Stemmer.Stemmer(language) if language else None
-        stop_words = STOP_WORDS.get(language, frozenset()) if language else frozenset()
+        self._stop = SEARCH_STOP_WORDS.get(language, frozenset()) if language else frozenset()
+        stop_words = VOCABULARY_STOP_WORDS.get(language, frozenset()) if language else frozenset()
         self._stop_terms = frozenset(stop_words) | {self._stem(word).decode("utf-8") for word in stop_words}
         self._terms_of = _TermCache(self._analyse)
         self._ascii_terms_of = _TermCache(lambda chunk: self._terms_of[chunk.decode("ascii")])
@@ -142,8 +148,10 @@ class Analyzer:
         return b" ".join(map(self._terms_of.__getitem__, _CHUNK.findall(normalize(text)))).split()
 
     def _analyse(self, chunk: str) -> bytes:
-        """The terms of one normalised chunk, joined by spaces: its tokens, stemmed, as UTF-8."""
-        return b" ".join(self._stem(part) for token in _TOKEN.findall(chunk) for part in _split(token))
+        """The terms of one normalised chunk, joined by spaces: its tokens less stop words, stemmed, as
+        UTF-8."""
+        return b" ".join(self._stem(part) for token in _TOKEN.findall(chunk) for part in _split(token)
+                         if part not in self._stop)
 
     def _stem(self, token: str) -> bytes:
         if self._stemmer is not None and token.isalpha():

@@ -39,11 +39,18 @@ def sparse_batch(X: sp.csr_matrix, rows: np.ndarray, device: torch.device) -> tu
 
 
 def _scaled_rows(X: sp.csr_matrix, norm: int) -> sp.csr_matrix:
-    """``X``'s rows scaled to unit L1 (``norm`` 1) or L2 (2) length; all-zero rows stay zero."""
-    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-    lengths = np.bincount(rows, weights=np.abs(X.data, dtype=np.float64) ** norm, minlength=X.shape[0]) ** (1 / norm)
+    """``X``'s float32 rows scaled to unit L1 (``norm`` 1) or L2 (2) length; all-zero rows stay zero. The
+    same arithmetic as scikit-learn's ``normalize`` (squares in float32, sums and division in float64),
+    so that codes trained before it was replaced stay the same bit for bit."""
+    sizes = np.diff(X.indptr)
+    terms = np.abs(X.data) if norm == 1 else X.data * X.data
+    lengths = np.zeros(X.shape[0])
+    nonempty = sizes > 0
+    lengths[nonempty] = np.add.reduceat(terms.astype(np.float64), X.indptr[:-1][nonempty])
+    lengths = lengths if norm == 1 else np.sqrt(lengths)
     lengths[lengths == 0] = 1
-    return sp.csr_matrix(((X.data / lengths[rows]).astype(np.float32), X.indices, X.indptr), shape=X.shape)
+    return sp.csr_matrix(((X.data / np.repeat(lengths, sizes)).astype(np.float32), X.indices, X.indptr),
+                         shape=X.shape)
 
 
 def default_epochs(n_documents: int, batch_size: int) -> int:

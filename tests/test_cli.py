@@ -4,6 +4,7 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 
+from hashsearch import Searcher
 from hashsearch.cli import main
 
 
@@ -32,6 +33,9 @@ def test_index_then_query_prints_hits(run, sample_dir):
     assert [h["distance"] for h in hits] == sorted(h["distance"] for h in hits) and hits[0]["score"] is None
     result = run("query", "rocket", "--mode", "cosine")
     assert result.exit_code == 2 and "'cosine' is not one of 'hybrid', 'hamming'" in result.output
+    for mode in ("hybrid", "hamming"):  # words no document holds: no hits, not the nearest of no code
+        assert run("query", "zzqxw blorf", "--mode", mode).output == "No hits.\n"
+        assert json.loads(run("query", "zzqxw blorf", "--mode", mode, "--json").output) == []
 
 
 def test_db_option_and_environment_variable(run, sample_dir, tmp_path, monkeypatch):
@@ -83,6 +87,14 @@ def test_bad_input_gets_one_line_error(run, tmp_path, args, message):
     assert result.exit_code == 1
     assert result.output == message
     assert not (tmp_path / "hashsearch.db").exists()
+
+
+def test_language_option_sets_the_analysis(run, sample_dir):
+    assert run("index", str(sample_dir / "rec.autos"), "--epochs", "1", "--language", "none").exit_code == 0
+    with Searcher.open("hashsearch.db") as searcher:
+        assert searcher._snapshot.features.analyzer_.language is None
+    result = run("index", str(sample_dir / "rec.autos"), "--db", "other.db", "--language", "klingon")
+    assert result.exit_code == 1 and result.output.startswith("Error: language must be one of arabic")
 
 
 def test_empty_query_error(run, sample_dir):

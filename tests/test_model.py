@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import scipy.sparse as sp
 import pytest
 import torch
 
@@ -167,3 +168,17 @@ def test_the_kl_pull_is_the_same_in_total_for_codes_of_32_bits_and_more():
     _, penalty_16 = binarize(logits[:, :16], "variational", generator)
     assert torch.isclose(penalty_128, penalty_32) and torch.isclose(penalty_16, penalty_32 / 2)
     assert float(binarize(logits, "bernoulli", generator)[1]) == 0.0
+
+
+def test_rows_are_scaled_to_unit_length_as_a_dense_reference_scales_them():
+    from hashsearch.training import _scaled_rows
+
+    values = sp.random(40, 30, density=0.2, dtype=np.float32, random_state=1).toarray()
+    values[3] = 0  # an all-zero row stays zero
+    X = sp.csr_matrix(values)
+    dense = values.astype(np.float64)
+    for norm, lengths in ((1, np.abs(dense).sum(axis=1)), (2, np.sqrt((dense ** 2).sum(axis=1)))):
+        expected = dense / np.where(lengths == 0, 1, lengths)[:, None]
+        scaled = _scaled_rows(X, norm)
+        assert scaled.dtype == np.float32 and np.allclose(scaled.toarray(), expected, atol=1e-7)
+        assert not scaled[3].nnz
