@@ -62,7 +62,9 @@ def test_cli_index_and_query_with_a_database_url(new_db, sample_dir, monkeypatch
     monkeypatch.setenv("HASHSEARCH_DB", db)
     hits = json.loads(runner.invoke(main, ["query", "orbit", "--json", "-k", "3"]).output)
     assert len(hits) == 3
-    assert np.all(np.diff([h["distance"] for h in hits]) >= 0)
+    assert np.all(np.diff([h["score"] for h in hits]) <= 0)  # the default ranks by score
+    hits = json.loads(runner.invoke(main, ["query", "orbit", "--json", "-k", "3", "--mode", "hamming"]).output)
+    assert len(hits) == 3 and np.all(np.diff([h["distance"] for h in hits]) >= 0)
 
 
 WRITER_BATCH = """
