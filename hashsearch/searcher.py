@@ -101,8 +101,9 @@ class Searcher:
             stages.lap("encoding")
             with storage.transaction() as conn:
                 storage.delete_all_documents(conn)
-                storage.insert_documents(conn, progress(stored_rows(documents, codes, features.analyzer_), desc="storing", quiet=quiet,
-                                                        total=len(documents), unit="doc"))
+                rows = stored_rows(documents, codes, features.analyzer_)
+                storage.insert_documents(conn, progress(rows, desc="storing", quiet=quiet, total=len(documents),
+                                                        unit="doc"))
                 config_json, weights = hasher.to_bytes()
                 storage.write_artifact(conn, "vocabulary", features.to_json().encode("utf-8"))
                 storage.write_artifact(conn, "model_config", config_json.encode("utf-8"))
@@ -273,7 +274,8 @@ class Searcher:
         snapshot = self._snapshot
         radius, page, parts = self._check_search_args(snapshot, k, radius, mode, where, offset, max_distance)
         codes = snapshot.hasher.encode(snapshot.features.transform(list(texts)))
-        ranked = [self._rank(parts, self._query(snapshot, snapshot.features.analyzer_.terms(text), code, mode), radius, page)
+        analyzer = snapshot.features.analyzer_
+        ranked = [self._rank(parts, self._query(snapshot, analyzer.terms(text), code, mode), radius, page)
                   for text, code in zip(texts, codes)]
         return self._hits_many(ranked, snippets)
 
@@ -304,9 +306,10 @@ class Searcher:
     @staticmethod
     def _query(snapshot: Snapshot, runs: Sequence[bytes], code: np.ndarray, mode: str,
                terms: tuple[np.ndarray, np.ndarray] | None = None) -> Query:
-        """What a query of these terms (``Analyzer.terms``) and code is ranked by: the code alone (Hamming mode), with
-        its sketch (a document-sized query), or with its word hashes. ``terms``: its ``weighted_terms``,
-        when at hand. A query none of whose words the index holds is ranked by nothing (no hits)."""
+        """What a query of these terms (``Analyzer.terms``) and code is ranked by: the code alone (Hamming
+        mode), with its sketch (a document-sized query), or with its word hashes. ``terms``: its
+        ``weighted_terms``, when at hand. A query none of whose words the index holds is ranked by nothing
+        (no hits)."""
         columns, weights = snapshot.features.weighted_terms(runs) if terms is None else terms
         hashes, counts = query_words(runs)
         known = len(columns) > 0 or snapshot.holds_any(hashes)
@@ -395,8 +398,9 @@ class Searcher:
             with self._storage.transaction() as conn:
                 self._storage.lock_writes(conn)
                 self._storage.delete_documents(conn, touched)
-                self._storage.insert_documents(conn, progress(stored_rows(changed, codes, snapshot.features.analyzer_), desc="storing", quiet=quiet,
-                                                              total=len(changed), unit="doc"))
+                rows = stored_rows(changed, codes, snapshot.features.analyzer_)
+                self._storage.insert_documents(conn, progress(rows, desc="storing", quiet=quiet, total=len(changed),
+                                                              unit="doc"))
                 self._storage.log_changes(conn, touched)
                 self._storage.write_meta(conn, {})
             self._catch_up()

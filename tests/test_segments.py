@@ -346,8 +346,8 @@ def test_word_scores_after_writes_equal_a_fresh_build_of_the_same_documents(new_
                 assert grown._snapshot.recent is None and len(grown) == len(fresh) == 430
                 for index, other in ((words_grown, words_fresh), (words_fresh, words_grown)):
                     assert index.n_documents == other.n_documents and index.mean_length_ == other.mean_length_
-                got = dict(zip(*(column.tolist() for column in words_grown.scores(query_positions(words_grown, text)[0]))))
-                want = dict(zip(*(column.tolist() for column in words_fresh.scores(query_positions(words_fresh, text)[0]))))
-                ids_grown, ids_fresh = grown._snapshot.main.ids, fresh._snapshot.main.ids
-                assert {ids_grown[r]: v for r, v in got.items()} == {ids_fresh[r]: v for r, v in want.items()}
+                got, want = ({segment.ids[row]: score for row, score in zip(*words.scores(
+                    query_positions(words, text)[0]), strict=True)} for segment, words in (
+                    (grown._snapshot.main, words_grown), (fresh._snapshot.main, words_fresh)))
+                assert got == want
             assert all(hit.id.startswith("note-") for hit in grown.search("writer", k=10))
