@@ -83,11 +83,6 @@ def normalize(text: str) -> str:
         _SPELLED_OUT)
 
 
-def tokens(text: str) -> list[str]:
-    """The normalised text's tokens (steps 1 to 3), in order, before stop words and stemming."""
-    return [part for token in _TOKEN.findall(normalize(text)) for part in _split(token)]
-
-
 def _split(token: str) -> list[str]:
     """One match of ``_TOKEN`` as tokens: a joined run without a digit in its parts, a run holding
     characters of scripts without spaces as ``_unspaced`` cuts it, anything else whole."""

@@ -310,11 +310,11 @@ class Searcher:
         mode), with its sketch (a document-sized query), or with its word hashes. ``terms``: its
         ``weighted_terms``, when at hand. A query none of whose words the index holds is ranked by nothing
         (no hits)."""
-        columns, weights = snapshot.features.weighted_terms(runs) if terms is None else terms
         hashes, counts = query_words(runs)
-        known = len(columns) > 0 or snapshot.holds_any(hashes)
+        known = snapshot.holds_any(hashes)
         if mode == "hamming":
             return Query(code, known=known)
+        columns, weights = snapshot.features.weighted_terms(runs) if terms is None else terms
         if ranking.is_document(len(columns)):
             return Query(code, sketch=snapshot.sketcher.query(columns, weights))
         return Query(code, words=hashes, known=known, counts=counts, terms=len(columns))

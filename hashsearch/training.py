@@ -23,8 +23,8 @@ MIN_EPOCHS, MAX_EPOCHS = 5, 60
 _SIMILARITY_CELLS = 20_000_000  # float32 cells of one dense similarity chunk (80 MB)
 MASKED_INPUT_SHARE = 0.2  # share of input words hidden from the denoising variant
 # The KL term sums over bits, so its pull grows with the code length; past 32 bits its weight shrinks in
-# proportion, keeping the total pull that measured best at 32 bits (unscaled, 128-bit codes on 20NG fell
-# to P@100 0.409; RESULTS.md).
+# proportion, keeping the total pull that measured best at 32 bits (unscaled, long codes lost precision:
+# benchmarks/RESULTS.md, quality).
 KL_WEIGHT, KL_FULL_WEIGHT_UP_TO_BITS = 0.05, 32
 NOISE_SCALE = 1.0
 CONTRASTIVE_TEMPERATURE = 0.3
