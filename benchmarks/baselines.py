@@ -5,7 +5,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.decomposition import PCA
 
-from hashsearch import codes as codelib
+from hashsearch.index import codes as codelib
 
 
 class LSH:
@@ -14,7 +14,7 @@ class LSH:
     def __init__(self, *, bits: int, seed: int = 0) -> None:
         self.bits, self.seed = bits, seed
 
-    def fit(self, X: sp.spmatrix) -> "LSH":
+    def fit(self, X: sp.spmatrix) -> LSH:
         self.planes_ = np.random.default_rng(self.seed).standard_normal((X.shape[1], self.bits)).astype(np.float32)
         return self
 
@@ -29,7 +29,7 @@ class ITQ:
     def __init__(self, *, bits: int, seed: int = 0, iterations: int = 50) -> None:
         self.bits, self.seed, self.iterations = bits, seed, iterations
 
-    def fit(self, X: sp.spmatrix) -> "ITQ":
+    def fit(self, X: sp.spmatrix) -> ITQ:
         self.pca_ = PCA(n_components=self.bits, svd_solver="arpack", random_state=self.seed).fit(X)
         V = self.pca_.transform(X)
         rng = np.random.default_rng(self.seed)

@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from hashsearch import codes as codelib
+from hashsearch.index import codes as codelib
 
 _QUERY_CHUNK = 256
 
@@ -38,7 +38,7 @@ def precision_at_k_codes(query_codes, database_codes, Y_query, Y_database, k: in
         stop = start + _QUERY_CHUNK
         distances = hamming_matrix(query_codes[start:stop], database_codes)
         relevant = (Y_query[start:stop].astype(np.float32) @ Y_database.T.astype(np.float32)) > 0
-        values += [expected_precision(d, r, k) for d, r in zip(distances, relevant)]
+        values += [expected_precision(d, r, k) for d, r in zip(distances, relevant, strict=False)]
     return float(np.mean(values))
 
 
@@ -49,7 +49,7 @@ def precision_at_k_cosine(X_query, X_database, Y_query, Y_database, k: int = 100
         stop = start + _QUERY_CHUNK
         similarity = (X_query[start:stop] @ X_database.T).toarray()
         relevant = (Y_query[start:stop].astype(np.float32) @ Y_database.T.astype(np.float32)) > 0
-        values += [expected_precision(-s, r, k) for s, r in zip(similarity, relevant)]
+        values += [expected_precision(-s, r, k) for s, r in zip(similarity, relevant, strict=False)]
     return float(np.mean(values))
 
 

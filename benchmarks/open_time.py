@@ -21,9 +21,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.datasets import DEFAULT_DIR, load_text  # noqa: E402
 from hashsearch import Searcher  # noqa: E402
-from hashsearch.schema import StoredDocument  # noqa: E402
-from hashsearch.storage import Storage  # noqa: E402
-from hashsearch.words import encode_words  # noqa: E402
+from hashsearch.index.words import encode_words  # noqa: E402
+from hashsearch.store.schema import StoredDocument  # noqa: E402
+from hashsearch.store.storage import Storage  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 

@@ -29,10 +29,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.baselines import ITQ, LSH  # noqa: E402
 from benchmarks.datasets import DEFAULT_DIR, Matrices, load_matrices, load_text  # noqa: E402
-from benchmarks.metrics import (precision_at_k_codes, precision_at_k_cosine,  # noqa: E402
-                                precision_of_ranked_ids)
-from hashsearch import SemanticHasher, Searcher  # noqa: E402
-from hashsearch.features import WEIGHTINGS, TextFeatures  # noqa: E402
+from benchmarks.metrics import (  # noqa: E402
+    precision_at_k_codes,
+    precision_at_k_cosine,
+    precision_of_ranked_ids,
+)
+from hashsearch import Searcher, SemanticHasher  # noqa: E402
+from hashsearch.text.features import WEIGHTINGS, TextFeatures  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -93,7 +96,7 @@ def run_text(corpus: str, bits_list: list[int], options: dict, data_dir: Path,
     for bits in bits_list:
         with tempfile.TemporaryDirectory() as tmp:
             started = time.perf_counter()
-            docs = [{"id": i, "text": t} for i, t in zip(train.ids, train.texts)]
+            docs = [{"id": i, "text": t} for i, t in zip(train.ids, train.texts, strict=False)]
             with Searcher.build(docs, Path(tmp) / "bench.db", bits=bits, seed=0, **options) as searcher:
                 build_seconds = time.perf_counter() - started
                 texts = [test.texts[q] for q in queries]

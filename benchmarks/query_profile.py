@@ -20,10 +20,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.datasets import DEFAULT_DIR, load_text, title  # noqa: E402
 from hashsearch import Searcher  # noqa: E402
-from hashsearch import codes as codelib  # noqa: E402
-from hashsearch import ranking  # noqa: E402
-from hashsearch.parts import Page  # noqa: E402
-from hashsearch.features import unit_length  # noqa: E402
+from hashsearch.index import codes as codelib  # noqa: E402
+from hashsearch.index import ranking  # noqa: E402
+from hashsearch.index.parts import Page  # noqa: E402
+from hashsearch.text.features import unit_length  # noqa: E402
 
 STEPS = ("features", "encoder", "ranking", "snippets", "whole search")
 
@@ -50,7 +50,7 @@ def step_times(searcher: Searcher, queries: list[str]) -> dict[str, np.ndarray]:
             searcher._storage.read_snippets(ids.tolist())
             clock.append(time.perf_counter())
             if not warm:
-                for step, before, after in zip(STEPS, clock, clock[1:]):
+                for step, before, after in zip(STEPS, clock, clock[1:], strict=False):
                     ms[step].append((after - before) * 1000)
     for query in queries:
         started = time.perf_counter()

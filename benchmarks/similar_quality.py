@@ -49,8 +49,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for corpus in corpora:
             train, _ = load_text(corpus, args.data_dir)
-            docs = [{"id": i, "text": t} for i, t in zip(train.ids, train.texts) if t.strip()]
-            labels = dict(zip(train.ids, train.labels))
+            docs = [{"id": i, "text": t} for i, t in zip(train.ids, train.texts, strict=False) if t.strip()]
+            labels = dict(zip(train.ids, train.labels, strict=False))
             picks = random.Random(0).sample([d["id"] for d in docs], args.documents)
             with Searcher.build(docs, Path(tmp) / f"{corpus}.db", bits=64, seed=0) as searcher:
                 for name, mode in VARIANTS:

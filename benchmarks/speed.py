@@ -44,8 +44,8 @@ from benchmarks.datasets import DEFAULT_DIR, load_text, title  # noqa: E402
 from benchmarks.quality import write_section  # noqa: E402
 from benchmarks.query_profile import STEPS, step_times  # noqa: E402
 from hashsearch import Searcher  # noqa: E402
-from hashsearch import codes as codelib  # noqa: E402
-from hashsearch.index import CodeIndex  # noqa: E402
+from hashsearch.index import codes as codelib  # noqa: E402
+from hashsearch.index.code_index import CodeIndex  # noqa: E402
 
 K = 10
 BITS = 64

@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--bits", type=int, default=64)
     args = parser.parse_args()
     train, test = load_text("20ng", args.data_dir)
-    base = [{"id": i, "text": t} for i, t in zip(train.ids, train.texts)]
+    base = [{"id": i, "text": t} for i, t in zip(train.ids, train.texts, strict=False)]
     pick = np.random.default_rng(0).choice(len(test.ids), args.add, replace=False)
     extra = [{"id": test.ids[i], "text": test.texts[i]} for i in pick]
     with tempfile.TemporaryDirectory() as tmp:

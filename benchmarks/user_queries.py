@@ -34,7 +34,8 @@ from benchmarks.metrics import median_ms  # noqa: E402
 from benchmarks.minilm import cached_embedder, minilm  # noqa: E402
 from benchmarks.quality import write_section  # noqa: E402
 from benchmarks.speed import cpu_model  # noqa: E402
-from hashsearch import Searcher, ranking  # noqa: E402
+from hashsearch import Searcher  # noqa: E402
+from hashsearch.index import ranking  # noqa: E402
 
 KNOWN_ITEMS = 500
 
@@ -60,24 +61,26 @@ class Workload:
         Y, Yq = self.train.labels.astype(np.float32), self.test.labels.astype(np.float32)
 
         def precision(rows_per_query, query_rows, k):
-            return float(np.mean([(Y[rows[:k]] @ Yq[q] > 0).sum() / k for rows, q in zip(rows_per_query, query_rows)]))
+            pairs = zip(rows_per_query, query_rows, strict=True)
+            return float(np.mean([(Y[rows[:k]] @ Yq[q] > 0).sum() / k for rows, q in pairs]))
 
         short = ranked(self.short, 100)
         by_title = ranked(self.known_titles, 10)
-        ranks = [list(rows).index(d) + 1 if d in rows else None for rows, d in zip(by_title, self.known)]
+        ranks = [list(rows).index(d) + 1 if d in rows else None for rows, d in zip(by_title, self.known, strict=False)]
         own = ranked(self.known_texts, 1)
         return {"short p@10": precision(short, self.short_rows, 10),
                 "short p@100": precision(short, self.short_rows, 100),
                 "long p@100": precision(ranked(self.long, 100), range(len(self.long)), 100),
                 "title success@10": float(np.mean([r is not None for r in ranks])),
                 "title MRR": float(np.mean([1 / r if r else 0.0 for r in ranks])),
-                "own text success@1": float(np.mean([len(rows) and rows[0] == d for rows, d in zip(own, self.known)]))}
+                "own text success@1": float(np.mean([len(rows) and rows[0] == d
+                                                      for rows, d in zip(own, self.known, strict=True)]))}
 
 
 def run_hashsearch(work: Workload, bits: int, tmp: Path) -> list[tuple[str, dict]]:
     row_of = {doc_id: row for row, doc_id in enumerate(work.train.ids)}
     torch.set_num_threads(2)
-    searcher = Searcher.build([{"id": i, "text": t} for i, t in zip(work.train.ids, work.train.texts)],
+    searcher = Searcher.build([{"id": i, "text": t} for i, t in zip(work.train.ids, work.train.texts, strict=False)],
                               tmp / f"user-queries-{bits}.db", bits=bits, seed=0)
     torch.set_num_threads(1)
     rows = []

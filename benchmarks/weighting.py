@@ -26,7 +26,7 @@ from benchmarks.datasets import DEFAULT_DIR, load_text  # noqa: E402
 from benchmarks.metrics import precision_at_k_codes, precision_at_k_cosine  # noqa: E402
 from benchmarks.quality import write_section  # noqa: E402
 from hashsearch import SemanticHasher  # noqa: E402
-from hashsearch.features import WEIGHTINGS, TextFeatures  # noqa: E402
+from hashsearch.text.features import WEIGHTINGS, TextFeatures  # noqa: E402
 
 
 def main() -> None:

@@ -2,14 +2,37 @@
 
 A small autoencoder learns a short binary code per document from your own corpus; similar documents
 get codes a few bits apart, and a search looks up the query's code and its near neighbours.
-"""
-from .corpus import Document
-from .errors import (CorpusError, DocumentNotFoundError, HashsearchError, IndexFormatError, IndexNotFoundError,
-                     InvalidParameterError, QueryError)
-from .model import SemanticHasher
-from .searcher import ChangeReport, Hit, Searcher
 
-__version__ = "0.1.0"
+The package in layers, each importing only those below it (``tests/test_layers.py`` checks it):
+
+    cli, server       the command line and the HTTP API with its page, over the Python API
+    api/              Searcher: building, opening, writing and searching an index (snapshots)
+    store/            the database: schema, reads and writes of an index's rows
+    model/            the autoencoder, its training, and the hasher that turns documents into codes
+    index/            in-memory search structures: codes, code index, word index, sketches, filters,
+                      segments, and the ranking that combines them
+    text/             reading sources, analysing text into terms, the vocabulary and its weights
+    errors, progress  the exceptions every layer raises, and progress bars
+"""
+from importlib.metadata import PackageNotFoundError, version
+
+from hashsearch.api.searcher import ChangeReport, Hit, Searcher
+from hashsearch.errors import (
+    CorpusError,
+    DocumentNotFoundError,
+    HashsearchError,
+    IndexFormatError,
+    IndexNotFoundError,
+    InvalidParameterError,
+    QueryError,
+)
+from hashsearch.model.hasher import SemanticHasher
+from hashsearch.text.corpus import Document
+
+try:  # one version, pyproject.toml's, read from the installed package's metadata
+    __version__ = version("hashsearch")
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 __all__ = ["ChangeReport", "CorpusError", "Document", "DocumentNotFoundError", "HashsearchError", "Hit",
            "IndexFormatError", "IndexNotFoundError", "InvalidParameterError", "QueryError", "Searcher",
            "SemanticHasher", "__version__"]

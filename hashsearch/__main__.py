@@ -1,4 +1,4 @@
 """``python -m hashsearch`` runs the command line."""
-from .cli import main
+from hashsearch.cli import main
 
 main()

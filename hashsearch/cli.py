@@ -10,10 +10,10 @@ from typing import Any
 
 import click
 
-from . import __version__
-from .errors import HashsearchError
-from .ranking import MODES
-from .searcher import ChangeReport, Hit, Searcher
+from hashsearch import __version__
+from hashsearch.api.searcher import Hit, Searcher
+from hashsearch.errors import HashsearchError
+from hashsearch.index.ranking import MODES
 
 db_option = click.option("--db", envvar="HASHSEARCH_DB", default="hashsearch.db", show_default=True,
                          help="Index database: a SQLite file path or a postgresql:// URL (env: HASHSEARCH_DB).")
@@ -65,9 +65,8 @@ def index(source: str, db: str, retrain: bool, quiet: bool, **options: Any) -> N
     chosen = {name: value for name, value in options.items() if value is not None}
     if chosen.get("language") == "none":
         chosen["language"] = None
-    with user_errors():
-        with Searcher.index(source, db, retrain=retrain, quiet=quiet, **chosen) as searcher:
-            _echo_change(searcher, db)
+    with user_errors(), Searcher.index(source, db, retrain=retrain, quiet=quiet, **chosen) as searcher:
+        _echo_change(searcher, db)
 
 
 @main.command()
@@ -238,7 +237,7 @@ def serve(db: str, host: str, port: int, token: str | None, refresh_seconds: flo
     try:
         import uvicorn
 
-        from .server import create_app
+        from hashsearch.server import create_app
     except ModuleNotFoundError as exc:
         raise click.ClickException(f"the server needs {exc.name!r}: pip install 'hashsearch[server]'.") from None
     import torch
@@ -262,11 +261,13 @@ def serve(db: str, host: str, port: int, token: str | None, refresh_seconds: flo
 
 def _format_hit(rank: int, hit: Hit, width: int) -> str:
     score = "" if hit.score is None else f"score={hit.score:.3f}  "
-    return f"{rank:>3}  d={hit.distance:<3} {score}{hit.id:<{width}}  {click.style(hit.snippet[:100], dim=True)}"
+    snippet = click.style((hit.snippet or "")[:100], dim=True)
+    return f"{rank:>3}  d={hit.distance:<3} {score}{hit.id:<{width}}  {snippet}"
 
 
 def _echo_change(searcher: Searcher, db: str) -> None:
-    report: ChangeReport = searcher.last_change
+    report = searcher.last_change
+    assert report is not None  # every write sets it
     parts = [f"{report.added} added", f"{report.updated} updated", f"{report.removed} removed",
              f"{report.unchanged} unchanged"]
     click.echo(f"{db}: {', '.join(parts)}; {len(searcher)} documents, {searcher.bits}-bit codes "

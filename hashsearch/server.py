@@ -1,38 +1,41 @@
 """``hashsearch serve``: the Python API over HTTP (FastAPI), and a search page that ships in the package.
 
 A thin layer: every route calls the one ``Searcher`` the server opened, and its errors come back as
-``{"error": message}`` with a 4xx status. Reads run on the event loop: a search is a fraction of a
-millisecond of CPU under Python's global lock, so a thread hop would only add to it; ``GET /search``,
-sent on every keystroke, is answered in front of the framework's routing (``_QuickSearch``). Writes
-run in FastAPI's thread pool, so searches go on meanwhile from the previous snapshot; they go through the
-Searcher's lock and need ``Authorization: Bearer TOKEN``; without a configured token the server is
+``{"error": message}`` with a 4xx status. Every route that reads the database is a ``def`` route, run in
+FastAPI's thread pool: a search reads its snippets, and on PostgreSQL that is a network round trip that
+must not stall the event loop. ``GET /search``, sent on every keystroke, is answered in front of the
+framework's routing (``_QuickSearch``), in the same thread pool. Writes run there too, so searches go on
+meanwhile from the previous snapshot; they go through the Searcher's lock and need
+``Authorization: Bearer TOKEN`` (compared in constant time); without a configured token the server is
 read-only. A background thread checks every ``refresh_seconds`` whether another process committed a
 write (one small read) and catches up if so (``Searcher.refresh_if_changed``). ``hashsearch serve``
 writes one access-log line per request from here (``_AccessLog``) instead of uvicorn's.
 """
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qsl
 
+import anyio.to_thread
 import orjson
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import DocumentNotFoundError, HashsearchError
-from .ranking import MODES
-from .searcher import ChangeReport, Searcher
+from hashsearch.api.searcher import ChangeReport, Searcher
+from hashsearch.errors import DocumentNotFoundError, HashsearchError
+from hashsearch.index.ranking import MODES
 
 logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 16 * 2**20  # a POST body larger than this is refused with 413
@@ -112,7 +115,8 @@ def create_app(searcher: Searcher, *, token: str | None = None, refresh_seconds:
         if token is None:
             raise ApiError(403, "this server is read-only: start it with --token (or HASHSEARCH_TOKEN) "
                                 "to allow writes.")
-        if authorization != f"Bearer {token}":
+        expected = f"Bearer {token}".encode()
+        if not hmac.compare_digest((authorization or "").encode(), expected):  # constant time: no timing oracle
             raise ApiError(401, "writes need the header 'Authorization: Bearer TOKEN' with the server's token.")
 
     @app.get("/health")
@@ -130,17 +134,17 @@ def create_app(searcher: Searcher, *, token: str | None = None, refresh_seconds:
         return _search_by_query(searcher, request.query_params)
 
     @app.post("/search")
-    async def search_post(request: SearchRequest) -> Response:
+    def search_post(request: SearchRequest) -> Response:
         options = request.model_dump()
         return _timed(lambda: searcher.search(options.pop("q"), **options))
 
     @app.get("/similar/{doc_id:path}")
-    async def similar(doc_id: str, k: int = Query(10, ge=1, le=MAX_K), mode: str = MODES[0],
-                offset: int = Query(0, ge=0)) -> Response:
+    def similar(doc_id: str, k: int = Query(10, ge=1, le=MAX_K), mode: str = MODES[0],
+          offset: int = Query(0, ge=0)) -> Response:
         return _timed(lambda: searcher.similar(doc_id, k=k, mode=mode, offset=offset))
 
     @app.get("/documents/{doc_id:path}")
-    async def document(doc_id: str) -> dict[str, Any]:
+    def document(doc_id: str) -> dict[str, Any]:
         found = searcher.get([doc_id])
         if not found:
             raise ApiError(404, f"no document {doc_id!r} in the index.")
@@ -212,7 +216,7 @@ class _AccessLog:
         try:
             await self.app(scope, receive, sending)
         finally:
-            client = "%s:%d" % scope["client"] if scope.get("client") else ""
+            client = "{}:{}".format(*scope["client"]) if scope.get("client") else ""
             query = "?" + scope["query_string"].decode("ascii", "replace") if scope["query_string"] else ""
             path = (scope["raw_path"].decode("latin-1") + query).replace('"', "%22")
             sys.stdout.write(f'INFO:     {client} - "{scope["method"]} {path} HTTP/{scope["http_version"]}" '
@@ -235,7 +239,9 @@ class _QuickSearch:
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == "/search":
             query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
-            await _search_by_query(self.searcher, query)(scope, receive, send)
+            # The search reads snippets from the database (network I/O on PostgreSQL): off the event loop.
+            response = await anyio.to_thread.run_sync(_search_by_query, self.searcher, query)
+            await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
@@ -270,7 +276,7 @@ def _counts(report: ChangeReport, documents: int) -> dict[str, Any]:
             "seconds": round(report.seconds, 3)}
 
 
-def _invalid(errors: list[dict[str, Any]]) -> str:
+def _invalid(errors: Sequence[Mapping[str, Any]]) -> str:
     """One line for validation errors, each where (``loc``) and what."""
     problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in errors)
     return f"invalid request: {problems}."

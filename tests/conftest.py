@@ -7,12 +7,12 @@ import pytest
 import sqlalchemy as sa
 
 from hashsearch import Searcher
-from hashsearch import codes as codelib
-from hashsearch import index as index_module
-from hashsearch import ranking
-from hashsearch.analysis import Analyzer
-from hashsearch.sketch import SKETCH_BITS
-from hashsearch.words import query_words
+from hashsearch.index import code_index as index_module
+from hashsearch.index import codes as codelib
+from hashsearch.index import ranking
+from hashsearch.index.sketch import SKETCH_BITS
+from hashsearch.index.words import query_words
+from hashsearch.text.analysis import Analyzer
 
 ANALYZER = Analyzer()  # the default text analysis, as a default build uses it
 
@@ -20,7 +20,7 @@ SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 FAST = {"epochs": 3, "hidden": 64}  # enough training to exercise every path; quality is tested separately
 # A PostgreSQL server to run the backend-parametrized tests against too; .ci/run always starts one.
 POSTGRES_URL = os.environ.get("HASHSEARCH_TEST_POSTGRES_URL")
-BACKENDS = ["sqlite", "postgresql"]
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]  # a server: the slow tier
 # How a large index scans its codes, on the sample: numpy (as a small index does), or the bucket keys.
 SCANS = ("numpy", "bucket keys")
 
@@ -62,7 +62,8 @@ def feedback_reference(query_code, codes, lexical, n_known, n_terms):
         return query_code
     best = rows[np.lexsort((rows, -lexical[rows]))][:ranking.FEEDBACK_DOCUMENTS]
     bits = [[(byte >> (7 - i)) & 1 for byte in code for i in range(8)] for code in [query_code, *codes[best]]]
-    on = [2 * sum(votes) > len(bits) or (2 * sum(votes) == len(bits) and votes[0] == 1) for votes in zip(*bits)]
+    on = [2 * sum(votes) > len(bits) or (2 * sum(votes) == len(bits) and votes[0] == 1)
+          for votes in zip(*bits, strict=True)]
     return np.packbits(np.array(on, dtype=bool))
 
 

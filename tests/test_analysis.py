@@ -5,8 +5,8 @@ import unicodedata
 import pytest
 
 from hashsearch import InvalidParameterError, Searcher
-from hashsearch.analysis import Analyzer, LegacyAnalyzer, analyzer_from_dict
-from hashsearch.features import TextFeatures
+from hashsearch.text.analysis import Analyzer, LegacyAnalyzer, analyzer_from_dict
+from hashsearch.text.features import TextFeatures
 
 ANALYZER = Analyzer()
 
@@ -106,9 +106,9 @@ def test_an_index_built_before_the_analysis_keeps_its_own(new_db, sample_docs):
     and searched with the analysis it was built with: its stored words and its queries stay alike."""
     import sqlalchemy as sa
 
-    from hashsearch.schema import artifacts_table
-    from hashsearch.storage import Storage
-    from hashsearch.words import query_hashes
+    from hashsearch.index.words import query_hashes
+    from hashsearch.store.schema import artifacts_table
+    from hashsearch.store.storage import Storage
 
     db = new_db()
     Searcher.build(sample_docs[:100], db, bits=32, epochs=2).close()

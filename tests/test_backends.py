@@ -4,13 +4,14 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
 from hashsearch import Searcher, SemanticHasher
 from hashsearch.cli import main
-from hashsearch.schema import snippets_table
-from hashsearch.storage import Storage
+from hashsearch.store.schema import snippets_table
+from hashsearch.store.storage import Storage
 from tests.conftest import FAST
 
 WRITER = """
@@ -33,8 +34,8 @@ def test_codes_weights_and_texts_round_trip_byte_for_byte(new_db, sample_docs):
     assert storage.read_artifact("model_weights") == weights
     assert SemanticHasher.from_bytes(storage.read_artifact("model_config").decode(), weights).get_params()["bits"] == 64
     storage.close()
-    by_id = dict(zip(ids, codes.reshape(len(ids), 8)))
-    for doc, code in zip(docs, expected_codes):
+    by_id = dict(zip(ids, codes.reshape(len(ids), 8), strict=False))
+    for doc, code in zip(docs, expected_codes, strict=False):
         assert by_id[doc["id"]].tobytes() == code.tobytes()
         assert texts[doc["id"]] == doc["text"].replace("\x00", "")  # NUL is dropped on reading, on every backend
 
@@ -75,6 +76,7 @@ with Searcher.open(sys.argv[1]) as searcher:
 """
 
 
+@pytest.mark.slow
 def test_concurrent_writer_processes_keep_every_document(new_db, sample_docs, tmp_path):
     db = new_db()
     Searcher.build(sample_docs[:100], db, bits=32, **FAST).close()

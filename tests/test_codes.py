@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from hashsearch import InvalidParameterError
-from hashsearch import codes
+from hashsearch.index import codes
 
 
 def popcount_reference(a: np.ndarray, b: np.ndarray) -> int:
-    return sum(bin(x ^ y).count("1") for x, y in zip(a.tolist(), b.tolist()))
+    return sum(bin(x ^ y).count("1") for x, y in zip(a.tolist(), b.tolist(), strict=False))
 
 
 @pytest.mark.parametrize("bits", [16, 32, 64, 128])

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from hashsearch import CorpusError
-from hashsearch.corpus import read_corpus
+from hashsearch.text.corpus import read_corpus
 
 
 def test_folder_ids_are_relative_paths_and_odd_files_are_handled(tmp_path):

@@ -3,11 +3,21 @@ import numpy as np
 import pytest
 
 from hashsearch import DocumentNotFoundError, InvalidParameterError, Searcher
-from hashsearch import codes as codelib
-from hashsearch import ranking
-from hashsearch.analysis import Analyzer
-from tests.conftest import (FAST, SCANS, document_reference, feedback_reference, make_database, query_positions,
-                            query_sketch, use_scan, word_score_array)
+from hashsearch.index import codes as codelib
+from hashsearch.index import ranking
+from hashsearch.text.analysis import Analyzer
+from tests.conftest import (
+    BACKENDS,
+    FAST,
+    SCANS,
+    document_reference,
+    feedback_reference,
+    make_database,
+    query_positions,
+    query_sketch,
+    use_scan,
+    word_score_array,
+)
 
 ANALYZER = Analyzer()  # the default text analysis, as a default build uses it
 
@@ -23,7 +33,7 @@ def with_metadata(docs):
             for i, doc in enumerate(docs)]
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def filtered(request, tmp_path_factory, sample_docs):
     db = make_database(request.param, tmp_path_factory.mktemp("filtered"))
     docs = with_metadata(sample_docs)
@@ -221,5 +231,5 @@ COLUMN_RECORDS = [{"v": 1}, {"v": 1.0}, {"v": 2.5}, {"v": float("nan")}, {"v": f
 def test_columns_of_numbers_strings_and_mixed_values(where, expected):
     """Each kind of column (numbers only, strings only, a mix with lists and objects) as equality and
     comparison define them."""
-    from hashsearch.filters import MetadataColumns
+    from hashsearch.index.filters import MetadataColumns
     assert np.flatnonzero(MetadataColumns(COLUMN_RECORDS).mask(where)).tolist() == expected

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from hashsearch import codes
-from hashsearch import index as index_module
-from hashsearch.index import PROBE_COST_IN_CODES, CodeIndex
+from hashsearch.index import code_index as index_module
+from hashsearch.index import codes
+from hashsearch.index.code_index import PROBE_COST_IN_CODES, CodeIndex
 
 
 def reference_top_k(query, database, k):

@@ -1,14 +1,14 @@
 import json
 
 import numpy as np
-import scipy.sparse as sp
 import pytest
+import scipy.sparse as sp
 import torch
 
 from hashsearch import InvalidParameterError, SemanticHasher
-from hashsearch import codes as codelib
-from hashsearch.features import TextFeatures
-from hashsearch.training import binarize, default_epochs, nearest_neighbours
+from hashsearch.index import codes as codelib
+from hashsearch.model.training import binarize, default_epochs, nearest_neighbours
+from hashsearch.text.features import TextFeatures
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +47,7 @@ def test_balance_bits_thresholds_each_bit_at_its_median(sample_matrix):
     assert np.array_equal(SemanticHasher.from_bytes(*hasher.to_bytes()).thresholds_, hasher.thresholds_)
 
 
+@pytest.mark.slow
 def test_trained_codes_separate_topics_better_than_random_codes(sample_matrix):
     X, topics = sample_matrix
     learned = SemanticHasher(bits=32, seed=0).fit(X).encode(X)
@@ -126,7 +127,7 @@ def test_training_sample_is_capped_and_seeded(sample_matrix):
 def test_numpy_encoder_matches_the_torch_network(sample_matrix):
     import torch
 
-    from hashsearch.training import sparse_batch
+    from hashsearch.model.training import sparse_batch
 
     X, _ = sample_matrix
     hasher = SemanticHasher(bits=32, epochs=1, hidden=64).fit(X)
@@ -171,7 +172,7 @@ def test_the_kl_pull_is_the_same_in_total_for_codes_of_32_bits_and_more():
 
 
 def test_rows_are_scaled_to_unit_length_as_a_dense_reference_scales_them():
-    from hashsearch.training import _scaled_rows
+    from hashsearch.model.training import _scaled_rows
 
     values = sp.random(40, 30, density=0.2, dtype=np.float32, random_state=1).toarray()
     values[3] = 0  # an all-zero row stays zero

@@ -17,8 +17,9 @@ from hashsearch import Searcher
 from hashsearch.server import create_app
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs chromium and chromedriver "
-                                                                   "(apt-get install chromium chromium-driver)")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs chromium and chromedriver "
+                                                                  "(apt-get install chromium chromium-driver)")]
 ARTIFACTS = Path(os.environ.get("HASHSEARCH_ARTIFACTS", tempfile.gettempdir()))
 
 

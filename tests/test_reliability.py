@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from hashsearch import CorpusError, IndexFormatError, Searcher
-from hashsearch.schema import FORMAT_VERSION
-from hashsearch.storage import Storage
+from hashsearch.store.schema import FORMAT_VERSION
+from hashsearch.store.storage import Storage
 from tests.conftest import FAST
 
 
@@ -64,6 +64,7 @@ def run_cli(args, db, kill_after=None):
     return None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["add", "index-retrain", "remove"])
 def test_kill_9_at_any_moment_leaves_old_or_new_state(crash_setup, command):
     folder, base, batch, old_ids, batch_ids = crash_setup
@@ -89,6 +90,7 @@ def test_kill_9_at_any_moment_leaves_old_or_new_state(crash_setup, command):
     assert False in outcomes  # the early kills really interrupted the command
 
 
+@pytest.mark.slow
 def test_searches_during_writes_see_only_existing_documents(new_db, sample_docs):
     db = new_db()
     base = sample_docs[:300]
@@ -118,6 +120,7 @@ def test_searches_during_writes_see_only_existing_documents(new_db, sample_docs)
         assert len(searcher) == 300 + 5 * 10
 
 
+@pytest.mark.slow
 def test_bad_documents_never_poison_the_index(tmp_path, new_db, sample_docs):
     db = new_db()
     with Searcher.build(sample_docs[:100], db, bits=32, **FAST) as searcher:

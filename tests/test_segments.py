@@ -1,16 +1,21 @@
 """Writes through a searcher update its snapshot in segments (the main one with rows gone, a recent one):
 the answers equal those of the same index read anew."""
+import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from hashsearch import Searcher, ranking, snapshot, storage
-from hashsearch import codes as codelib
-from hashsearch.index import CodeIndex
-from hashsearch.parts import Part, nearest
-from hashsearch.segment import Segment
+from hashsearch import Searcher
+from hashsearch.api import snapshot
+from hashsearch.index import codes as codelib
+from hashsearch.index import ranking
+from hashsearch.index.code_index import CodeIndex
+from hashsearch.index.parts import Part, nearest
+from hashsearch.index.segment import Segment
+from hashsearch.store import storage
 from tests.conftest import FAST, SCANS, query_positions, use_scan
 
 QUERIES = ["rocket launch to the moon", "encryption keys and the clipper chip", "hockey playoff game",
@@ -32,15 +37,27 @@ def saved(store):
     return change_seq, store.read_saved_segment(change_seq)
 
 
+@pytest.fixture(scope="module")
+def built_base(tmp_path_factory, sample_docs) -> Path:
+    """The SQLite index ``written`` starts from, built once: each test writes to a copy of its file."""
+    path = tmp_path_factory.mktemp("base") / "base.db"
+    Searcher.build(sample_docs[:-60], str(path), bits=32, seed=0, **FAST).close()
+    return path
+
+
 @pytest.fixture()
-def written(new_db, sample_docs, monkeypatch):
+def written(new_db, sample_docs, built_base, monkeypatch):
     """An index built from most posts, then, through the same searcher: 40 more added (with fields the
     built ones lack), 10 built ones changed, 10 built and 5 added ones removed (kept in segments: a
     sample-sized index would otherwise merge once 5% of it changed)."""
     monkeypatch.setattr(snapshot, "STATISTICS_SHARE", 1.0)
     db = new_db()
     base, later = sample_docs[:-60], sample_docs[-60:]
-    searcher = Searcher.build(base, db, bits=32, seed=0, **FAST)
+    if "://" in db:
+        searcher = Searcher.build(base, db, bits=32, seed=0, **FAST)
+    else:  # a copy of the file of the same build
+        shutil.copyfile(built_base, db)
+        searcher = Searcher.open(db)
     searcher.add([{**doc, "fresh": True, "n": i} for i, doc in enumerate(later[:40])])
     searcher.add([{**doc, "text": doc["text"] + "\nA rocket to Mars, with hockey on board."} for doc in base[:10]])
     removed = [doc["id"] for doc in base[10:20] + later[:5]]
@@ -204,7 +221,7 @@ def test_concurrent_writers_log_every_change_for_a_reader(new_db, sample_docs, m
     Searcher.build(sample_docs[:300], db, bits=32, seed=0, **FAST).close()
     with Searcher.open(db) as reader, Searcher.open(db) as one, Searcher.open(db) as two:
         def write(searcher, docs, removed):
-            for doc, gone in zip(docs, removed):
+            for doc, gone in zip(docs, removed, strict=False):
                 searcher.add([doc])
                 searcher.remove([gone])
 
@@ -298,7 +315,7 @@ def test_a_rebuilt_index_never_opens_from_a_segment_saved_before(new_db, sample_
 
 
 def test_a_segment_saved_in_another_format_is_replaced(new_db, sample_docs, monkeypatch):
-    from hashsearch import segment
+    from hashsearch.index import segment
     db = new_db()
     Searcher.build(sample_docs[:100], db, bits=32, seed=0, **FAST).close()
     monkeypatch.setattr(segment, "SAVED_FORMAT", segment.SAVED_FORMAT + 1)  # a newer hashsearch opens it

@@ -1,4 +1,7 @@
 """Every route and error of the HTTP API through FastAPI's test client, on both backends."""
+import hmac
+import inspect
+import threading
 import time
 from http import HTTPStatus
 
@@ -17,9 +20,9 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 def served(new_db, sample_docs):
     """A fresh small index (its documents carry a topic field) behind a server that allows writes."""
     db = new_db()
-    with Searcher.build(sample_docs[::5], db, bits=32, **FAST) as searcher:
-        with TestClient(create_app(searcher, token=TOKEN, refresh_seconds=0.1)) as client:
-            yield client, searcher, db
+    with (Searcher.build(sample_docs[::5], db, bits=32, **FAST) as searcher,
+          TestClient(create_app(searcher, token=TOKEN, refresh_seconds=0.1)) as client):
+        yield client, searcher, db
 
 
 @pytest.fixture()
@@ -161,3 +164,35 @@ def test_one_access_log_line_per_request(built_db, capsys):
         'INFO:     testclient:50000 - "GET /documents/ghost HTTP/1.1" 404 Not Found',
         f'INFO:     testclient:50000 - "POST /search HTTP/1.1" 422 {HTTPStatus(422).phrase}',  # renamed in 3.13
     ]
+
+
+def test_routes_that_read_the_database_run_off_the_event_loop(read_only, monkeypatch):
+    """Every route that reads the database is a ``def`` route (FastAPI runs it in its thread pool), and the
+    quick ``GET /search`` path searches in a worker thread too: on PostgreSQL a read is a network round trip."""
+    client, searcher = read_only
+    reading = {"/search", "/similar/{doc_id:path}", "/documents/{doc_id:path}", "/info", "/documents", "/"}
+    routes = {route.path: route.endpoint for route in client.app.routes if getattr(route, "path", None) in reading}
+    assert set(routes) == reading
+    assert [path for path, endpoint in routes.items()
+            if inspect.iscoroutinefunction(endpoint) and path != "/search"] == []
+    threads = []
+    search = searcher.search
+    monkeypatch.setattr(searcher, "search", lambda *a, **kw: threads.append(threading.get_ident()) or search(*a, **kw))
+    for request in (lambda: client.get("/search", params={"q": "space"}),
+                    lambda: client.post("/search", json={"q": "space"})):
+        assert request().status_code == 200
+    event_loop_thread = client.portal.call(threading.get_ident)
+    assert len(threads) == 2 and event_loop_thread not in threads
+
+
+def test_the_token_is_compared_in_constant_time(served, monkeypatch):
+    """The write token goes through ``hmac.compare_digest``; a token of another length, a prefix of it and
+    the token with another scheme are all refused."""
+    client, _, _ = served
+    compared = []
+    real = hmac.compare_digest
+    monkeypatch.setattr(hmac, "compare_digest", lambda a, b: compared.append((a, b)) or real(a, b))
+    for header in (f"Bearer {TOKEN[:-1]}", f"Bearer {TOKEN}x", f"Basic {TOKEN}", TOKEN):
+        assert client.delete("/documents/x", headers={"Authorization": header}).status_code == 401
+    assert client.delete("/documents/nothing-here", headers=AUTH).status_code == 404  # past the check
+    assert len(compared) == 5 and compared[-1] == (AUTH["Authorization"].encode(),) * 2

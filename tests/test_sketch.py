@@ -3,9 +3,9 @@ import zlib
 
 import numpy as np
 
-from hashsearch.analysis import Analyzer
-from hashsearch.sketch import SKETCH_BITS, sketch_distances
-from hashsearch.words import encode_words
+from hashsearch.index.sketch import SKETCH_BITS, sketch_distances
+from hashsearch.index.words import encode_words
+from hashsearch.text.analysis import Analyzer
 
 ANALYZER = Analyzer()  # the default text analysis, as a default build uses it
 
@@ -24,7 +24,7 @@ def reference_sketch(features, text):
     bits; (bits, how far each sum is from 0)."""
     columns, weights = features.weighted_terms(ANALYZER.terms(text))
     totals = [0.0] * SKETCH_BITS
-    for column, weight in zip(columns.tolist(), weights.tolist()):
+    for column, weight in zip(columns.tolist(), weights.tolist(), strict=False):
         seed = zlib.crc32(features.vocabulary_[column].encode("utf-8")) << 1
         signs = splitmix64(seed).to_bytes(8, "little") + splitmix64(seed | 1).to_bytes(8, "little")
         for bit in range(SKETCH_BITS):

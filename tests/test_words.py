@@ -4,10 +4,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from hashsearch.analysis import Analyzer
-from hashsearch.features import BM25_B, BM25_K1
-from hashsearch import words
-from hashsearch.words import WordIndex, encode_words, query_hashes, word_hashes
+from hashsearch.index import words
+from hashsearch.index.words import WordIndex, encode_words, query_hashes, word_hashes
+from hashsearch.text.analysis import Analyzer
+from hashsearch.text.features import BM25_B, BM25_K1
 
 ANALYZER = Analyzer()
 
@@ -89,10 +89,10 @@ def test_rarest_keeps_the_highest_idf_words():
 def test_rows_put_first_and_filters_join_the_candidates_once():
     index = WordIndex([encode_words(ANALYZER.terms(t)) for t in TEXTS], np.arange(len(TEXTS)))
     rows, scores = index.scores(known(index, "rocket hockey"))
-    score_of = dict(zip(rows.tolist(), scores.tolist()))
+    score_of = dict(zip(rows.tolist(), scores.tolist(), strict=False))
     first, first_scores = index.put_first(rows, scores, np.array([4, 2]))
     assert first.tolist()[:2] == [4, 2] and sorted(first) == [0, 1, 2, 4]
-    assert dict(zip(first.tolist(), first_scores.tolist())) == {**score_of, 4: 0.0}
+    assert dict(zip(first.tolist(), first_scores.tolist(), strict=False)) == {**score_of, 4: 0.0}
     allowed = np.array([False, True, True, True, True])
     rows, scores = index.scores(known(index, "rocket hockey"), allowed=allowed)
     assert sorted(index.put_first(rows, scores, np.array([4]))[0]) == [1, 2, 4]

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .analysis import DEFAULT_LANGUAGE, Analyzer, analyzer_from_dict
-from .errors import CorpusError, InvalidParameterError
-from .progress import progress
+from hashsearch.errors import CorpusError, InvalidParameterError
+from hashsearch.progress import progress
+from hashsearch.text.analysis import DEFAULT_LANGUAGE, Analyzer, analyzer_from_dict
 
 FORMAT_VERSION = 3  # 3 added the text analysis; 2 the weighting and the mean document length; 1 was TF-IDF
 WEIGHTINGS = ("bm25", "tfidf", "log")
@@ -98,7 +98,7 @@ class TextFeatures:
         new_column[kept_ids] = np.arange(len(self.vocabulary_))
         mapped = new_column[all_columns]
         known = mapped >= 0
-        rows = np.repeat(np.arange(len(texts)), np.diff(np.frombuffer(indptr, dtype=np.int64)))
+        rows = np.repeat(np.arange(len(texts)), np.diff(np.frombuffer(indptr, dtype=np.int64)).astype(np.int64))
         matrix = sp.csr_matrix((all_counts[known], (rows[known], mapped[known])),
                                shape=(len(texts), self.n_features), dtype=np.float32)
         matrix.sort_indices()
@@ -124,9 +124,9 @@ class TextFeatures:
     def _row_counts(self, runs: Iterable[bytes]) -> Counter[int]:
         """column -> count of the vocabulary words among a text's terms (``analyzer_.terms``): each term mapped
         to its column and counted in C (a whole 20NG post in 18 instead of 24 us, counting the terms first)."""
-        counts = Counter(map(self._byte_column.get, runs))
+        counts: Counter[int | None] = Counter(map(self._byte_column.get, runs))
         counts.pop(None, None)
-        return counts
+        return counts  # type: ignore[return-value]  # None, the one key that is not a column, is gone
 
     def _count(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(counts, columns, row pointers) of vocabulary words per text, columns ascending in each row."""
@@ -162,11 +162,14 @@ class TextFeatures:
 
     def out_of_vocabulary_share(self, texts: Iterable[str]) -> float:
         """Share of the terms a vocabulary could hold (stop words excluded) that this one does not know."""
-        known = total = 0
+        counts: Counter[bytes] = Counter()
         for text in texts:
-            terms = [term for term in self.analyzer_.terms(text) if self.analyzer_.is_vocabulary_term(term.decode())]
-            total += len(terms)
-            known += sum(term in self._byte_column for term in terms)
+            counts.update(self.analyzer_.terms(text))
+        known = total = 0
+        for term, count in counts.items():  # each distinct term judged once
+            if self.analyzer_.is_vocabulary_term(term.decode()):
+                total += count
+                known += count if term in self._byte_column else 0
         return 0.0 if total == 0 else 1.0 - known / total
 
     def _weighted(self, counts: np.ndarray, indices: np.ndarray, indptr: np.ndarray) -> sp.csr_matrix:

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import CorpusError
-from .progress import progress
+from hashsearch.errors import CorpusError
+from hashsearch.progress import progress
 
 Source = str | Path | Iterable[Mapping[str, Any]]  # a folder or file path, or the records themselves
 
@@ -138,7 +138,7 @@ def _records_from_csv(path: Path) -> Iterator[tuple[str, Document]]:
             for row in reader:
                 where = f"{path}, line {reader.line_num}"
                 if None in row or any(value is None for value in row.values()):
-                    raise CorpusError(f"{where}: expected {len(reader.fieldnames)} fields, "
+                    raise CorpusError(f"{where}: expected {len(reader.fieldnames or ())} fields, "
                                       "found a different number. Fix or remove that line.")
                 yield where, _document_from_record(row, where)
         except csv.Error as exc:

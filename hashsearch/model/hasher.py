@@ -13,19 +13,21 @@ training corpus); thresholds are stored with the weights so new documents are en
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
-import torch
-from safetensors.torch import load as load_tensors
-from safetensors.torch import save as save_tensors
+from safetensors.numpy import load as load_arrays
+from safetensors.numpy import save as save_arrays
 from scipy.special import expit
 
-from . import codes as codelib
-from .errors import InvalidParameterError
-from .network import HashingNetwork
-from .training import nearest_neighbours, train
+from hashsearch.errors import InvalidParameterError
+from hashsearch.index import codes as codelib
+
+if TYPE_CHECKING:  # torch is imported only to train (and to rebuild the network on request): not to search
+    import torch
+
+    from hashsearch.model.network import HashingNetwork
 
 FORMAT_VERSION = 1
 VARIANTS = ("bernoulli", "variational", "noise", "denoising")
@@ -99,10 +101,11 @@ class SemanticHasher:
             raise InvalidParameterError(f"contrastive must be a float >= 0. Got {self.contrastive!r} instead.")
         if self.device not in ("cpu", "cuda", "auto"):
             raise InvalidParameterError(f"device must be one of cpu, cuda, auto. Got {self.device!r} instead.")
-        if self.device == "cuda" and not torch.cuda.is_available():
+        if self.device == "cuda" and not _torch().cuda.is_available():
             raise InvalidParameterError("device is 'cuda' but torch finds no GPU. Use device='cpu' or 'auto'.")
 
     def _torch_device(self) -> torch.device:
+        torch = _torch()
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         return torch.device(self.device)
@@ -113,33 +116,54 @@ class SemanticHasher:
         X = sp.csr_matrix(X, dtype=np.float32)
         if X.shape[0] < 2:
             raise InvalidParameterError(f"fit needs at least 2 documents. Got {X.shape[0]}.")
+        torch = _torch()
+        from hashsearch.model.network import HashingNetwork
+        from hashsearch.model.training import nearest_neighbours, train
+
         device = self._torch_device()
         if X.shape[0] > self.max_train_documents:
             sample = np.random.default_rng(self.seed).choice(X.shape[0], self.max_train_documents, replace=False)
             X = X[np.sort(sample)]
         torch.manual_seed(self.seed)
-        self.network_ = HashingNetwork(n_features=X.shape[1], hidden=self.hidden, bits=self.bits).to(device)
+        network = HashingNetwork(n_features=X.shape[1], hidden=self.hidden, bits=self.bits).to(device)
         # A neighbourhood as large as a topic blurs topics: at most one document in 20 (20 of 400).
         neighbour_rows, similarities = nearest_neighbours(X, min(self.neighbours, max(2, X.shape[0] // 20)),
                                                           quiet=self.quiet)
-        self.history_ = train(self.network_, X, neighbour_rows, similarities, variant=self.variant,
+        self.history_ = train(network, X, neighbour_rows, similarities, variant=self.variant,
                               contrastive_weight=self.contrastive if neighbour_rows.shape[1] > 1 else 0.0,
                               epochs=self.epochs,
                               batch_size=self.batch_size, learning_rate=self.learning_rate, seed=self.seed,
                               device=device, quiet=self.quiet)
-        self.network_.to("cpu")
-        self._numpy_weights = None
+        self._set_state(network.config, {name: t.detach().cpu().numpy()
+                                         for name, t in network.state_dict().items()})
         # Per-bit medians split the corpus in half on every bit; 0.5 matches how bits were sampled in training.
         self.thresholds_ = (np.median(self.bit_probabilities(X), axis=0).astype(np.float32) if self.balance_bits
                             else np.full(self.bits, 0.5, dtype=np.float32))
         return self
 
+    def _set_state(self, config: dict[str, int], state: dict[str, np.ndarray]) -> None:
+        """Keep the trained network as its config and numpy weights (``state_``, torch's parameter names)."""
+        self.config_ = dict(config)
+        self.state_ = state
+        self._numpy_weights: dict[str, np.ndarray] | None = None
+
+    @property
+    def network_(self) -> HashingNetwork:
+        """The trained network as a torch module (imports torch), rebuilt from ``state_``; searches never
+        need it: they encode with the same weights in numpy."""
+        torch = _torch()
+        from hashsearch.model.network import HashingNetwork
+
+        network = HashingNetwork(**self.config_)
+        network.load_state_dict({name: torch.from_numpy(array) for name, array in self.state_.items()})
+        return network.eval()
+
     def bit_probabilities(self, X: sp.spmatrix) -> np.ndarray:
         """(n, bits) float32: the probability each bit is on, before thresholding."""
         if not (sp.issparse(X) and X.format == "csr" and X.dtype == np.float32):
             X = sp.csr_matrix(X, dtype=np.float32)
-        if X.shape[1] != self.network_.config["n_features"]:
-            raise InvalidParameterError(f"X must have {self.network_.config['n_features']} columns, "
+        if X.shape[1] != self.config_["n_features"]:
+            raise InvalidParameterError(f"X must have {self.config_['n_features']} columns, "
                                         f"the number the model was trained on. Got {X.shape[1]} instead.")
         weights = self._inference_weights()
         out = np.empty((X.shape[0], self.bits), dtype=np.float32)
@@ -164,8 +188,8 @@ class SemanticHasher:
     def _inference_weights(self) -> dict[str, np.ndarray]:
         """The encoder as numpy arrays: a forward pass for one query then costs microseconds, not
         torch's per-call overhead, and documents and queries share these arrays."""
-        if getattr(self, "_numpy_weights", None) is None:
-            state = {name: t.detach().cpu().numpy() for name, t in self.network_.state_dict().items()}
+        if self._numpy_weights is None:
+            state = self.state_
             self._numpy_weights = {
                 "input": state["input_layer.weight"], "input_bias": state["input_bias"],
                 "hidden": np.ascontiguousarray(state["encoder.1.weight"].T), "hidden_bias": state["encoder.1.bias"],
@@ -178,11 +202,11 @@ class SemanticHasher:
 
     def to_bytes(self) -> tuple[str, bytes]:
         """(config JSON, safetensors bytes): the estimator's params and architecture beside its weights."""
-        config = {"format_version": FORMAT_VERSION, "params": self.get_params(), "network": self.network_.config,
+        config = {"format_version": FORMAT_VERSION, "params": self.get_params(), "network": self.config_,
                   "history": self.history_}
-        tensors = {name: t.detach().contiguous() for name, t in self.network_.state_dict().items()}
-        tensors["thresholds"] = torch.from_numpy(self.thresholds_)
-        return json.dumps(config), save_tensors(tensors)
+        arrays = {name: np.ascontiguousarray(array) for name, array in self.state_.items()}
+        arrays["thresholds"] = self.thresholds_
+        return json.dumps(config), save_arrays(arrays)
 
     @classmethod
     def from_bytes(cls, config_json: str, weights: bytes) -> SemanticHasher:
@@ -193,10 +217,15 @@ class SemanticHasher:
         if params["variant"] == "auto":  # an earlier default, resolved by code length when it was trained
             params["variant"] = config["variant"]
         hasher = cls(**params)
-        tensors = load_tensors(weights)
-        hasher.thresholds_ = tensors.pop("thresholds").numpy()
-        hasher.network_ = HashingNetwork(**config["network"])
-        hasher.network_.load_state_dict(tensors)
-        hasher.network_.eval()
+        arrays = load_arrays(weights)
+        hasher.thresholds_ = arrays.pop("thresholds")
+        hasher._set_state(config["network"], arrays)
         hasher.history_ = config["history"]
         return hasher
+
+
+def _torch() -> Any:
+    """torch, imported on first use: it takes a second or more to import, and only training needs it."""
+    import torch
+
+    return torch

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .index import CodeIndex
-from .segment import Segment
+from hashsearch.index.code_index import CodeIndex
+from hashsearch.index.segment import Segment
 
 # A part that leaves out at most this share of its rows is searched like the whole segment, widened
 # past the rows left out; one that leaves out more is answered from the probed balls' allowed rows when
@@ -72,8 +72,8 @@ def _search_past(codes: CodeIndex, allowed: np.ndarray, query_code: np.ndarray, 
         extra = len(rows) - kept
 
 
-def lookup(parts: list[Part], name: str, numbers: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
-    """``segment.<name>[row]`` (ids or keys) for each candidate's part number and row (one part: no numbers)."""
+def lookup(parts: list[Part], name: str, numbers: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``segment.<name>[row]`` (ids or keys) for each candidate's part number and row."""
     columns = [getattr(part.segment, name) for part in parts]
     if len(columns) == 1:
         return columns[0][rows]

@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from . import codes as codelib
-from .snapshot import Snapshot
-from .storage import Storage
+from hashsearch.api.snapshot import Snapshot
+from hashsearch.index import codes as codelib
+from hashsearch.store.storage import Storage
 
 # Recent documents missing this much more of their words than the training corpus did: the vocabulary is stale.
 RETRAIN_OOV_MARGIN = 0.10

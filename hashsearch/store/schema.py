@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
-import numpy as np
 import sqlalchemy as sa
 
 # 2 added the lookup table, 3 its word counts and metadata, 4 the snippets table (and dropped the documents'
@@ -64,15 +63,6 @@ changes_table = sa.Table(
     sqlite_autoincrement=True,
 )
 DERIVED_TABLES = (lookup_table, snippets_table)  # made from the documents table: an upgrade rebuilds them
-
-
-class LookupRows(NamedTuple):
-    """The lookup table, column by column, in the database's order."""
-
-    ids: list[str]
-    codes: np.ndarray  # flat uint8
-    words: list[bytes]
-    metadata: list[str]  # JSON objects
 
 
 @dataclass(frozen=True)

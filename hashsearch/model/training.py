@@ -15,8 +15,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from .network import HashingNetwork
-from .progress import progress, progress_bar
+from hashsearch.model.network import HashingNetwork
+from hashsearch.progress import progress, progress_bar
 
 TARGET_STEPS = 2500  # optimisation steps the default epoch count aims for
 MIN_EPOCHS, MAX_EPOCHS = 5, 60

@@ -31,12 +31,12 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from .features import TextFeatures
-from .model import SemanticHasher
-from .parts import Part
-from .segment import Segment
-from .sketch import Sketcher
-from .storage import Storage
+from hashsearch.index.parts import Part
+from hashsearch.index.segment import Segment
+from hashsearch.index.sketch import Sketcher
+from hashsearch.model.hasher import SemanticHasher
+from hashsearch.store.storage import Storage
+from hashsearch.text.features import TextFeatures
 
 logger = logging.getLogger(__name__)
 MERGE_SHARE = 0.01
@@ -65,9 +65,9 @@ class Snapshot:
         generation = storage.read_generation()  # first: a write after it shows as a change later
         saved_seq = storage.read_saved_segment_seq()
         changes = None if saved_seq is None else storage.read_changes(saved_seq)
-        data = None if changes is None else storage.read_saved_segment(saved_seq)  # only a segment of use
-        main = None if data is None else Segment.from_bytes(data, hasher.bits)
-        if main is not None:
+        data = None if changes is None or saved_seq is None else storage.read_saved_segment(saved_seq)
+        main = None if data is None else Segment.from_bytes(data, hasher.bits)  # only a segment of use
+        if main is not None and changes is not None and saved_seq is not None:
             snapshot = cls(features, hasher, Sketcher(features), main, None, None, 0, None, saved_seq)
             return snapshot.after_changes(storage, *changes, generation)
         # A segment the log still reaches but saved in another format (or for other codes) is replaced.

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InvalidParameterError
+from hashsearch.errors import InvalidParameterError
 
 COMPARISONS = ("$gt", "$gte", "$lt", "$lte")
 OPERATORS = ("$eq", "$ne", *COMPARISONS, "$in", "$nin")
@@ -51,6 +51,7 @@ class _Field:
         """``values[row]``: the field's value in that row's record, or _ABSENT."""
         n_rows = len(values)
         self.categories: dict[Any, int] = {}
+        self.numbers: np.ndarray = np.empty(0)
         self.list_rows_ = np.empty(0, dtype=np.int64)
         self.list_codes_ = np.empty(0, dtype=np.int32)
         kinds = set(map(type, values)) - {object}
@@ -96,7 +97,7 @@ class _Field:
                 list_codes += [self.code(v) for v in scalars]
             elif isinstance(value, _SCALARS):
                 self.scalar_codes[row] = self.code(value)
-                if _is_number(value) and math.isfinite(value):
+                if isinstance(value, (int, float)) and _is_number(value) and math.isfinite(value):
                     self.numbers[row] = value
             else:
                 continue

@@ -17,18 +17,24 @@ from typing import Any
 
 import numpy as np
 
-from .corpus import Corpus, Document, Source, read_corpus
-from .errors import DocumentNotFoundError, IndexNotFoundError, InvalidParameterError, QueryError
-from .features import TextFeatures, unit_length
-from .model import SemanticHasher
-from .indexing import StageClock, configure, read_nonempty, stored_rows
-from .progress import progress
-from . import health, ranking
-from .parts import Page, Part
-from .ranking import Query
-from .storage import Storage
-from .snapshot import Snapshot
-from .words import query_words
+from hashsearch.api import health
+from hashsearch.api.building import StageClock, configure, read_nonempty, stored_rows
+from hashsearch.api.snapshot import Snapshot
+from hashsearch.errors import (
+    DocumentNotFoundError,
+    IndexNotFoundError,
+    InvalidParameterError,
+    QueryError,
+)
+from hashsearch.index import ranking
+from hashsearch.index.parts import Page, Part
+from hashsearch.index.ranking import Query
+from hashsearch.index.words import query_words
+from hashsearch.model.hasher import SemanticHasher
+from hashsearch.progress import progress
+from hashsearch.store.storage import Storage
+from hashsearch.text.corpus import Corpus, Document, Source, read_corpus
+from hashsearch.text.features import TextFeatures, unit_length
 
 logger = logging.getLogger(__name__)
 DEFAULT_BITS = 64  # beat 32 bits in nearly every column of benchmarks/user_queries.py, for 4 more bytes a document
@@ -276,7 +282,7 @@ class Searcher:
         codes = snapshot.hasher.encode(snapshot.features.transform(list(texts)))
         analyzer = snapshot.features.analyzer_
         ranked = [self._rank(parts, self._query(snapshot, analyzer.terms(text), code, mode), radius, page)
-                  for text, code in zip(texts, codes)]
+                  for text, code in zip(texts, codes, strict=False)]
         return self._hits_many(ranked, snippets)
 
     def similar(self, doc_id: str, k: int = 10, *, mode: str = "hybrid", where: Mapping[str, Any] | None = None,
@@ -323,7 +329,8 @@ class Searcher:
     def _rank(parts: list[Part], query: Query, radius: int,
               page: Page) -> tuple[list[str], list[int], list[float | None]]:
         ids, distances, values = ranking.rank(parts, query, radius, page)
-        scores = [None] * len(ids) if values is None else [round(float(s), 6) for s in values.tolist()]
+        scores: list[float | None] = ([None] * len(ids) if values is None
+                                      else [round(float(s), 6) for s in values.tolist()])
         return ids.tolist(), distances.tolist(), scores
 
     def _hits(self, ranked: tuple[list[str], list[int], list[float | None]], snippets: bool) -> list[Hit]:
@@ -332,12 +339,13 @@ class Searcher:
     def _hits_many(self, ranked: list[tuple[list[str], list[int], list[float | None]]],
                    snippets: bool) -> list[list[Hit]]:
         if not snippets:
-            return [[Hit(doc_id, distance, None, score) for doc_id, distance, score in zip(ids, distances, scores)]
+            return [[Hit(doc_id, distance, None, score)
+                     for doc_id, distance, score in zip(ids, distances, scores, strict=True)]
                     for ids, distances, scores in ranked]
         snippet_of = self._storage.read_snippets([i for ids, _, _ in ranked for i in ids])
         # A document removed by another writer after this search began has no snippet row: leave it out.
         return [[Hit(doc_id, distance, snippet_of[doc_id], score)
-                 for doc_id, distance, score in zip(ids, distances, scores) if doc_id in snippet_of]
+                 for doc_id, distance, score in zip(ids, distances, scores, strict=False) if doc_id in snippet_of]
                 for ids, distances, scores in ranked]
 
     @staticmethod

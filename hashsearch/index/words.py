@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .features import BM25_B, BM25_K1
+from hashsearch.text.features import BM25_B, BM25_K1
 
 POSTINGS_PER_WORD = 2000
 _PACKED_ROWS = 2**24  # up to this many documents a posting's sort key holds its row
@@ -244,7 +244,7 @@ class WordIndex:
         if counts is not None:
             scales *= counts
         try:
-            for word, scale in zip(np.asarray(words).tolist(), scales.tolist()):
+            for word, scale in zip(np.asarray(words).tolist(), scales.tolist(), strict=False):
                 start, stop = int(self._starts[word]), int(self._starts[word + 1])
                 rows, impacts = self._rows[start:stop].astype(np.intp), self._impacts[start:stop]
                 if allowed is not None:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import faiss
 import numpy as np
 
-from . import codes as codelib
-
+from hashsearch.index import codes as codelib
 
 # Probing a ball costs a fixed overhead (numpy calls) plus a little per probed code; both are counted in
 # codes a FAISS scan reads in the same time (measured on 2-core x86, see RESULTS.md). Before probing,
@@ -48,7 +47,7 @@ class CodeIndex:
         self.codes = np.ascontiguousarray(codes, dtype=np.uint8).reshape(-1, bits // 8)
         # The same codes as whole machine words, one (up to 64 bits) or two a code: gathering a code is
         # then one read, not eight (8,000 codes of 1M in 44 instead of 280 us).
-        self._words = self.codes.view({2: np.uint16, 4: np.uint32}.get(bits // 8, np.uint64))
+        self._words: np.ndarray = self.codes.view({2: np.uint16, 4: np.uint32}.get(bits // 8, np.uint64))
         if self._words.shape[1] == 1:
             self._words = self._words.ravel()
         self._exact_keys = codelib.keys_are_exact(bits // 8)  # else folded keys: compare full codes too
@@ -168,7 +167,7 @@ class CodeIndex:
         widest = min(radius, self._widest_ball)
         if widest >= 0:
             query_key = codelib.bucket_key(query)
-            balls = (1, widest) if widest > 1 else (widest,)
+            balls: tuple[int, ...] = (1, widest) if widest > 1 else (widest,)
             if self._exact_keys:
                 found = self._search_own_bucket(query_key, k)
                 if found is not None:
@@ -265,14 +264,14 @@ class CodeIndex:
         there are fewer allowed rows than that (then all are given). Found in the balls probed within
         ``radius``, else by a scan."""
         query = np.ascontiguousarray(query, dtype=np.uint8).reshape(-1)
-        n_allowed = len(self.codes) if allowed is None else n_allowed
+        n_allowed = len(self.codes) if allowed is None or n_allowed is None else n_allowed
         widest = self._widest_ball if allowed is None else self._widest_ball_cheaper_than(n_allowed)
         widest = min(radius, widest) if n_allowed > at_least else -1
-        query_key = codelib.bucket_key(query) if widest >= 0 else None
+        query_key = codelib.bucket_key(query)
         if widest >= 0 and self._exact_keys:  # most often the query's own bucket is enough: scalar steps
             position = int(self._bucket_keys.searchsorted(query_key))
             if position < len(self._bucket_keys) and self._bucket_keys[position] == query_key:
-                rows = self._rows_by_key[self._bucket_starts[position]:self._bucket_starts[position + 1]]
+                rows: np.ndarray = self._rows_by_key[self._bucket_starts[position]:self._bucket_starts[position + 1]]
                 rows = rows.astype(np.int64) if allowed is None else rows[allowed[rows]].astype(np.int64)
                 if len(rows) >= at_least:
                     return rows, np.zeros(len(rows), dtype=np.int64), 0
@@ -290,7 +289,7 @@ class CodeIndex:
         if allowed is None and len(self.codes) > NUMPY_SCAN_CODES:
             rows, distances = self._scan_within(query, at_least)
         elif allowed is None:
-            rows, distances = np.arange(len(self.codes)), codelib.hamming(query, self.codes)
+            rows, distances = np.arange(len(self.codes), dtype=np.int64), codelib.hamming(query, self.codes)
         else:
             rows = np.flatnonzero(allowed)
             distances = self.distances(query, rows)

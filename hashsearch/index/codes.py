@@ -11,7 +11,7 @@ from math import comb
 
 import numpy as np
 
-from .errors import InvalidParameterError
+from hashsearch.errors import InvalidParameterError
 
 ALLOWED_BITS = (16, 32, 64, 128)
 # A ball is probed bucket by bucket only while it holds at most this many codes; past that a scan is cheaper.
@@ -46,6 +46,7 @@ def hamming(query: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return np.bitwise_count(np.bitwise_xor(codes, query)).sum(axis=1, dtype=np.int64)
 
 
+@lru_cache(maxsize=1024)
 def ball_size(bits: int, radius: int) -> int:
     """How many codes lie within ``radius`` bit flips of a code: sum of C(bits, r) for r <= radius."""
     return sum(comb(bits, r) for r in range(radius + 1))

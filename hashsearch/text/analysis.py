@@ -32,7 +32,7 @@ from typing import Any
 
 import Stemmer
 
-from .errors import InvalidParameterError
+from hashsearch.errors import InvalidParameterError
 
 ANALYSIS_VERSION = 1
 DEFAULT_LANGUAGE = "english"
@@ -126,8 +126,14 @@ class Analyzer:
         self._stop = SEARCH_STOP_WORDS.get(language, frozenset()) if language else frozenset()
         stop_words = VOCABULARY_STOP_WORDS.get(language, frozenset()) if language else frozenset()
         self._stop_terms = frozenset(stop_words) | {self._stem(word).decode("utf-8") for word in stop_words}
-        self._terms_of = _TermCache(self._analyse)
-        self._ascii_terms_of = _TermCache(lambda chunk: self._terms_of[chunk.decode("ascii")])
+        # One pair of caches for every analyzer of a language in the process: a build, the queries and a
+        # reopen of the same index then analyse each distinct chunk once.
+        shared = _SHARED_CACHES.get(language)
+        if shared is None:
+            terms_of = _TermCache(self._analyse)
+            ascii_terms_of = _TermCache(lambda chunk: terms_of[chunk.decode("ascii")])
+            shared = _SHARED_CACHES.setdefault(language, (terms_of, ascii_terms_of))
+        self._terms_of, self._ascii_terms_of = shared
 
     def terms(self, text: str) -> list[bytes]:
         """The text's terms, in order, repeated as often as they occur.
@@ -206,6 +212,9 @@ class _TermCache(dict):
             self.clear()
         terms = self[chunk] = self._analyse(chunk)
         return terms
+
+
+_SHARED_CACHES: dict[str | None, tuple[_TermCache, _TermCache]] = {}
 
 
 def analyzer_from_dict(state: dict[str, Any] | None) -> Analyzer:

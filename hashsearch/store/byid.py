@@ -67,6 +67,7 @@ class ByIdReader:
         latest commit and no transaction stays open between queries."""
         pooled = self._engine.raw_connection()
         connection = pooled.dbapi_connection
+        assert connection is not None  # a pooled connection just checked out is open
         pooled.detach()
         connection.rollback()
         self._engine.dialect.set_isolation_level(connection, "AUTOCOMMIT")

@@ -9,13 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from .analysis import Analyzer
-from .corpus import Corpus, Document, Source, read_corpus
-from .errors import CorpusError, InvalidParameterError
-from .features import TextFeatures
-from .model import SemanticHasher
-from .schema import StoredDocument
-from .words import encode_words
+from hashsearch.errors import CorpusError, InvalidParameterError
+from hashsearch.index.words import encode_words
+from hashsearch.model.hasher import SemanticHasher
+from hashsearch.store.schema import StoredDocument
+from hashsearch.text.analysis import Analyzer
+from hashsearch.text.corpus import Corpus, Document, Source, read_corpus
+from hashsearch.text.features import TextFeatures
 
 FEATURE_OPTIONS = ("max_features", "min_df", "max_df", "weighting", "language")
 
@@ -61,6 +61,6 @@ def read_nonempty(source: Source, quiet: bool) -> Corpus:
 
 def stored_rows(documents: Sequence[Document], codes: np.ndarray, analyzer: Analyzer) -> Iterable[StoredDocument]:
     """Each document with its code and its word counts (its terms by ``analyzer``), as stored."""
-    for document, code in zip(documents, codes):
+    for document, code in zip(documents, codes, strict=False):
         yield StoredDocument(document.id, code.tobytes(), encode_words(analyzer.terms(document.text)),
                              document.content_hash, document.text, document.metadata)

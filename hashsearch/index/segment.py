@@ -14,14 +14,24 @@ import json
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-from .filters import MetadataColumns
-from .index import CodeIndex
-from .schema import LookupRows
-from .sketch import Sketcher
-from .words import WordIndex
+from hashsearch.index.code_index import CodeIndex
+from hashsearch.index.filters import MetadataColumns
+from hashsearch.index.sketch import Sketcher
+from hashsearch.index.words import WordIndex
+
+
+class LookupRows(NamedTuple):
+    """The rows a segment is built from, column by column (the store's lookup table, in its order)."""
+
+    ids: list[str]
+    codes: np.ndarray  # flat uint8
+    words: list[bytes]
+    metadata: list[str]  # JSON objects
+
 
 # Of ``Segment.to_bytes`` (2 added the sketches): a segment saved in another is rebuilt from the documents.
 SAVED_FORMAT = 2
@@ -80,7 +90,7 @@ class Segment:
                   **{f"words.{name}": array for name, array in self.words.arrays().items()},
                   **{f"columns.{name}": array for name, array in self.columns.arrays().items()}}
         buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
+        np.savez(buffer, **arrays)  # type: ignore[arg-type]  # mypy reads a key as savez's allow_pickle
         return buffer.getvalue()
 
     @classmethod

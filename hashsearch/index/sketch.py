@@ -21,8 +21,8 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from .features import TextFeatures
-from .words import document_pairs
+from hashsearch.index.words import document_pairs
+from hashsearch.text.features import TextFeatures
 
 SKETCH_BITS = 128
 _SPLITMIX_GAMMA = np.uint64(0x9E3779B97F4A7C15)

@@ -22,12 +22,23 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from .byid import ByIdReader
-from .errors import IndexFormatError, IndexNotFoundError
-from .schema import (DERIVED_TABLES, FORMAT_VERSION, LookupRows, StoredDocument, artifacts_table,
-                     changes_table, documents_table, lookup_table, meta_table, metadata, snippets_table)
-from .analysis import analyzer_from_dict
-from .words import encode_words
+from hashsearch.errors import IndexFormatError, IndexNotFoundError
+from hashsearch.index.segment import LookupRows
+from hashsearch.index.words import encode_words
+from hashsearch.store.byid import ByIdReader
+from hashsearch.store.schema import (
+    DERIVED_TABLES,
+    FORMAT_VERSION,
+    StoredDocument,
+    artifacts_table,
+    changes_table,
+    documents_table,
+    lookup_table,
+    meta_table,
+    metadata,
+    snippets_table,
+)
+from hashsearch.text.analysis import analyzer_from_dict
 
 _INSERT_CHUNK = 2000
 # SQLite caps this at its build's limit (2 GiB in common builds): a 1M-document index is 3 GB, and
@@ -198,7 +209,7 @@ class Storage:
     def reset_changes(self, conn: Connection) -> None:
         """Empty the log, past every change logged so far: each searcher opened before reads everything."""
         conn.execute(sa.insert(changes_table).values(id=""))
-        self._cut_changes(conn, conn.execute(sa.select(sa.func.max(changes_table.c.seq))).scalar())
+        self._cut_changes(conn, conn.execute(sa.select(sa.func.max(changes_table.c.seq))).scalar() or 0)
 
     def _cut_changes(self, conn: Connection, through: int) -> None:
         """Forget the changes up to ``through``: the log then holds every change after it."""

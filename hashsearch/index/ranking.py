@@ -47,15 +47,15 @@ order of the id hash, every segment's row order.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import codes as codelib
-from .errors import InvalidParameterError
-from .parts import Page, Part, lookup, nearest, top
-from .sketch import SKETCH_BITS, sketch_distances
+from hashsearch.errors import InvalidParameterError
+from hashsearch.index import codes as codelib
+from hashsearch.index.parts import Page, Part, lookup, nearest, top
+from hashsearch.index.sketch import SKETCH_BITS, sketch_distances
 
 MODES = ("hybrid", "hamming")
 # Nearest codes scored beside the word candidates: up to this many from the probed Hamming balls (a
@@ -140,7 +140,7 @@ def hamming(parts: list[Part], query_code: np.ndarray, radius: int, page: Page) 
     """(ids, distances) of the page's hits: the true Hamming top k over every part."""
     found = [(part.segment, *nearest(part, query_code, page.depth, radius, page.max_distance)) for part in parts]
     ids, keys, distances = (np.concatenate(column) for column in zip(*(
-        (segment.ids[rows], segment.keys[rows], distances) for segment, rows, distances in found)))
+        (segment.ids[rows], segment.keys[rows], distances) for segment, rows, distances in found), strict=False))
     best = np.lexsort((keys, distances))[page.offset:page.depth]
     return ids[best], distances[best]
 
@@ -196,19 +196,20 @@ def document(parts: list[Part], query_code: np.ndarray, query_sketch: np.ndarray
         past = _joined([nearest(part, query_code, page.depth, radius, page.max_distance) for part in parts])
         more = _picked(past, past[2] > reach)
         more = _picked(more, np.lexsort((lookup(parts, "keys", *more[:2]), more[2]))[:page.depth - len(rows)])
-        found = (numbers, rows, distances, scores), (*more, _document_scores(parts, query_sketch, *more, bits))
-        numbers, rows, distances, scores = (None if mine is None else np.concatenate([mine, theirs])
-                                            for mine, theirs in zip(*found))
+        more_numbers, more_rows, more_distances = more
+        more_scores = _document_scores(parts, query_sketch, more_numbers, more_rows, more_distances, bits)
+        found = (numbers, rows, distances, scores), (more_numbers, more_rows, more_distances, more_scores)
+        numbers, rows, distances, scores = (np.concatenate([mine, theirs]) for mine, theirs in zip(*found, strict=True))
     numbers, rows, distances, scores = _picked((numbers, rows, distances, scores), slice(page.offset, page.depth))
     return lookup(parts, "ids", numbers, rows), distances, scores
 
 
-def _picked(columns: tuple[np.ndarray | None, ...] | list[np.ndarray | None], index) -> list[np.ndarray | None]:
-    """Each column indexed alike (the part numbers of one part are None, and stay None)."""
-    return [None if column is None else column[index] for column in columns]
+def _picked(columns: Sequence[np.ndarray], index: np.ndarray | slice) -> list[np.ndarray]:
+    """Each column indexed alike."""
+    return [column[index] for column in columns]
 
 
-def _document_scores(parts: list[Part], query_sketch: np.ndarray, numbers: np.ndarray | None, rows: np.ndarray,
+def _document_scores(parts: list[Part], query_sketch: np.ndarray, numbers: np.ndarray, rows: np.ndarray,
                      distances: np.ndarray, bits: int) -> np.ndarray:
     sketched = _per_part(parts, numbers, rows, np.uint8,
                          lambda part, mine: sketch_distances(part.segment.sketches, mine, query_sketch))
@@ -217,13 +218,12 @@ def _document_scores(parts: list[Part], query_sketch: np.ndarray, numbers: np.nd
                                                  + 2 * SKETCH_WEIGHT / SKETCH_BITS * sketched)
 
 
-def _joined(found: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray | None]:
-    """(part numbers, rows, distances) of each part's (rows, distances), concatenated; one part's
-    numbers are None."""
+def _joined(found: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """(part numbers, rows, distances) of each part's (rows, distances), concatenated."""
     if len(found) == 1:
-        return [None, *found[0]]
+        return [np.zeros(len(found[0][0]), dtype=np.int8), *found[0]]
     numbers = [np.full(len(rows), number, dtype=np.int8) for number, (rows, _) in enumerate(found)]
-    return [np.concatenate(numbers), *(np.concatenate(column) for column in zip(*found))]
+    return [np.concatenate(numbers), *(np.concatenate(column) for column in zip(*found, strict=False))]
 
 
 def word_scores(parts: list[Part], query_words: np.ndarray,
@@ -249,11 +249,11 @@ def feedback_code(parts: list[Part], listed: list[tuple[np.ndarray, np.ndarray]]
     if not FEEDBACK_DOCUMENTS or not n_known or terms > SHORT_QUERY:
         return query_code
     found = []  # (word scores, id hashes, codes) of each part's best documents by words
-    for part, (rows, lexical) in zip(parts, listed):
+    for part, (rows, lexical) in zip(parts, listed, strict=False):
         best = top(lexical, FEEDBACK_DOCUMENTS)
         rows, lexical = rows[best], lexical[best]
         found.append((lexical, part.segment.keys[rows], part.segment.index.codes[rows]))
-    lexical, keys, codes = (np.concatenate(column) for column in zip(*found))
+    lexical, keys, codes = (np.concatenate(column) for column in zip(*found, strict=False))
     best = np.lexsort((keys, -lexical))[:FEEDBACK_DOCUMENTS]
     own = np.unpackbits(query_code)
     votes = 2 * (np.unpackbits(codes[best], axis=1).sum(axis=0, dtype=np.int64) + own) - (len(best) + 1)
@@ -266,9 +266,11 @@ def _candidates_of(parts: list[Part], listed: list[tuple[np.ndarray, np.ndarray]
     """((part numbers, rows, normalised word scores) of the candidates that could rank, farther): every
     row outside the candidates and the query words' posting lists (``listed``) is at least ``farther``
     bits away (None: there is no such row)."""
-    found = []  # (part number, rows, word scores) of each part's candidates, its nearest codes first
-    nearest_codes, farther = [], None
-    for number, (part, (listed_rows, listed_scores)) in enumerate(zip(parts, listed)):
+    # (part number, rows, word scores) of each part's candidates, its nearest codes first
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    nearest_codes: list[np.ndarray] = []
+    farther: int | None = None
+    for number, (part, (listed_rows, listed_scores)) in enumerate(zip(parts, listed, strict=False)):
         segment = part.segment
         code_rows, _, floor = _nearest_codes(part, query_code, max(page.depth, HASH_CANDIDATES), radius,
                                              page.max_distance, page.depth, scan)
@@ -276,12 +278,13 @@ def _candidates_of(parts: list[Part], listed: list[tuple[np.ndarray, np.ndarray]
         if page.max_distance is not None:  # the best word score is the best among the hits allowed
             near = segment.index.distances(query_code, rows) <= page.max_distance
             rows, lexical = rows[near], lexical[near]  # the nearest codes, all near, stay first
-        start = sum(len(r) for _, r, _ in found)
+        start = sum(len(found_rows) for _, found_rows, _ in found)
         nearest_codes.append(np.arange(start, start + len(code_rows)))
         if floor <= segment.index.bits:
             farther = floor if farther is None else min(farther, floor)
         found.append((np.full(len(rows), number, dtype=np.int8), rows, lexical))
-    numbers, rows, lexical = (np.concatenate(column) if len(found) > 1 else column[0] for column in zip(*found))
+    numbers, rows, lexical = (np.concatenate(column) if len(found) > 1 else column[0]
+                              for column in zip(*found, strict=True))
     if len(lexical) and (best_words := lexical.max()) > 0:
         lexical = lexical / best_words
     return _could_rank(parts, query_code, numbers, rows, lexical, weight, page.depth,
@@ -360,12 +363,12 @@ def _distances(parts: list[Part], query_code: np.ndarray, numbers: np.ndarray, r
     return _per_part(parts, numbers, rows, np.int64, lambda part, mine: part.segment.index.distances(query_code, mine))
 
 
-def _per_part(parts: list[Part], numbers: np.ndarray | None, rows: np.ndarray, dtype: type,
+def _per_part(parts: list[Part], numbers: np.ndarray, rows: np.ndarray, dtype: type,
               measure: Callable[[Part, np.ndarray], np.ndarray]) -> np.ndarray:
-    """``measure(part, rows)`` for each candidate (part number, row), part by part (one part: no numbers)."""
+    """``measure(part, rows)`` for each candidate (part number, row), part by part."""
     if len(parts) == 1:
         return measure(parts[0], rows)
-    values = np.empty(len(rows), dtype=dtype)
+    values: np.ndarray = np.empty(len(rows), dtype=dtype)
     for number, part in enumerate(parts):
         mine = numbers == number
         values[mine] = measure(part, rows[mine])

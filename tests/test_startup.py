@@ -1,0 +1,26 @@
+"""What a command pays before it starts: importing the package, opening an index and searching it load
+neither torch (imported only to train) nor scikit-learn (a benchmark peer only)."""
+import json
+import subprocess
+import sys
+
+HEAVY = ("torch", "sklearn", "fastapi")
+
+
+def loaded_after(code: str) -> dict:
+    """Which of ``HEAVY`` a fresh interpreter has imported after running ``code``."""
+    probe = f"{code}\nimport json, sys\nprint(json.dumps({{m: m in sys.modules for m in {HEAVY!r}}}))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    return json.loads(out.splitlines()[-1])
+
+
+def test_importing_the_package_and_its_cli_loads_no_heavy_module():
+    assert loaded_after("import hashsearch, hashsearch.cli") == dict.fromkeys(HEAVY, False)
+
+
+def test_opening_an_index_and_searching_it_never_imports_torch(built_db):
+    code = (f"from hashsearch import Searcher\n"
+            f"with Searcher.open({built_db!r}) as s:\n"
+            f"    assert s.search('a rocket to the moon', k=5)\n"
+            f"    assert s.similar(s.search('hockey', k=1)[0].id, k=3)")
+    assert loaded_after(code) == dict.fromkeys(HEAVY, False)
