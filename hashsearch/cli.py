@@ -14,10 +14,27 @@ from hashsearch import __version__
 from hashsearch.api.searcher import Hit, Searcher
 from hashsearch.errors import HashsearchError
 from hashsearch.index.ranking import MODES
+from hashsearch.text.records import typed_value
 
 db_option = click.option("--db", envvar="HASHSEARCH_DB", default="hashsearch.db", show_default=True,
                          help="Index database: a SQLite file path or a postgresql:// URL (env: HASHSEARCH_DB).")
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+
+
+def read_options(command: Any) -> Any:
+    """The options ``index`` and ``add`` share: which fields of a record make a document."""
+    options = [
+        click.option("--id-field", default=None, help="The field holding each document's id (default: id)."),
+        click.option("--text-field", multiple=True,
+                     help="A field holding text; repeat it to join several, e.g. --text-field title "
+                          "--text-field body (default: text)."),
+        click.option("--title-field", default=None, help="The field to show as each document's title."),
+        click.option("--keep-strings", is_flag=True, default=None,
+                     help="Keep CSV values as strings (by default numbers and true/false are typed)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
 
 
 @contextmanager
@@ -55,28 +72,35 @@ def main() -> None:
 @click.option("--device", default=None, help="Training device: cpu, cuda or auto.")
 @click.option("--retrain", is_flag=True,
               help="Re-learn vocabulary and model and re-encode everything; the old index answers until done.")
+@click.option("--prune", is_flag=True,
+              help="Remove indexed documents that SOURCE no longer holds (without it they are kept and listed).")
+@read_options
 @quiet_option
-def index(source: str, db: str, retrain: bool, quiet: bool, **options: Any) -> None:
-    """Index SOURCE: a folder of .txt/.md files, a .jsonl or .csv file (id and text).
+def index(source: str, db: str, retrain: bool, prune: bool, quiet: bool, **options: Any) -> None:
+    """Index SOURCE: a folder of text, Markdown and HTML files, or a .jsonl, .json, .csv (each also .gz)
+    or .parquet file of records (fields id and text, or those named by --id-field and --text-field).
 
-    The first run trains a model; later runs add new documents, re-encode changed ones and remove
-    deleted ones with that model (use --retrain to learn a new one).
+    The first run trains a model; later runs add new documents and re-encode changed ones with that
+    model (use --retrain to learn a new one). Indexed documents SOURCE lacks are listed, and removed
+    only with --prune.
     """
-    chosen = {name: value for name, value in options.items() if value is not None}
+    chosen = {name: value for name, value in options.items() if value not in (None, ())}
     if chosen.get("language") == "none":
         chosen["language"] = None
-    with user_errors(), Searcher.index(source, db, retrain=retrain, quiet=quiet, **chosen) as searcher:
-        _echo_change(searcher, db)
+    with user_errors(), Searcher.index(source, db, retrain=retrain, prune=prune, quiet=quiet, **chosen) as searcher:
+        _echo_change(searcher, db, prune=prune)
 
 
 @main.command()
 @click.argument("source")
 @db_option
+@read_options
 @quiet_option
-def add(source: str, db: str, quiet: bool) -> None:
-    """Add or update the documents in SOURCE (a file, folder, .jsonl, .csv, or - for JSON lines on stdin)."""
+def add(source: str, db: str, quiet: bool, **options: Any) -> None:
+    """Add or update the documents in SOURCE (as for index, or - for JSON lines on stdin)."""
+    chosen = {name: value for name, value in options.items() if value not in (None, ())}
     with user_errors(), Searcher.open(db) as searcher:
-        searcher.add(source, quiet=quiet)
+        searcher.add(source, quiet=quiet, **chosen)
         _echo_change(searcher, db)
 
 
@@ -102,9 +126,9 @@ def parse_where(expressions: tuple[str, ...]) -> dict[str, Any] | None:
                                      "FIELD<VALUE, FIELD<=VALUE or FIELD in A,B.", param_hint="--where")
         field, operator, value = match.group("field"), match.group("op").strip(), match.group("value").strip()
         if operator == "in":
-            clauses.append({field: {"$in": [_typed(v.strip()) for v in value.split(",")]}})
+            clauses.append({field: {"$in": [typed_value(v.strip()) for v in value.split(",")]}})
         else:
-            clauses.append({field: {_OPERATORS[operator]: _typed(value)}})
+            clauses.append({field: {_OPERATORS[operator]: typed_value(value)}})
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -112,14 +136,6 @@ def parse_where(expressions: tuple[str, ...]) -> dict[str, Any] | None:
 
 _WHERE = re.compile(r"(?P<field>[^\s=!<>]+)\s*(?P<op>!=|>=|<=|=|>|<|\s+in\s+)(?P<value>.*)")
 _OPERATORS = {"=": "$eq", "!=": "$ne", ">": "$gt", ">=": "$gte", "<": "$lt", "<=": "$lte"}
-
-
-def _typed(value: str) -> Any:
-    try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError:
-        return value
-    return parsed if isinstance(parsed, (int, float, bool, str)) else value
 
 
 def hit_options(command: Any) -> Any:
@@ -265,7 +281,7 @@ def _format_hit(rank: int, hit: Hit, width: int) -> str:
     return f"{rank:>3}  d={hit.distance:<3} {score}{hit.id:<{width}}  {snippet}"
 
 
-def _echo_change(searcher: Searcher, db: str) -> None:
+def _echo_change(searcher: Searcher, db: str, *, prune: bool = False) -> None:
     report = searcher.last_change
     assert report is not None  # every write sets it
     parts = [f"{report.added} added", f"{report.updated} updated", f"{report.removed} removed",
@@ -275,5 +291,15 @@ def _echo_change(searcher: Searcher, db: str) -> None:
     for label, ids in (("empty", report.skipped_empty), ("binary", report.skipped_binary),
                        ("not in the index", report.missing)):
         if ids:
-            shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
-            click.echo(f"Skipped {len(ids)} {label}: {shown}", err=True)
+            click.echo(f"Skipped {len(ids)} {label}: {_some(ids)}", err=True)
+    if report.not_in_source:
+        verb = "Removed" if report.removed >= len(report.not_in_source) and prune else "Kept"
+        hint = "" if verb == "Removed" else " (--prune removes them)"
+        click.echo(f"{verb} {len(report.not_in_source)} indexed documents not in the source{hint}: "
+                   f"{_some(report.not_in_source)}", err=True)
+    for path, encoding in report.guessed_encodings.items():
+        click.echo(f"Read {path} as {encoding} (not UTF-8; guessed from its bytes).", err=True)
+
+
+def _some(ids: list[str], shown: int = 5) -> str:
+    return ", ".join(ids[:shown]) + (f" and {len(ids) - shown} more" if len(ids) > shown else "")

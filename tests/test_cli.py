@@ -53,7 +53,12 @@ def test_reindex_add_and_remove(run, tmp_path, sample_dir):
     assert run("index", str(corpus), "--epochs", "1").exit_code == 0
     corpus.write_text("".join(json.dumps(d) + "\n" for d in docs[5:45]))
     result = run("index", str(corpus))
-    assert result.output.startswith("hashsearch.db: 5 added, 0 updated, 5 removed, 35 unchanged; 40 documents")
+    assert result.output.startswith("hashsearch.db: 5 added, 0 updated, 0 removed, 35 unchanged; 45 documents")
+    gone = ", ".join(d["id"] for d in docs[:5])
+    assert f"Kept 5 indexed documents not in the source (--prune removes them): {gone}\n" in result.output
+    result = run("index", str(corpus), "--prune")
+    assert result.output.startswith("hashsearch.db: 0 added, 0 updated, 5 removed, 40 unchanged; 40 documents")
+    assert f"Removed 5 indexed documents not in the source: {gone}\n" in result.output
     result = run("add", "-", input=json.dumps({"id": "extra", "text": "a note about medicine"}) + "\n")
     assert result.output.startswith("hashsearch.db: 1 added, 0 updated, 0 removed, 0 unchanged; 41 documents")
     result = run("remove", "extra", "ghost")
@@ -65,9 +70,11 @@ def test_reindex_add_and_remove(run, tmp_path, sample_dir):
 @pytest.mark.parametrize("args,message", [
     (["index", "missing-folder"], "Error: missing-folder: no such file or folder.\n"),
     (["index", "data.xlsx"], "Error: data.xlsx: unsupported file type '.xlsx'. Give a folder or a file ending in one "
-                             "of: .jsonl, .csv, .txt, .md, .markdown, .rst, .text.\n"),
-    (["index", "empty"], "Error: empty: no documents to index (1 empty or binary skipped). Give a folder of .txt/.md "
-                         "files, a .jsonl or a .csv with id and text.\n"),
+                             "of: .jsonl, .json, .csv, .parquet, .jsonl.gz, .json.gz, .csv.gz, .txt, .md, .markdown, "
+                             ".rst, .text, .html, .htm, .xhtml.\n"),
+    (["index", "empty"], "Error: empty: no documents to index (1 empty or binary skipped). Give a folder of "
+                         ".txt/.md/.html files, or a .jsonl, .json, .csv or .parquet file of records with an id and "
+                         "a text.\n"),
     (["index", "empty", "--bits", "30"], "Error: bits must be one of 16, 32, 64, 128. Got 30 instead.\n"),
     (["index", "empty", "--weighting", "bm52"], "Error: weighting must be one of bm25, tfidf, log. "
                                                 "Got 'bm52' instead.\n"),
@@ -170,3 +177,21 @@ def test_similar_and_get(run, tagged):
     assert "Not in the index: ghost" in result.output
     result = run("get", first)
     assert result.output.startswith(f"== {first}  {{\"topic\": \"{tagged[first][0]}\"")
+
+
+def test_a_csv_from_a_spreadsheet_with_named_fields_and_typed_filters(run, tmp_path):
+    """An Excel "CSV UTF-8" export (byte-order mark, CRLF) whose id is a url and whose text is two fields:
+    the numbers and booleans filter as numbers and booleans."""
+    rows = [("https://shop/1", "Desk lamp", "a bright lamp for the desk", 45, "true"),
+            ("https://shop/2", "Floor lamp", "a tall lamp for the floor", 900, "false"),
+            ("https://shop/3", "Lamp shade", "a shade for any lamp", 15, "false")]
+    lines = ["url,name,description,price,in_stock"] + [",".join(map(str, row)) for row in rows]
+    (tmp_path / "shop.csv").write_bytes(("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8"))
+    result = run("index", "shop.csv", "--id-field", "url", "--text-field", "name", "--text-field", "description",
+                 "--title-field", "name", "--epochs", "1")
+    assert result.exit_code == 0, result.output
+    hits = json.loads(run("query", "lamp", "--where", "price<500", "--where", "in_stock=false", "--json").output)
+    assert [hit["id"] for hit in hits] == ["https://shop/3"]
+    document = json.loads(run("get", "https://shop/1", "--json").output)[0]
+    assert document["text"] == "Desk lamp\n\na bright lamp for the desk"
+    assert document["metadata"] == {"price": 45, "in_stock": True, "title": "Desk lamp"}

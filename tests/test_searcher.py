@@ -254,10 +254,14 @@ def test_add_update_remove_and_reindex(new_db, sample_docs):
         report = searcher.remove(["new/rocket.txt", "not/there.txt"])
         assert (report.removed, report.missing) == (1, ["not/there.txt"])
         assert all(h.id != "new/rocket.txt" for h in searcher.search(new_doc["text"], k=300))
-    with Searcher.index(sample_docs[100:], db) as searcher:  # re-index: 100 gone, 100 new, 1 changed back
+    with Searcher.index(sample_docs[100:], db) as searcher:  # re-index: 100 not in it, 100 new, 1 changed back
         report = searcher.last_change
-        assert (report.added, report.updated, report.removed, report.unchanged) == (100, 0, 100, 200)
-        assert len(searcher) == 300
+        assert (report.added, report.updated, report.removed, report.unchanged) == (100, 0, 0, 200)
+        assert report.not_in_source == sorted(d["id"] for d in sample_docs[:100]) and len(searcher) == 400
+    with Searcher.index(sample_docs[100:], db, prune=True) as searcher:  # pruned: the 100 go
+        report = searcher.last_change
+        assert (report.added, report.updated, report.removed, report.unchanged) == (0, 0, 100, 300)
+        assert len(report.not_in_source) == 100 and len(searcher) == 300
 
 
 def test_reindex_with_other_bits_needs_retrain(new_db, sample_docs):

@@ -16,8 +16,10 @@ from hashsearch.store.schema import StoredDocument
 from hashsearch.text.analysis import Analyzer
 from hashsearch.text.corpus import Corpus, Document, Source, read_corpus
 from hashsearch.text.features import TextFeatures
+from hashsearch.text.records import Fields, fields_from_options
 
 FEATURE_OPTIONS = ("max_features", "min_df", "max_df", "weighting", "language")
+READ_OPTIONS = ("id_field", "text_field", "title_field", "keep_strings")  # which fields make a document
 
 
 class StageClock:
@@ -48,14 +50,24 @@ def configure(*, bits: int, seed: int, quiet: bool, **options: Any) -> tuple[Tex
     return features, hasher
 
 
-def read_nonempty(source: Source, quiet: bool) -> Corpus:
-    corpus = read_corpus(source, quiet=quiet)
+def read_fields(options: dict[str, Any]) -> Fields:
+    """The ``READ_OPTIONS`` taken out of ``options`` (keywords of build, index and add), as ``Fields``:
+    ``id_field`` (default "id"), ``text_field`` (a name or a list, joined; default "text"),
+    ``title_field``, ``keep_strings`` (CSV values stay strings instead of being typed)."""
+    chosen = {name: options.pop(name) for name in READ_OPTIONS if name in options}
+    return fields_from_options(id_field=chosen.get("id_field"), text_fields=chosen.get("text_field"),
+                               title_field=chosen.get("title_field"), typed=not chosen.get("keep_strings", False))
+
+
+def read_nonempty(source: Source, fields: Fields, quiet: bool) -> Corpus:
+    corpus = read_corpus(source, fields=fields, quiet=quiet)
     if not corpus.documents:
         skipped = len(corpus.skipped_empty) + len(corpus.skipped_binary)
         name = source if isinstance(source, (str, Path)) else "the documents given"
         raise CorpusError(f"{name}: no documents to index"
                           + (f" ({skipped} empty or binary skipped)" if skipped else "")
-                          + ". Give a folder of .txt/.md files, a .jsonl or a .csv with id and text.")
+                          + ". Give a folder of .txt/.md/.html files, or a .jsonl, .json, .csv or .parquet "
+                            "file of records with an id and a text.")
     return corpus
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from hashsearch.api import health
-from hashsearch.api.building import StageClock, configure, read_nonempty, stored_rows
+from hashsearch.api.building import READ_OPTIONS, StageClock, configure, read_fields, read_nonempty, stored_rows
 from hashsearch.api.snapshot import Snapshot
 from hashsearch.errors import (
     DocumentNotFoundError,
@@ -67,6 +67,8 @@ class ChangeReport:
     skipped_empty: list[str] = field(default_factory=list)
     skipped_binary: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    not_in_source: list[str] = field(default_factory=list)  # a sync's indexed ids its source lacks
+    guessed_encodings: dict[str, str] = field(default_factory=dict)  # file -> the legacy encoding it was read in
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -89,12 +91,15 @@ class Searcher:
         """Learn vocabulary and model from ``source``, encode every document and store it all in ``db``.
 
         An index already in ``db`` is replaced in one transaction: until it commits, readers see the old one.
-        ``options``: vocabulary (max_features, min_df, max_df, weighting) and training (see ``SemanticHasher``).
+        ``options``: which fields make a document (id_field, text_field, title_field, keep_strings: see
+        ``building.read_fields``), vocabulary (max_features, min_df, max_df, weighting, language) and
+        training (see ``SemanticHasher``).
         """
         started = time.perf_counter()
+        fields = read_fields(options)
         features, hasher = configure(bits=bits, seed=seed, quiet=quiet, **options)
         stages = StageClock()
-        corpus = read_nonempty(source, quiet)
+        corpus = read_nonempty(source, fields, quiet)
         stages.lap("reading")
         storage = Storage.create(db)
         try:
@@ -130,6 +135,7 @@ class Searcher:
             raise
         searcher.last_change = ChangeReport(added=len(documents), skipped_empty=corpus.skipped_empty,
                                             skipped_binary=corpus.skipped_binary,
+                                            guessed_encodings=corpus.guessed_encodings,
                                             seconds=time.perf_counter() - started, stage_seconds=stages.seconds)
         return searcher
 
@@ -139,11 +145,12 @@ class Searcher:
         return cls(Storage.open(db))
 
     @classmethod
-    def index(cls, source: Source, db: str | Path = "hashsearch.db", *, retrain: bool = False,
+    def index(cls, source: Source, db: str | Path = "hashsearch.db", *, retrain: bool = False, prune: bool = False,
               quiet: bool = True, **build_options: Any) -> Searcher:
-        """Make ``db`` match ``source``: build when there is no index yet or ``retrain`` is set, otherwise
-        add new documents, re-encode changed ones and remove those no longer in ``source``, with the
-        existing model."""
+        """Bring ``db`` up to date with ``source``: build when there is no index yet or ``retrain`` is set,
+        otherwise add new documents and re-encode changed ones with the existing model (a document now
+        empty is removed). Indexed documents that ``source`` lacks (added with ``add``, or files since
+        deleted) are kept and listed in the report's ``not_in_source``; ``prune`` removes them."""
         if not retrain:
             try:
                 searcher = cls.open(db)
@@ -151,8 +158,10 @@ class Searcher:
                 pass
             else:
                 try:
+                    fields = read_fields(build_options)
                     searcher._check_same_settings(build_options)
-                    searcher._apply(read_corpus(source, quiet=quiet), remove_missing=True, quiet=quiet)
+                    corpus = read_corpus(source, fields=fields, quiet=quiet)
+                    searcher._apply(corpus, sync=True, prune=prune, quiet=quiet)
                 except BaseException:
                     searcher.close()
                     raise
@@ -367,9 +376,14 @@ class Searcher:
 
     # -- updating -----------------------------------------------------------------------------------
 
-    def add(self, source: Source, *, quiet: bool = True) -> ChangeReport:
-        """Add or update documents with the existing model; removes nothing."""
-        return self._apply(read_corpus(source, quiet=quiet), remove_missing=False, quiet=quiet)
+    def add(self, source: Source, *, quiet: bool = True, **read_options: Any) -> ChangeReport:
+        """Add or update documents with the existing model; removes nothing. ``read_options``: which
+        fields make a document (id_field, text_field, title_field, keep_strings)."""
+        fields = read_fields(read_options)
+        if read_options:
+            raise InvalidParameterError(f"unknown option(s) {', '.join(sorted(read_options))}. "
+                                        f"add takes: {', '.join(READ_OPTIONS)}.")
+        return self._apply(read_corpus(source, fields=fields, quiet=quiet), sync=False, prune=False, quiet=quiet)
 
     def remove(self, ids: Iterable[str]) -> ChangeReport:
         """Remove documents by id; ids not in the index are listed in the report's ``missing``."""
@@ -388,18 +402,22 @@ class Searcher:
                                         seconds=time.perf_counter() - started)
         return self.last_change
 
-    def _apply(self, corpus: Corpus, *, remove_missing: bool, quiet: bool) -> ChangeReport:
+    def _apply(self, corpus: Corpus, *, sync: bool, prune: bool, quiet: bool) -> ChangeReport:
+        """Write what ``corpus`` changes: new and changed documents; on a ``sync`` also the removal of
+        those now empty or binary, and with ``prune`` of those the corpus lacks (else listed only)."""
         started = time.perf_counter()
         with self._write_lock:
             snapshot = self._snapshot
             # A sync compares every stored document; an add only those it brings.
-            present = self._storage.read_content_hashes(None if remove_missing else [d.id for d in corpus.documents])
+            present = self._storage.read_content_hashes(None if sync else [d.id for d in corpus.documents])
             changed = [d for d in corpus.documents if present.get(d.id) != d.content_hash]
-            incoming = {d.id for d in corpus.documents}
-            gone = [i for i in present if i not in incoming] if remove_missing else []
             # An empty document replaces nothing and is not indexed; on a re-index it counts as gone.
-            if remove_missing:
-                gone += [i for i in corpus.skipped_empty + corpus.skipped_binary if i in present]
+            emptied = set(corpus.skipped_empty + corpus.skipped_binary)
+            gone = [i for i in present if i in emptied] if sync else []
+            incoming = {d.id for d in corpus.documents} | emptied
+            not_in_source = sorted(i for i in present if i not in incoming) if sync else []
+            if prune:
+                gone += not_in_source
             X = snapshot.features.transform([d.text for d in changed])
             codes = snapshot.hasher.encode(X)
             touched = [d.id for d in changed] + gone
@@ -416,6 +434,7 @@ class Searcher:
         self.last_change = ChangeReport(added=len(changed) - updated, updated=updated, removed=len(gone),
                                         unchanged=len(corpus.documents) - len(changed),
                                         skipped_empty=corpus.skipped_empty, skipped_binary=corpus.skipped_binary,
+                                        not_in_source=not_in_source, guessed_encodings=corpus.guessed_encodings,
                                         seconds=time.perf_counter() - started)
         return self.last_change
 
