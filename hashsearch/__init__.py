@@ -16,13 +16,16 @@ The package in layers, each importing only those below it (``tests/test_layers.p
 """
 from importlib.metadata import PackageNotFoundError, version
 
-from hashsearch.api.searcher import ChangeReport, Hit, Searcher
+from hashsearch.api.results import ChangeReport, Hit
+from hashsearch.api.searcher import Searcher
 from hashsearch.errors import (
     CorpusError,
     DocumentNotFoundError,
     HashsearchError,
+    IndexDamagedError,
     IndexFormatError,
     IndexNotFoundError,
+    IndexReadOnlyError,
     InvalidParameterError,
     QueryError,
 )
@@ -34,5 +37,5 @@ try:  # one version, pyproject.toml's, read from the installed package's metadat
 except PackageNotFoundError:  # imported from a source tree that was never installed
     __version__ = "0+unknown"
 __all__ = ["ChangeReport", "CorpusError", "Document", "DocumentNotFoundError", "HashsearchError", "Hit",
-           "IndexFormatError", "IndexNotFoundError", "InvalidParameterError", "QueryError", "Searcher",
-           "SemanticHasher", "__version__"]
+           "IndexDamagedError", "IndexFormatError", "IndexNotFoundError", "IndexReadOnlyError", "InvalidParameterError",
+           "QueryError", "Searcher", "SemanticHasher", "__version__"]

@@ -11,7 +11,8 @@ from typing import Any
 import click
 
 from hashsearch import __version__
-from hashsearch.api.searcher import Hit, Searcher
+from hashsearch.api.results import Hit
+from hashsearch.api.searcher import Searcher
 from hashsearch.errors import HashsearchError
 from hashsearch.index.ranking import MODES
 from hashsearch.text.records import typed_value
@@ -202,6 +203,7 @@ def get(ids: tuple[str, ...], db: str, as_json: bool) -> None:
     missing = [i for i in dict.fromkeys(ids) if i not in {d.id for d in documents}]
     if missing:
         click.echo(f"Not in the index: {', '.join(missing)}", err=True)
+        raise SystemExit(1)
 
 
 def _echo_hits(hits: list[Hit], as_json: bool) -> None:
@@ -232,9 +234,8 @@ def info(db: str, as_json: bool) -> None:
                f"share of documents with each bit on: {min(shares):.2f} to {max(shares):.2f}")
     click.echo(f"words missing from the vocabulary: {facts['recent_oov_share']:.1%} in recent documents, "
                f"{facts['training_oov_share']:.1%} at training")
-    if facts["retrain_advised"]:
-        click.echo("Recent documents use many words the model never saw: "
-                   "`hashsearch index SOURCE --retrain` would help.")
+    for advice in facts["advice"]:
+        click.echo(advice)
 
 
 @main.command()
@@ -256,12 +257,11 @@ def serve(db: str, host: str, port: int, token: str | None, refresh_seconds: flo
         from hashsearch.server import create_app
     except ModuleNotFoundError as exc:
         raise click.ClickException(f"the server needs {exc.name!r}: pip install 'hashsearch[server]'.") from None
-    import torch
-
-    # Each request encodes one query: torch's threads would only contend with the other requests and
-    # workers (two workers on 2 cores under wrk: 144 searches/s with torch's default, 1,591 with one).
-    os.environ["OMP_NUM_THREADS"] = "1"  # for the worker processes, which read it when they import torch
-    torch.set_num_threads(1)
+    # Each request encodes one query: threads of a math library would only contend with the other
+    # requests and workers (two workers on 2 cores under wrk: 144 searches/s with torch's default
+    # threads, 1,591 with one).
+    os.environ["OMP_NUM_THREADS"] = "1"  # for the worker processes, which read it as they start
+    _check_port_free(host, port)
     with user_errors(), Searcher.open(db) as searcher:
         click.echo(f"Serving {len(searcher):,} documents from {db} on http://{host}:{port} "
                    f"({'writes need the token' if token else 'read-only: no --token'}); Ctrl-C stops.", err=True)
@@ -273,6 +273,18 @@ def serve(db: str, host: str, port: int, token: str | None, refresh_seconds: flo
                        "HASHSEARCH_REFRESH": str(refresh_seconds)})
     uvicorn.run("hashsearch.server:app_from_environment", factory=True, workers=workers, host=host, port=port,
                 log_level="info", access_log=False)  # the app writes one line per request, at less cost
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """A one-line error, before the index is read, when ``host:port`` cannot be listened on."""
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port} ({exc.strerror or exc}). Stop the program "
+                                   "that holds the port, or give another --port.") from None
 
 
 def _format_hit(rank: int, hit: Hit, width: int) -> str:

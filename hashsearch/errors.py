@@ -33,3 +33,11 @@ class QueryError(HashsearchError):
 
 class InvalidParameterError(HashsearchError, ValueError):
     """A parameter is outside its allowed values; the message names the parameter, the allowed values and the value."""
+
+
+class IndexDamagedError(HashsearchError):
+    """The database, or something stored in it (a table, the model's weights), is damaged or missing."""
+
+
+class IndexReadOnlyError(HashsearchError):
+    """A write to an index this process may only read; nothing was changed."""

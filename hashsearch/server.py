@@ -33,7 +33,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hashsearch.api.searcher import ChangeReport, Searcher
+from hashsearch.api.results import ChangeReport
+from hashsearch.api.searcher import Searcher
 from hashsearch.errors import DocumentNotFoundError, HashsearchError
 from hashsearch.index.ranking import MODES
 

@@ -174,8 +174,9 @@ def test_similar_and_get(run, tagged):
     result = run("get", first, "ghost", "--json")
     documents = json.loads(result.output.split("Not in the index")[0])
     assert [d["id"] for d in documents] == [first] and documents[0]["metadata"]["topic"] == tagged[first][0]
-    assert "Not in the index: ghost" in result.output
+    assert "Not in the index: ghost" in result.output and result.exit_code == 1  # after the known ones
     result = run("get", first)
+    assert result.exit_code == 0
     assert result.output.startswith(f"== {first}  {{\"topic\": \"{tagged[first][0]}\"")
 
 

@@ -229,3 +229,21 @@ def test_info_reports_codes_and_vocabulary_drift(new_db, sample_docs):
         searcher.add([{"id": f"new-{i}", "text": "zyxwv qwertz blorft snarfle " * 5} for i in range(20)])
         drifted = searcher.info(recent=20)
         assert drifted["recent_oov_share"] == 1.0 and drifted["retrain_advised"]
+
+
+def test_info_flags_collapsed_codes_with_the_retrain_advice(new_db, sample_docs):
+    """30 posts, then 400 short notes that all get one code: the health facts say the codes collapsed and
+    what to do; the 400 posts of a fresh build of the sample are judged healthy."""
+    db = new_db()
+    with Searcher.build(sample_docs[:30], db, bits=32, **FAST) as searcher:
+        searcher.add([{"id": f"note-{i}", "text": f"a short note from the writer, number {i}"} for i in range(400)])
+        facts = searcher.info()
+        assert facts["largest_bucket"] > 0.1 * facts["documents"]
+        assert facts["collapsed"] and facts["retrain_advised"]
+        assert facts["advice"][0].startswith(f"The codes have collapsed: {facts['largest_bucket']:,} of 430 "
+                                             "documents share one code")
+        assert facts["advice"][0].endswith("Retrain: hashsearch index SOURCE --retrain (with more documents, "
+                                           "or another --seed).")
+    with Searcher.build(sample_docs, new_db(), bits=32, **FAST) as healthy:
+        facts = healthy.info()
+        assert not facts["collapsed"] and facts["advice"] == [] and facts["stuck_bits"] <= 8

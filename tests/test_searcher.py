@@ -286,3 +286,11 @@ def test_document_sized_queries_equal_brute_force(searcher, sample_docs, candida
         pages = [searcher.search(text, k=k // 2 or 1, offset=offset) for offset in (0, k // 2 or 1)]
         assert sum(pages, [])[:k] == hits[:2 * (k // 2 or 1)]
     assert searcher.search_many(texts, k=k) == [searcher.search(text, k=k) for text in texts]
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "hamming"])
+def test_search_many_equals_search_one_by_one_exactly(searcher, sample_docs, mode):
+    """One query-encoding path: the batch gives exactly the hits (ids, distances, scores, snippets) of
+    each query searched alone, for the sample's 400 Subject lines and some whole posts."""
+    queries = [doc["text"].split("\n", 1)[0] for doc in sample_docs] + [doc["text"] for doc in sample_docs[::40]]
+    assert searcher.search_many(queries, k=10, mode=mode) == [searcher.search(q, k=10, mode=mode) for q in queries]

@@ -1,5 +1,7 @@
 """What an index holds and how healthy its codes are: the facts ``hashsearch info`` and the server's
-health view show, and the one judgement they make, whether a retrain would help."""
+health view show, and the judgements they make: whether the vocabulary has gone stale, and whether the
+codes have collapsed (most documents on one code, or bits that hardly ever change), either of which a
+retrain mends."""
 from __future__ import annotations
 
 from typing import Any
@@ -12,6 +14,12 @@ from hashsearch.store.storage import Storage
 
 # Recent documents missing this much more of their words than the training corpus did: the vocabulary is stale.
 RETRAIN_OOV_MARGIN = 0.10
+# Codes have collapsed when one code holds more than this share of the documents (a healthy 64-bit index
+# of 400 posts spreads them over hundreds of codes)...
+COLLAPSED_BUCKET_SHARE = 0.10
+# ...or when more than a quarter of the bits are stuck: on (or off) for all but this share of documents.
+STUCK_BIT_SHARE, STUCK_BITS_SHARE = 0.03, 0.25
+MIN_DOCUMENTS_TO_JUDGE = 50  # fewer documents say little about how codes spread
 
 
 def index_facts(snapshot: Snapshot, storage: Storage, *, recent: int = 1000) -> dict[str, Any]:
@@ -24,6 +32,20 @@ def index_facts(snapshot: Snapshot, storage: Storage, *, recent: int = 1000) -> 
     bucket_sizes = codelib.bucket_sizes(codes)
     recent_oov = snapshot.features.out_of_vocabulary_share(storage.read_recent_texts(recent))
     training_oov = float(meta.get("training_oov_share", 0.0))
+    largest = int(bucket_sizes.max()) if len(bucket_sizes) else 0
+    stuck = int(((bits_on < STUCK_BIT_SHARE) | (bits_on > 1 - STUCK_BIT_SHARE)).sum())
+    judged = len(codes) >= MIN_DOCUMENTS_TO_JUDGE
+    collapsed = judged and (largest > COLLAPSED_BUCKET_SHARE * len(codes) or stuck > STUCK_BITS_SHARE * bits)
+    stale = recent_oov > training_oov + RETRAIN_OOV_MARGIN
+    advice = []
+    if collapsed:
+        advice.append(f"The codes have collapsed: {largest:,} of {len(codes):,} documents share one code and "
+                      f"{stuck} of {bits} bits hardly ever change, so codes tell few documents apart. Retrain: "
+                      "hashsearch index SOURCE --retrain (with more documents, or another --seed).")
+    if stale:
+        advice.append(f"Recent documents miss {recent_oov:.0%} of their words from the vocabulary (at training: "
+                      f"{training_oov:.0%}): the model never saw their words. Retrain: hashsearch index SOURCE "
+                      "--retrain.")
     return {
         "database": storage.display_name,
         "documents": len(codes),
@@ -34,10 +56,13 @@ def index_facts(snapshot: Snapshot, storage: Storage, *, recent: int = 1000) -> 
         "vocabulary_size": snapshot.features.n_features,
         "bit_on_share": [round(float(share), 3) for share in bits_on],
         "distinct_codes": len(bucket_sizes),
-        "largest_bucket": int(bucket_sizes.max()) if len(bucket_sizes) else 0,
+        "largest_bucket": largest,
+        "stuck_bits": stuck,
         "training_oov_share": round(training_oov, 4),
         "recent_oov_share": round(recent_oov, 4),
-        "retrain_advised": recent_oov > training_oov + RETRAIN_OOV_MARGIN,
+        "collapsed": collapsed,
+        "retrain_advised": collapsed or stale,
+        "advice": advice,
         "bucket_size_histogram": codelib.size_histogram(bucket_sizes),
         "training_loss": [round(float(loss), 5) for loss in snapshot.hasher.history_],
         "metadata_fields": snapshot.fields,

@@ -10,67 +10,28 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from hashsearch.api import health
-from hashsearch.api.building import READ_OPTIONS, StageClock, configure, read_fields, read_nonempty, stored_rows
+from hashsearch.api.building import read_fields
+from hashsearch.api.guard import database_errors
+from hashsearch.api.results import ChangeReport, Hit
 from hashsearch.api.snapshot import Snapshot
-from hashsearch.errors import (
-    DocumentNotFoundError,
-    IndexNotFoundError,
-    InvalidParameterError,
-    QueryError,
-)
+from hashsearch.api.writer import DEFAULT_BITS, IndexWriter, build_index
+from hashsearch.errors import DocumentNotFoundError, IndexNotFoundError, InvalidParameterError, QueryError
 from hashsearch.index import ranking
 from hashsearch.index.parts import Page, Part
 from hashsearch.index.ranking import Query
 from hashsearch.index.words import query_words
 from hashsearch.model.hasher import SemanticHasher
-from hashsearch.progress import progress
 from hashsearch.store.storage import Storage
-from hashsearch.text.corpus import Corpus, Document, Source, read_corpus
+from hashsearch.text.corpus import Document, Source, read_corpus
 from hashsearch.text.features import TextFeatures, unit_length
 
 logger = logging.getLogger(__name__)
-DEFAULT_BITS = 64  # beat 32 bits in nearly every column of benchmarks/user_queries.py, for 4 more bytes a document
-
-
-@dataclass(slots=True)
-class Hit:
-    """One search result. ``distance`` is the Hamming distance between the query's code and the document's;
-    ``score`` the default ranking's score (None in the pure Hamming mode); ``snippet`` is None when the
-    search was asked for none. Not frozen: a frozen dataclass takes four
-    times as long to make (1.7 against 0.4 us), a tenth of a query's time for ten hits."""
-
-    id: str
-    distance: int
-    snippet: str | None
-    score: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class ChangeReport:
-    """What a build or an update did, for summaries."""
-
-    added: int = 0
-    updated: int = 0
-    removed: int = 0
-    unchanged: int = 0
-    skipped_empty: list[str] = field(default_factory=list)
-    skipped_binary: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    not_in_source: list[str] = field(default_factory=list)  # a sync's indexed ids its source lacks
-    guessed_encodings: dict[str, str] = field(default_factory=dict)  # file -> the legacy encoding it was read in
-    seconds: float = 0.0
-    stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
 class Searcher:
@@ -81,70 +42,43 @@ class Searcher:
         self._write_lock = threading.Lock()
         self._snapshot = self._load_snapshot()
         self._merging: threading.Thread | None = None
-        self.last_change: ChangeReport | None = None
+        self.writer = IndexWriter(storage, self._write_lock, lambda: self._snapshot, self._catch_up)
+        self.last_change: ChangeReport | None = None  # the report of this searcher's latest write
 
     # -- creating and opening ---------------------------------------------------------------------------
 
     @classmethod
+    @database_errors
     def build(cls, source: Source, db: str | Path = "hashsearch.db", *, bits: int = DEFAULT_BITS, seed: int = 0,
               quiet: bool = True, **options: Any) -> Searcher:
-        """Learn vocabulary and model from ``source``, encode every document and store it all in ``db``.
+        """Learn vocabulary and model from ``source``, encode every document and store it all in ``db``;
+        the report is ``last_change``.
 
         An index already in ``db`` is replaced in one transaction: until it commits, readers see the old one.
         ``options``: which fields make a document (id_field, text_field, title_field, keep_strings: see
         ``building.read_fields``), vocabulary (max_features, min_df, max_df, weighting, language) and
         training (see ``SemanticHasher``).
         """
-        started = time.perf_counter()
-        fields = read_fields(options)
-        features, hasher = configure(bits=bits, seed=seed, quiet=quiet, **options)
-        stages = StageClock()
-        corpus = read_nonempty(source, fields, quiet)
-        stages.lap("reading")
-        storage = Storage.create(db)
+        storage, report = build_index(source, db, bits=bits, seed=seed, quiet=quiet, **options)
+        opened = time.perf_counter()
         try:
-            documents = corpus.documents
-            X = features.fit_transform([d.text for d in documents], quiet=quiet)
-            stages.lap("vectorizing")
-            hasher.fit(X)
-            stages.lap("training")
-            codes = hasher.encode(X)
-            stages.lap("encoding")
-            with storage.transaction() as conn:
-                storage.delete_all_documents(conn)
-                rows = stored_rows(documents, codes, features.analyzer_)
-                storage.insert_documents(conn, progress(rows, desc="storing", quiet=quiet, total=len(documents),
-                                                        unit="doc"))
-                config_json, weights = hasher.to_bytes()
-                storage.write_artifact(conn, "vocabulary", features.to_json().encode("utf-8"))
-                storage.write_artifact(conn, "model_config", config_json.encode("utf-8"))
-                storage.write_artifact(conn, "model_weights", weights)
-                storage.write_meta(conn, {
-                    "bits": bits,
-                    "variant": hasher.variant,
-                    "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    "training_documents": len(documents),
-                    "training_oov_share": features.out_of_vocabulary_share(
-                        d.text for d in documents[::max(1, len(documents) // 2000)]),
-                })
-            stages.lap("storing")
             searcher = cls(storage)
-            stages.lap("opening")
         except BaseException:
             storage.close()
             raise
-        searcher.last_change = ChangeReport(added=len(documents), skipped_empty=corpus.skipped_empty,
-                                            skipped_binary=corpus.skipped_binary,
-                                            guessed_encodings=corpus.guessed_encodings,
-                                            seconds=time.perf_counter() - started, stage_seconds=stages.seconds)
+        report.stage_seconds["opening"] = time.perf_counter() - opened
+        report.seconds += report.stage_seconds["opening"]
+        searcher.last_change = report
         return searcher
 
     @classmethod
+    @database_errors
     def open(cls, db: str | Path = "hashsearch.db") -> Searcher:
         """Open an index built earlier; the FAISS index and hash table are rebuilt from the stored codes."""
         return cls(Storage.open(db))
 
     @classmethod
+    @database_errors
     def index(cls, source: Source, db: str | Path = "hashsearch.db", *, retrain: bool = False, prune: bool = False,
               quiet: bool = True, **build_options: Any) -> Searcher:
         """Bring ``db`` up to date with ``source``: build when there is no index yet or ``retrain`` is set,
@@ -161,7 +95,7 @@ class Searcher:
                     fields = read_fields(build_options)
                     searcher._check_same_settings(build_options)
                     corpus = read_corpus(source, fields=fields, quiet=quiet)
-                    searcher._apply(corpus, sync=True, prune=prune, quiet=quiet)
+                    searcher.last_change = searcher.writer.apply(corpus, sync=True, prune=prune, quiet=quiet)
                 except BaseException:
                     searcher.close()
                     raise
@@ -183,12 +117,14 @@ class Searcher:
                                            storage.read_artifact("model_weights"))
         return (Snapshot.read if anew else Snapshot.load)(storage, features, hasher)
 
+    @database_errors
     def refresh(self) -> None:
         """Read everything from the database again, into one segment (``refresh_if_changed`` only
         catches up with what changed)."""
         with self._write_lock:
             self._snapshot = self._load_snapshot(anew=True)
 
+    @database_errors
     def refresh_if_changed(self) -> bool:
         """Catch up with the writes committed since this searcher's snapshot (one small read when none
         were): from the database's change log, as after a write of its own."""
@@ -256,6 +192,7 @@ class Searcher:
         snapshot = self._snapshot
         return snapshot.hasher.encode(snapshot.features.transform(texts))
 
+    @database_errors
     def search(self, text: str, k: int = 10, radius: int | None = None, *, mode: str = "hybrid",
                where: Mapping[str, Any] | None = None, offset: int = 0, max_distance: int | None = None,
                snippets: bool = True) -> list[Hit]:
@@ -271,29 +208,24 @@ class Searcher:
         order given by a hash of the document id. ``snippets=False`` skips reading the hits' snippets
         from the database, for callers that show documents from their own store.
         """
-        self._check_queries([text])
-        snapshot = self._snapshot
-        radius, page, parts = self._check_search_args(snapshot, k, radius, mode, where, offset, max_distance)
-        runs = snapshot.features.analyzer_.terms(text)
-        terms = snapshot.features.weighted_terms(runs)
-        query = self._query(snapshot, runs, snapshot.hasher.encode_terms(terms[0], unit_length(terms[1])), mode, terms)
-        return self._hits(self._rank(parts, query, radius, page), snippets)
+        return self.search_many([text], k, radius, mode=mode, where=where, offset=offset,
+                                max_distance=max_distance, snippets=snippets)[0]
 
+    @database_errors
     def search_many(self, texts: Sequence[str], k: int = 10, radius: int | None = None, *, mode: str = "hybrid",
                     where: Mapping[str, Any] | None = None, offset: int = 0, max_distance: int | None = None,
                     snippets: bool = True) -> list[list[Hit]]:
-        """``search`` for several queries, encoding them in one batch (and evaluating ``where`` once)."""
+        """``search`` for several queries: each encoded and ranked as ``search`` does it (the same hits,
+        exactly), ``where`` evaluated once and the snippets read in one round trip."""
         if isinstance(texts, str):
             raise QueryError("search_many takes a list of query texts, not one string. Use search(text).")
         self._check_queries(texts)
         snapshot = self._snapshot
         radius, page, parts = self._check_search_args(snapshot, k, radius, mode, where, offset, max_distance)
-        codes = snapshot.hasher.encode(snapshot.features.transform(list(texts)))
-        analyzer = snapshot.features.analyzer_
-        ranked = [self._rank(parts, self._query(snapshot, analyzer.terms(text), code, mode), radius, page)
-                  for text, code in zip(texts, codes, strict=False)]
+        ranked = [self._rank(parts, self._encoded_query(snapshot, text, mode), radius, page) for text in texts]
         return self._hits_many(ranked, snippets)
 
+    @database_errors
     def similar(self, doc_id: str, k: int = 10, *, mode: str = "hybrid", where: Mapping[str, Any] | None = None,
                 offset: int = 0, max_distance: int | None = None, snippets: bool = True) -> list[Hit]:
         """More like this: documents like ``doc_id``, ranked from its stored code and sketch as a document
@@ -312,11 +244,21 @@ class Searcher:
         kept = [i for i, other in enumerate(ids) if other != doc_id][page.offset:page.depth]
         return self._hits(([ids[i] for i in kept], [distances[i] for i in kept], [scores[i] for i in kept]), snippets)
 
+    @database_errors
     def get(self, ids: Iterable[str]) -> list[Document]:
         """The documents (id, text, metadata) with these ids, in the order asked; ids not stored are left out."""
         ids = [str(i) for i in ids]
         found = self._storage.read_documents(ids)
         return [Document(i, *found[i]) for i in ids if i in found]
+
+    @classmethod
+    def _encoded_query(cls, snapshot: Snapshot, text: str, mode: str) -> Query:
+        """The query for ``text``: its terms, their weights and its code (one row through the encoder's
+        numpy weights: the one path every search takes)."""
+        runs = snapshot.features.analyzer_.terms(text)
+        columns, weights = snapshot.features.weighted_terms(runs)
+        code = snapshot.hasher.encode_terms(columns, unit_length(weights))
+        return cls._query(snapshot, runs, code, mode, (columns, weights))
 
     @staticmethod
     def _query(snapshot: Snapshot, runs: Sequence[bytes], code: np.ndarray, mode: str,
@@ -370,71 +312,21 @@ class Searcher:
         radius, page = ranking.checked_page(snapshot.hasher.bits, k, radius, mode, offset, max_distance)
         return radius, page, snapshot.parts(where)
 
+    @database_errors
     def info(self, *, recent: int = 1000) -> dict[str, Any]:
         """What the index holds and how healthy its codes are; says when a retrain would help (``health``)."""
         return health.index_facts(self._snapshot, self._storage, recent=recent)
 
     # -- updating -----------------------------------------------------------------------------------
 
+    @database_errors
     def add(self, source: Source, *, quiet: bool = True, **read_options: Any) -> ChangeReport:
-        """Add or update documents with the existing model; removes nothing. ``read_options``: which
-        fields make a document (id_field, text_field, title_field, keep_strings)."""
-        fields = read_fields(read_options)
-        if read_options:
-            raise InvalidParameterError(f"unknown option(s) {', '.join(sorted(read_options))}. "
-                                        f"add takes: {', '.join(READ_OPTIONS)}.")
-        return self._apply(read_corpus(source, fields=fields, quiet=quiet), sync=False, prune=False, quiet=quiet)
+        """Add or update documents with the existing model; removes nothing (``IndexWriter.add``)."""
+        self.last_change = self.writer.add(source, quiet=quiet, **read_options)
+        return self.last_change
 
+    @database_errors
     def remove(self, ids: Iterable[str]) -> ChangeReport:
         """Remove documents by id; ids not in the index are listed in the report's ``missing``."""
-        started = time.perf_counter()
-        ids = list(dict.fromkeys(str(i) for i in ids))
-        with self._write_lock:
-            present = self._storage.read_content_hashes(ids)
-            found = [i for i in ids if i in present]
-            with self._storage.transaction() as conn:
-                self._storage.lock_writes(conn)
-                self._storage.delete_documents(conn, found)
-                self._storage.log_changes(conn, found)
-                self._storage.write_meta(conn, {})
-            self._catch_up()
-        self.last_change = ChangeReport(removed=len(found), missing=[i for i in ids if i not in present],
-                                        seconds=time.perf_counter() - started)
+        self.last_change = self.writer.remove(ids)
         return self.last_change
-
-    def _apply(self, corpus: Corpus, *, sync: bool, prune: bool, quiet: bool) -> ChangeReport:
-        """Write what ``corpus`` changes: new and changed documents; on a ``sync`` also the removal of
-        those now empty or binary, and with ``prune`` of those the corpus lacks (else listed only)."""
-        started = time.perf_counter()
-        with self._write_lock:
-            snapshot = self._snapshot
-            # A sync compares every stored document; an add only those it brings.
-            present = self._storage.read_content_hashes(None if sync else [d.id for d in corpus.documents])
-            changed = [d for d in corpus.documents if present.get(d.id) != d.content_hash]
-            # An empty document replaces nothing and is not indexed; on a re-index it counts as gone.
-            emptied = set(corpus.skipped_empty + corpus.skipped_binary)
-            gone = [i for i in present if i in emptied] if sync else []
-            incoming = {d.id for d in corpus.documents} | emptied
-            not_in_source = sorted(i for i in present if i not in incoming) if sync else []
-            if prune:
-                gone += not_in_source
-            X = snapshot.features.transform([d.text for d in changed])
-            codes = snapshot.hasher.encode(X)
-            touched = [d.id for d in changed] + gone
-            with self._storage.transaction() as conn:
-                self._storage.lock_writes(conn)
-                self._storage.delete_documents(conn, touched)
-                rows = stored_rows(changed, codes, snapshot.features.analyzer_)
-                self._storage.insert_documents(conn, progress(rows, desc="storing", quiet=quiet, total=len(changed),
-                                                              unit="doc"))
-                self._storage.log_changes(conn, touched)
-                self._storage.write_meta(conn, {})
-            self._catch_up()
-        updated = sum(d.id in present for d in changed)
-        self.last_change = ChangeReport(added=len(changed) - updated, updated=updated, removed=len(gone),
-                                        unchanged=len(corpus.documents) - len(changed),
-                                        skipped_empty=corpus.skipped_empty, skipped_binary=corpus.skipped_binary,
-                                        not_in_source=not_in_source, guessed_encodings=corpus.guessed_encodings,
-                                        seconds=time.perf_counter() - started)
-        return self.last_change
-

@@ -20,6 +20,10 @@ from hashsearch.progress import progress, progress_bar
 
 TARGET_STEPS = 2500  # optimisation steps the default epoch count aims for
 MIN_EPOCHS, MAX_EPOCHS = 5, 60
+# With the default epoch count, training stops once the mean loss of the last PLATEAU_WINDOW epochs is
+# less than PLATEAU_GAIN below that of the window before: a small corpus, which gets many epochs to reach
+# TARGET_STEPS, flattens long before (the 400-post sample: from 60 to 25 epochs, 7.4 to 3.1 s).
+PLATEAU_WINDOW, PLATEAU_GAIN = 5, 0.005
 _SIMILARITY_CELLS = 20_000_000  # float32 cells of one dense similarity chunk (80 MB)
 MASKED_INPUT_SHARE = 0.2  # share of input words hidden from the denoising variant
 # The KL term sums over bits, so its pull grows with the code length; past 32 bits its weight shrinks in
@@ -122,8 +126,10 @@ def contrastive_loss(code: torch.Tensor, partner_code: torch.Tensor) -> torch.Te
 def train(network: HashingNetwork, X: sp.csr_matrix, neighbour_rows: np.ndarray, similarities: np.ndarray, *,
           variant: str, contrastive_weight: float, epochs: int | None, batch_size: int, learning_rate: float,
           seed: int, device: torch.device, quiet: bool) -> list[float]:
-    """Fit ``network`` in place; returns the mean loss of each epoch (plain floats)."""
+    """Fit ``network`` in place; returns the mean loss of each epoch (plain floats). ``epochs`` None: up to
+    ``default_epochs``, stopping early on a plateau (``plateaued``)."""
     n = X.shape[0]
+    stop_on_plateau = epochs is None
     epochs = epochs or default_epochs(n, batch_size)
     rng = np.random.default_rng(seed)
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -157,5 +163,17 @@ def train(network: HashingNetwork, X: sp.csr_matrix, neighbour_rows: np.ndarray,
                 bar.update()
             history.append(loss_sum / n)
             bar.set_postfix(epoch=f"{epoch + 1}/{epochs}", loss=f"{history[-1]:.3f}")
+            if stop_on_plateau and plateaued(history):
+                break
     network.eval()
     return history
+
+
+def plateaued(history: list[float]) -> bool:
+    """Whether the losses have flattened: the mean of the last ``PLATEAU_WINDOW`` epochs is less than
+    ``PLATEAU_GAIN`` (relative) below the mean of the ``PLATEAU_WINDOW`` before them."""
+    if len(history) < 2 * PLATEAU_WINDOW:
+        return False
+    recent = float(np.mean(history[-PLATEAU_WINDOW:]))
+    before = float(np.mean(history[-2 * PLATEAU_WINDOW:-PLATEAU_WINDOW]))
+    return recent > before * (1 - PLATEAU_GAIN)

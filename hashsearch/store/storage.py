@@ -110,7 +110,7 @@ class Storage:
     def open(cls, db: str | Path) -> Storage:
         """Connect to an existing index; raises a clear error for anything else."""
         url = database_url(db)
-        if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
+        if url.startswith("sqlite:///") and not _sqlite_path(url).is_file():
             raise IndexNotFoundError(f"no index at {db}. Run `hashsearch index SOURCE --db {db}` first.")
         storage = cls(_create_engine(url), _display_name(db))
         if storage._check_format(allow_empty=False) < FORMAT_VERSION:
@@ -375,6 +375,14 @@ class Storage:
                 cursor.close()
         finally:
             connection.close()  # back to the pool, which rolls back the read transaction
+
+
+def _sqlite_path(url: str) -> Path:
+    """The file a sqlite:/// URL names, also in SQLite's URI form (``sqlite:///file:PATH?mode=ro&uri=true``)."""
+    path = url[len("sqlite:///"):]
+    if "uri=true" in path and path.startswith("file:"):
+        path = path[len("file:"):].split("?", 1)[0]
+    return Path(path)
 
 
 def _display_name(db: str | Path) -> str:
