@@ -165,6 +165,8 @@ def main() -> None:
     parser.add_argument("--bits", default="64", help="hashsearch code lengths, e.g. 32,64")
     parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "hashsearch-benchmarks")
     parser.add_argument("--section", default="user-queries")
+    parser.add_argument("--peers", default="bm25s,minilm",
+                        help="peers to run beside hashsearch (minilm embeds every text: 15+ minutes on 2 cores)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     parts = []
@@ -176,18 +178,21 @@ def main() -> None:
             for bits in [int(b) for b in args.bits.split(",")]:
                 rows += run_hashsearch(work, bits, Path(tmp))
                 print(table(rows), flush=True)
-        rows.append(run_bm25s(work))
-        print(table(rows[-1:]), flush=True)
-        torch.set_num_threads(os.cpu_count() or 1)
-        rows.append(run_minilm(work, args.cache_dir))
-        torch.set_num_threads(1)
-        print(table(rows[-1:]), flush=True)
+        if "bm25s" in args.peers:
+            rows.append(run_bm25s(work))
+            print(table(rows[-1:]), flush=True)
+        if "minilm" in args.peers:
+            torch.set_num_threads(os.cpu_count() or 1)
+            rows.append(run_minilm(work, args.cache_dir))
+            torch.set_num_threads(1)
+            print(table(rows[-1:]), flush=True)
         parts.append(f"**{corpus}** ({len(work.train.texts):,} database documents; {len(work.short):,} short and "
                      f"{len(work.long):,} long queries; {KNOWN_ITEMS} known items)\n\n{table(rows)}")
     import bm25s
     commit = os.popen("git rev-parse --short HEAD 2>/dev/null").read().strip() or "unknown"
     section = (f"## The search box: short queries and known items\n\n"
-               f"`python benchmarks/user_queries.py --corpora {args.corpora} --bits {args.bits}`; commit {commit}, "
+               f"`python benchmarks/user_queries.py --corpora {args.corpora} --bits {args.bits} --peers {args.peers}`; "
+               f"commit {commit}, "
                f"date {time.strftime('%Y-%m-%d')}, CPU {cpu_model()}; torch {torch.__version__}, bm25s "
                f"{bm25s.__version__}; {time.time() - started:.0f} s.\n\n" + "\n\n".join(parts))
     write_section(args.section, section)
