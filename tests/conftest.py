@@ -7,9 +7,9 @@ import pytest
 import sqlalchemy as sa
 
 from hashsearch import Searcher
-from hashsearch.index import code_index as index_module
 from hashsearch.index import codes as codelib
-from hashsearch.index import ranking
+from hashsearch.index import probing, ranking
+from hashsearch.index.probing import ProbeStrategy
 from hashsearch.index.sketch import SKETCH_BITS
 from hashsearch.index.words import query_words
 from hashsearch.text.analysis import Analyzer
@@ -29,8 +29,7 @@ def use_scan(scan: str, monkeypatch) -> None:
     """Make ``CodeIndex`` scan the way a large index does (``SCANS``): past the probed balls, which a
     sample-sized index never probes, every lookup then scans the bucket keys."""
     if scan == "bucket keys":
-        monkeypatch.setattr(index_module, "NUMPY_SCAN_CODES", 0)
-        monkeypatch.setattr(index_module, "BUCKET_SCAN_SHARE", 1.0)
+        monkeypatch.setattr(probing, "DEFAULT_STRATEGY", ProbeStrategy(numpy_scan_codes=0, bucket_scan_share=1.0))
 
 
 def query_positions(words, text):

@@ -1,9 +1,12 @@
 import numpy as np
 import pytest
 
-from hashsearch.index import code_index as index_module
 from hashsearch.index import codes
-from hashsearch.index.code_index import PROBE_COST_IN_CODES, CodeIndex
+from hashsearch.index.code_index import CodeIndex
+from hashsearch.index.probing import DEFAULT_STRATEGY, ProbeStrategy
+
+PROBE_COST_IN_CODES = DEFAULT_STRATEGY.probe_cost_in_codes
+ALWAYS_PROBE = ProbeStrategy(probe_cost_in_codes=0.0, probe_overhead_in_codes=0.0)  # every ball within the radius
 
 
 def reference_top_k(query, database, k):
@@ -34,12 +37,11 @@ def queries_near(database, bits, n, flip, seed):
 @pytest.mark.parametrize("few_buckets", [0, 10**6])  # rank every ball's rows with numpy / in plain Python
 @pytest.mark.parametrize("numpy_scan", [0, 10**6])  # scans by FAISS or the bucket keys / by numpy
 @pytest.mark.parametrize("bucket_scan_share", [0.0, 1.0])  # FAISS / the bucket keys (up to 64 bits)
-def test_search_equals_brute_force(bits, k, probe_cost, few_buckets, numpy_scan, bucket_scan_share, monkeypatch):
-    monkeypatch.setattr(index_module, "FEW_BUCKETS", few_buckets)
-    monkeypatch.setattr(index_module, "NUMPY_SCAN_CODES", numpy_scan)
-    monkeypatch.setattr(index_module, "BUCKET_SCAN_SHARE", bucket_scan_share)
+def test_search_equals_brute_force(bits, k, probe_cost, few_buckets, numpy_scan, bucket_scan_share):
     database = clustered_codes(bits, 3000, seed=bits)
-    index = CodeIndex(database, bits, probe_cost=probe_cost, probe_overhead=0.0)
+    index = CodeIndex(database, bits, strategy=ProbeStrategy(
+        probe_cost_in_codes=probe_cost, probe_overhead_in_codes=0.0, few_buckets=few_buckets,
+        numpy_scan_codes=numpy_scan, bucket_scan_share=bucket_scan_share))
     for query in queries_near(database, bits, 8, 0.05, seed=0):
         for radius in (0, 1, codes.default_radius(bits)):
             rows, distances = index.search(query, k, radius)
@@ -53,7 +55,8 @@ def test_search_equals_brute_force(bits, k, probe_cost, few_buckets, numpy_scan,
 @pytest.mark.parametrize("probe_cost", [0.0, PROBE_COST_IN_CODES])
 def test_probe_is_an_exact_prefix_and_nothing_left_out_is_under_its_floor(bits, k, probe_cost):
     database = clustered_codes(bits, 3000, seed=bits)
-    index = CodeIndex(database, bits, probe_cost=probe_cost, probe_overhead=0.0)
+    index = CodeIndex(database, bits,
+                      strategy=ProbeStrategy(probe_cost_in_codes=probe_cost, probe_overhead_in_codes=0.0))
     for query in queries_near(database, bits, 8, 0.1, seed=1):
         for radius in (0, 1, codes.default_radius(bits)):
             rows, distances, floor = index.probe(query, k, radius, enough=min(k, 5))
@@ -67,7 +70,7 @@ def test_probe_is_an_exact_prefix_and_nothing_left_out_is_under_its_floor(bits, 
 
 def test_ties_come_in_ascending_row_order_in_bucket_and_scan():
     database = np.zeros((50, 4), dtype=np.uint8)  # every row in one bucket, all at distance 0
-    index = CodeIndex(database, 32, probe_overhead=0.0)
+    index = CodeIndex(database, 32, strategy=ProbeStrategy(probe_overhead_in_codes=0.0))
     rows, distances = index.search(database[0], 10, radius=0)
     assert rows.tolist() == list(range(10)) and distances.tolist() == [0] * 10
     rows, _ = index.scan(np.full(4, 255, np.uint8), 10)
@@ -102,7 +105,7 @@ def test_folded_128_bit_keys_that_collide_are_told_apart():
     zero = np.zeros(16, np.uint8)
     twin = np.frombuffer(np.array([1 << codes._FOLD_ROTATION, 1], dtype=">u8").tobytes(), np.uint8)
     assert codes.bucket_keys(zero[None])[0] == codes.bucket_keys(twin[None])[0]
-    index = CodeIndex(np.stack([zero, twin]), 128, probe_cost=0.0, probe_overhead=0.0)
+    index = CodeIndex(np.stack([zero, twin]), 128, strategy=ALWAYS_PROBE)
     assert index.lookup(zero[None]).tolist() == [0] and index.lookup(twin[None]).tolist() == [1]
     rows, distances = index.search(twin, 2, radius=1)
     assert rows.tolist() == [1, 0] and distances.tolist() == [0, 2]
@@ -111,12 +114,11 @@ def test_folded_128_bit_keys_that_collide_are_told_apart():
 @pytest.mark.parametrize("n", [50, 500])  # fewer, then more tied rows than FAISS is asked for
 @pytest.mark.parametrize("numpy_scan", [0, 10**6])
 @pytest.mark.parametrize("bucket_scan_share", [0.0, 1.0])  # 0: FAISS's scan; 1: the bucket keys'
-def test_scan_orders_rows_tied_at_the_kth_distance_by_row(n, numpy_scan, bucket_scan_share, monkeypatch):
-    monkeypatch.setattr(index_module, "NUMPY_SCAN_CODES", numpy_scan)
-    monkeypatch.setattr(index_module, "BUCKET_SCAN_SHARE", bucket_scan_share)
+def test_scan_orders_rows_tied_at_the_kth_distance_by_row(n, numpy_scan, bucket_scan_share):
+    strategy = ProbeStrategy(numpy_scan_codes=numpy_scan, bucket_scan_share=bucket_scan_share)
     database = np.zeros((n, 8), dtype=np.uint8)
     database[::2, 0] = 1  # even rows at distance 0 from the query, odd rows at distance 1
-    index = CodeIndex(database, 64)
+    index = CodeIndex(database, 64, strategy=strategy)
     for k in (10, 30, 40):
         rows, distances = index.scan(database[0], k)
         expected_rows, expected_distances = reference_top_k(database[0], database, k)
@@ -127,7 +129,7 @@ def test_folded_keys_shared_by_two_flips_give_each_row_once():
     # At 128 bits, flipping bit 29 of the first word and bit 0 of the second fold to the same key bit.
     query = np.zeros(16, np.uint8)
     database = codes.pack(np.eye(128, dtype=bool))  # every code at distance 1 from the query
-    index = CodeIndex(database, 128, probe_cost=0.0, probe_overhead=0.0)
+    index = CodeIndex(database, 128, strategy=ALWAYS_PROBE)
     rows, distances = index.search(query, 128, radius=1)
     assert rows.tolist() == list(range(128)) and distances.tolist() == [1] * 128
 
@@ -137,7 +139,7 @@ def test_ball_probe_equals_brute_force_on_random_codes(bits):
     # Spread codes: the filter turns most probes away, and the ball rarely holds k rows.
     rng = np.random.default_rng(bits)
     database = rng.integers(0, 256, (20_000, bits // 8), dtype=np.uint8)
-    index = CodeIndex(database, bits, probe_cost=0.0, probe_overhead=0.0)
+    index = CodeIndex(database, bits, strategy=ALWAYS_PROBE)
     for row in rng.integers(0, len(database), 20):
         query = database[row] ^ codes.pack(rng.random((1, bits)) < 0.02)[0]
         for k in (1, 3):
@@ -167,7 +169,7 @@ def test_allowed_rows_of_a_ball_are_the_exact_top_k_among_them(bits, share):
     """search_allowed answers, when it answers, with the brute-force top k of the allowed rows."""
     rng = np.random.default_rng(bits)
     database = clustered_codes(bits, 3000, seed=bits)
-    index = CodeIndex(database, bits, probe_cost=0.0, probe_overhead=0.0)
+    index = CodeIndex(database, bits, strategy=ALWAYS_PROBE)
     allowed = rng.random(len(database)) < share
     answered = 0
     for query in list(database[:40:4]) + [rng.integers(0, 256, bits // 8, dtype=np.uint8)]:
@@ -201,7 +203,8 @@ def test_ball_holds_every_allowed_row_within_the_nearest_distance(bits, at_least
     rng = np.random.default_rng(bits + at_least)
     database = clustered_codes(bits, 3000, seed=bits)
     database[:300] = database[0]  # one crowded bucket: a ball is never cut inside a bucket
-    index = CodeIndex(database, bits, probe_cost=probe_cost, probe_overhead=0.0)
+    index = CodeIndex(database, bits,
+                      strategy=ProbeStrategy(probe_cost_in_codes=probe_cost, probe_overhead_in_codes=0.0))
     allowed = rng.random(len(database)) < share
     for query in [database[0], *queries_near(database, bits, 6, 0.05, seed=2)]:
         for radius in (0, 1, codes.default_radius(bits)):
@@ -218,13 +221,11 @@ def test_ball_holds_every_allowed_row_within_the_nearest_distance(bits, at_least
 @pytest.mark.parametrize("bits", [32, 64, 128])  # folded keys (128) always scan with FAISS
 @pytest.mark.parametrize("bucket_scan_share", [0.0, 1.0])  # 0: FAISS's scan; 1: the bucket keys' (exact keys)
 @pytest.mark.parametrize("near_buckets", [0, 8])  # 0: the buckets within reach are counted among all
-def test_ball_past_the_radius_of_a_large_index_comes_from_a_scan(bits, bucket_scan_share, near_buckets, monkeypatch):
-    monkeypatch.setattr(index_module, "NUMPY_SCAN_CODES", 100)
-    monkeypatch.setattr(index_module, "BUCKET_SCAN_SHARE", bucket_scan_share)
-    monkeypatch.setattr(index_module, "SCAN_NEAR_BUCKETS", near_buckets)
+def test_ball_past_the_radius_of_a_large_index_comes_from_a_scan(bits, bucket_scan_share, near_buckets):
     database = clustered_codes(bits, 3000, seed=7)
     database[:200] = database[0]  # ties at the nearest distance run past the FAISS scan's margin
-    index = CodeIndex(database, bits)
+    index = CodeIndex(database, bits, strategy=ProbeStrategy(numpy_scan_codes=100, bucket_scan_share=bucket_scan_share,
+                                                             scan_near_buckets=near_buckets))
     for query in [database[0] ^ np.uint8(7), *queries_near(database, bits, 5, 0.2, seed=3)]:
         for at_least in (10, 150, 250):
             rows, distances, reach = index.ball(query, at_least, 0)
@@ -234,12 +235,31 @@ def test_ball_past_the_radius_of_a_large_index_comes_from_a_scan(bits, bucket_sc
 
 
 @pytest.mark.parametrize("bucket_scan_share", [0.0, 1.0])  # FAISS's scan / the bucket keys'
-def test_ball_from_a_scan_that_finds_exactly_at_least_rows_reaches_their_distance(bucket_scan_share, monkeypatch):
-    monkeypatch.setattr(index_module, "NUMPY_SCAN_CODES", 100)
-    monkeypatch.setattr(index_module, "BUCKET_SCAN_SHARE", bucket_scan_share)
+def test_ball_from_a_scan_that_finds_exactly_at_least_rows_reaches_their_distance(bucket_scan_share):
+    strategy = ProbeStrategy(numpy_scan_codes=100, bucket_scan_share=bucket_scan_share)
     database = np.full((1000, 8), 255, dtype=np.uint8)  # 900 rows at distance 64 from the query
     database[:100] = 0
     database[:100, 0] = 1  # 100 rows at distance 1: no bucket of the query's own, radius 0
-    index = CodeIndex(database, 64)
+    index = CodeIndex(database, 64, strategy=strategy)
     rows, distances, reach = index.ball(np.zeros(8, np.uint8), 100, 0)
     assert sorted(rows.tolist()) == list(range(100)) and set(distances.tolist()) == {1} and reach == 1
+
+
+def test_path_counters_show_the_probe_sequence():
+    """The own bucket answers a query whose bucket holds k rows; a ball one whose radius-1 ball does; a
+    scan the rest (numpy below ``numpy_scan_codes``, else the bucket keys or FAISS)."""
+    database = np.zeros((200, 8), dtype=np.uint8)
+    database[100:, 0] = 1  # 100 rows on the query's code, 100 one bit away
+    index = CodeIndex(database, 64, strategy=ALWAYS_PROBE)
+    index.search(database[0], 10, radius=2)
+    assert index.stats.as_dict() == {"own_bucket": 1, "ball": 0, "numpy_scan": 0, "bucket_scan": 0, "faiss_scan": 0}
+    index.search(database[0], 150, radius=2)
+    assert (index.stats.own_bucket, index.stats.ball, index.stats.scans) == (1, 1, 0)
+    index.search(database[0], 200, radius=0)
+    assert index.stats.scans == 1 and index.stats.numpy_scan == 1
+    for share, path in ((1.0, "bucket_scan"), (0.0, "faiss_scan")):
+        scanning = CodeIndex(database, 64, strategy=ProbeStrategy(widest_ball=-1, numpy_scan_codes=10,
+                                                                  bucket_scan_share=share))
+        rows, distances = scanning.search(database[150], 120, radius=2)
+        assert getattr(scanning.stats, path) == 1 and scanning.stats.scans == 1
+        assert distances.tolist() == [0] * 100 + [1] * 20 and rows.tolist() == list(range(100, 200)) + list(range(20))

@@ -6,7 +6,8 @@ import pytest
 
 from hashsearch import InvalidParameterError, QueryError, Searcher
 from hashsearch.index import codes as codelib
-from hashsearch.index import ranking
+from hashsearch.index import probing, ranking
+from hashsearch.index.probing import ProbeStrategy
 from hashsearch.index.words import query_words
 from hashsearch.store.storage import Storage
 from hashsearch.text.analysis import Analyzer
@@ -129,22 +130,24 @@ def test_default_ranking_equals_brute_force(searcher, sample_docs, k, prune_from
 
 @pytest.mark.parametrize("k", [1, 10, 100])
 @pytest.mark.parametrize("prune_from", [ranking.PRUNE_FROM, 0])
-def test_default_ranking_from_probed_balls_equals_brute_force(searcher, sample_docs, k, prune_from, monkeypatch):
-    """On an index large enough to probe the balls instead of scanning (faked here): the nearest codes
-    come from the balls, scanned for only when a row outside them could rank; the hits stay exact."""
+def test_default_ranking_from_probed_balls_equals_brute_force(built_db, sample_docs, k, prune_from, monkeypatch):
+    """On an index large enough to probe the balls instead of scanning (made so by a strategy that
+    probes up to radius 2): the nearest codes come from the balls, scanned for only when a row outside
+    them could rank; the hits stay exact."""
     monkeypatch.setattr(ranking, "PRUNE_FROM", prune_from)
-    index = searcher._snapshot.main.index
-    monkeypatch.setattr(index, "_widest_ball", 2)
-    scans = []
-    monkeypatch.setattr(index, "scan", lambda *args, scan=index.scan: scans.append(1) or scan(*args))
+    monkeypatch.setattr(probing, "DEFAULT_STRATEGY", ProbeStrategy(widest_ball=2))
     queries = QUERIES + [sample_docs[3]["text"], sample_docs[200]["text"][:300], "zqxv wplk",
                          f"zqxv {word_of_one_document(sample_docs)}"]
-    for text in queries:
-        assert [(h.id, h.distance, h.score) for h in searcher.search(text, k=k)] == hybrid_brute_force(
-            searcher, text, k)
-    assert scans or k == 1  # a query whose words one document holds needs the scan past its first hit
+    with Searcher.open(built_db) as searcher:
+        assert searcher.search_paths()["scans"] == 0
+        for text in queries:
+            assert [(h.id, h.distance, h.score) for h in searcher.search(text, k=k)] == hybrid_brute_force(
+                searcher, text, k)
+        paths = searcher.search_paths()
+    assert paths["scans"] or k == 1  # a query whose words one document holds needs the scan past its first hit
+    assert paths["own_bucket"] + paths["ball"] > 0
     if k <= 10:  # most queries do not (a hundred hits of 400 documents mostly do)
-        assert len(scans) < len(queries) / 2
+        assert paths["scans"] < len(queries) / 2
 
 
 def word_of_one_document(docs):

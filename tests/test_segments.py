@@ -14,6 +14,7 @@ from hashsearch.index import codes as codelib
 from hashsearch.index import ranking
 from hashsearch.index.code_index import CodeIndex
 from hashsearch.index.parts import Part, nearest
+from hashsearch.index.probing import ProbeStrategy
 from hashsearch.index.segment import Segment
 from hashsearch.store import storage
 from tests.conftest import FAST, SCANS, query_positions, use_scan
@@ -256,8 +257,9 @@ def test_a_search_past_a_few_excluded_rows_equals_the_scan_of_the_allowed(exclud
     codes = rng.integers(0, 256, size=(4000, 4), dtype=np.uint8)
     codes[:3] = codes[0]  # a small bucket in a crowded radius-1 ball, so that balls answer early
     codes[3:300] = codes[0] ^ (1 << rng.integers(0, 8, (297, 1))).astype(np.uint8)
-    costs = {} if probe_cost is None else {"probe_cost": probe_cost, "probe_overhead": 0.0}
-    index = CodeIndex(codes, 32, **costs)
+    strategy = (None if probe_cost is None
+                else ProbeStrategy(probe_cost_in_codes=probe_cost, probe_overhead_in_codes=0.0))
+    index = CodeIndex(codes, 32, strategy=strategy)
     allowed = np.ones(len(codes), dtype=bool)
     pool = np.r_[0:300:2, 300:4000:7] if excluded <= 200 else np.arange(len(codes))
     allowed[rng.choice(pool, excluded, replace=False)] = False

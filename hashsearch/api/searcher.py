@@ -312,6 +312,12 @@ class Searcher:
         radius, page = ranking.checked_page(snapshot.hasher.bits, k, radius, mode, offset, max_distance)
         return radius, page, snapshot.parts(where)
 
+    def search_paths(self) -> dict[str, int]:
+        """How many searches of the code index each path answered since this snapshot's segments were
+        made: the query's own bucket, a probed ball, or a scan (numpy, bucket keys, FAISS; ``scans`` their
+        sum). For tests and benchmarks that check which path a workload takes."""
+        return self._snapshot.search_paths()
+
     @database_errors
     def info(self, *, recent: int = 1000) -> dict[str, Any]:
         """What the index holds and how healthy its codes are; says when a retrain would help (``health``)."""

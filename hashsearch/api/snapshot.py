@@ -146,6 +146,16 @@ class Snapshot:
             parts.append(Part(segment, allowed, len(segment) - np.count_nonzero(allowed)))
         return parts
 
+    def search_paths(self) -> dict[str, int]:
+        """The code indexes' path counters (``probing.PathStats``) summed over the segments, with ``scans``."""
+        segments = [self.main] + ([self.recent] if self.recent is not None else [])
+        totals: dict[str, int] = {}
+        for segment in segments:
+            for name, count in segment.index.stats.as_dict().items():
+                totals[name] = totals.get(name, 0) + count
+        totals["scans"] = totals["numpy_scan"] + totals["bucket_scan"] + totals["faiss_scan"]
+        return totals
+
     def find(self, doc_id: str) -> tuple[Segment, int] | None:
         """The segment and row that hold ``doc_id`` now, or None."""
         if self.recent is not None and (row := self.recent.row_of(doc_id)) is not None:

@@ -11,39 +11,21 @@ import faiss
 import numpy as np
 
 from hashsearch.index import codes as codelib
+from hashsearch.index import probing
+from hashsearch.index.probing import PathStats, ProbeStrategy, probe_radii
 
-# Probing a ball costs a fixed overhead (numpy calls) plus a little per probed code; both are counted in
-# codes a FAISS scan reads in the same time (measured on 2-core x86, see RESULTS.md). Before probing,
-# the index takes the largest distance within the radius whose ball is cheaper to probe than a scan of
-# everything: small indexes are scanned, large ones probed, and the answer is the same exact top k.
-PROBE_OVERHEAD_IN_CODES = 10_000.0
-PROBE_COST_IN_CODES = 30.0
-SCAN_TIE_MARGIN = 64
-# A scan of the bucket keys counts the rows of the buckets within this distance first: a weighted count
-# of every bucket costs more than the popcounts.
-SCAN_NEAR_BUCKETS = 8
-BUCKET_SCAN_SHARE = 0.5  # scans read the bucket keys when there are at most this many per code
-# Up to this many codes a numpy scan (popcount of 64-bit words, a partition) beats FAISS's flat scan,
-# whose tie handling often needs a second, range search, and whose threads stall on busy cores.
-NUMPY_SCAN_CODES = 65_536
-# Slots per bucket (rounded up to a power of two) in the filter that most probes of a ball never pass.
-FILTER_SLOTS_PER_BUCKET = 4
-FILTER_FROM_KEYS = 256  # smaller balls go straight to the binary search: the filter's calls cost more
-# Rows of at most this many buckets are ranked in plain Python: numpy's per-call cost (some 25 calls at
-# about 2.5 us) exceeds the work for a few buckets, plain Python costs about 2.5 us a bucket (measured
-# on a 100k index, 64 bits: radius-1 hits at a median of 8 buckets in 58 instead of 87 us).
-FEW_BUCKETS = 24
 _FIBONACCI_HASH = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio, odd: multiplying spreads the bits
 
 
 class CodeIndex:
-    """Exact Hamming top-k over packed codes: bucket probes within a radius, then a FAISS scan."""
+    """Exact Hamming top-k over packed codes: bucket probes within a radius, then a scan. ``strategy``:
+    the knobs (None: ``probing.DEFAULT_STRATEGY`` as it is when the index is made); ``stats`` counts the
+    paths searches took."""
 
-    def __init__(self, codes: np.ndarray, bits: int, *, probe_cost: float = PROBE_COST_IN_CODES,
-                 probe_overhead: float = PROBE_OVERHEAD_IN_CODES) -> None:
+    def __init__(self, codes: np.ndarray, bits: int, *, strategy: ProbeStrategy | None = None) -> None:
         self.bits = bits
-        self.probe_cost = probe_cost
-        self.probe_overhead = probe_overhead
+        self.strategy = strategy or probing.DEFAULT_STRATEGY
+        self.stats = PathStats()
         self.codes = np.ascontiguousarray(codes, dtype=np.uint8).reshape(-1, bits // 8)
         # The same codes as whole machine words, one (up to 64 bits) or two a code: gathering a code is
         # then one read, not eight (8,000 codes of 1M in 44 instead of 280 us).
@@ -60,11 +42,12 @@ class CodeIndex:
         self._bucket_starts = np.append(starts, len(self.codes)).astype(row_type)
         # A one-hash Bloom filter over the bucket keys: most codes in a ball belong to no document, and
         # one gather turns most of them away before the binary search, which costs several times more.
-        slot_bits = int(np.ceil(np.log2(max(4, len(self._bucket_keys) * FILTER_SLOTS_PER_BUCKET))))
+        slot_bits = int(np.ceil(np.log2(max(4, len(self._bucket_keys) * self.strategy.filter_slots_per_bucket))))
         self._filter_shift = np.uint64(64 - slot_bits)
         self._filter = np.zeros(1 << slot_bits, dtype=bool)
         self._filter[self._filter_slots(self._bucket_keys)] = True
-        self._widest_ball = self._widest_ball_cheaper_than(len(self.codes))
+        self._widest_ball = (self._widest_ball_cheaper_than(len(self.codes)) if self.strategy.widest_ball is None
+                             else min(self.strategy.widest_ball, bits))
         self._faiss = faiss.IndexBinaryFlat(bits)
         if len(self.codes):
             self._faiss.add(self.codes)
@@ -74,18 +57,17 @@ class CodeIndex:
 
     def _widest_ball_cheaper_than(self, n_codes: int) -> int:
         """The widest ball (-1: none) that costs less to probe than a scan of ``n_codes`` codes."""
+        overhead, cost = self.strategy.probe_overhead_in_codes, self.strategy.probe_cost_in_codes
         widest = -1
-        while (widest < self.bits
-               and self.probe_overhead + codelib.ball_size(self.bits, widest + 1) * self.probe_cost <= n_codes):
+        while widest < self.bits and overhead + codelib.ball_size(self.bits, widest + 1) * cost <= n_codes:
             widest += 1
         return widest
 
     @property
     def _scans_buckets(self) -> bool:
         """Whether scans read the bucket keys instead of every code: where the keys are the codes and
-        shared. At 1M documents 193,150 of them scan in 0.3 against 0.6-1.1 ms for FAISS's scan of every
-        code; FAISS's scan wins when most codes are distinct (1M random codes: 1.1 against 9.7 ms)."""
-        return self._exact_keys and len(self._bucket_keys) <= BUCKET_SCAN_SHARE * len(self.codes)
+        shared; FAISS's scan wins when most codes are distinct (1M random codes: 1.1 against 9.7 ms)."""
+        return self._exact_keys and len(self._bucket_keys) <= self.strategy.bucket_scan_share * len(self.codes)
 
     @property
     def n_buckets(self) -> int:
@@ -115,7 +97,7 @@ class CodeIndex:
 
     def _bucket_positions(self, keys: np.ndarray) -> np.ndarray:
         """Positions (in ``_bucket_keys``) of the buckets whose key is one of ``keys``."""
-        if len(keys) > FILTER_FROM_KEYS:
+        if len(keys) > self.strategy.filter_from_keys:
             keys = keys[self._filter.take(self._filter_slots(keys))]
         positions = self._bucket_keys.searchsorted(keys)
         return positions[self._bucket_keys.take(positions, mode="clip") == keys]
@@ -167,16 +149,18 @@ class CodeIndex:
         widest = min(radius, self._widest_ball)
         if widest >= 0:
             query_key = codelib.bucket_key(query)
-            balls: tuple[int, ...] = (1, widest) if widest > 1 else (widest,)
             if self._exact_keys:
                 found = self._search_own_bucket(query_key, k)
                 if found is not None:
+                    self.stats.own_bucket += 1
                     return (*found, 0)
-                balls = balls if widest > 0 else ()  # the own bucket was the whole radius-0 ball
-            for ball_radius in balls:
+            # With exact keys the radius-0 ball is the own bucket, just found too small; folded keys go
+            # straight to radius 1 when there is one.
+            for ball_radius in probe_radii(widest, skip_zero=self._exact_keys or widest > 0):
                 last = ball_radius == widest and not scan
                 found = self._search_ball(query, query_key, k, ball_radius, 0 if last else enough)
                 if found is not None:
+                    self.stats.ball += 1
                     rows, distances = found
                     return rows, distances, int(distances[-1]) if len(rows) == k else ball_radius + 1
         rows, distances = self.scan(query, k)
@@ -197,7 +181,7 @@ class CodeIndex:
         """The exact top ``k`` (or all, when fewer) of the ball of ``radius`` around ``query`` when it holds
         at least ``enough`` rows, else None."""
         positions = self._bucket_positions(query_key ^ codelib.ball_keys(self.bits, radius))
-        if self._exact_keys and len(positions) <= FEW_BUCKETS:
+        if self._exact_keys and len(positions) <= self.strategy.few_buckets:
             return self._rank_few_buckets(positions, int(query_key), k, enough)
         starts, lengths = self._bucket_spans(positions)
         if lengths.sum() < enough:  # folded keys can only find fewer rows than this
@@ -245,13 +229,14 @@ class CodeIndex:
         if widest < 0:
             return None
         query_key = codelib.bucket_key(query)
-        for ball_radius in sorted({0, min(1, widest), widest}):
+        for ball_radius in probe_radii(widest, skip_zero=False):
             rows = self._bucket_rows(self._bucket_positions(query_key ^ codelib.ball_keys(self.bits, ball_radius)))
             rows = rows[allowed[rows]]
             distances = self.distances(query, rows)
             if not self._exact_keys:  # folded keys may collide: a matched bucket can hold codes outside the ball
                 rows, distances = rows[distances <= ball_radius], distances[distances <= ball_radius]
             if len(rows) >= enough:
+                self.stats.ball += 1
                 order = np.lexsort((rows, distances))[:k]
                 return rows[order], distances[order]
         return None
@@ -274,10 +259,10 @@ class CodeIndex:
                 rows: np.ndarray = self._rows_by_key[self._bucket_starts[position]:self._bucket_starts[position + 1]]
                 rows = rows.astype(np.int64) if allowed is None else rows[allowed[rows]].astype(np.int64)
                 if len(rows) >= at_least:
+                    self.stats.own_bucket += 1
                     return rows, np.zeros(len(rows), dtype=np.int64), 0
         # With exact keys the radius-0 ball is the own bucket, just found too small.
-        radii = sorted({0, min(1, widest), widest} - ({0} if self._exact_keys else set())) if widest >= 0 else ()
-        for ball_radius in radii:
+        for ball_radius in probe_radii(widest, skip_zero=self._exact_keys):
             rows = self._bucket_rows(self._bucket_positions(query_key ^ codelib.ball_keys(self.bits, ball_radius)))
             if allowed is not None:
                 rows = rows[allowed[rows]]
@@ -285,12 +270,15 @@ class CodeIndex:
             if not self._exact_keys:  # folded keys may collide: a matched bucket can hold codes outside the ball
                 rows, distances = rows[distances <= ball_radius], distances[distances <= ball_radius]
             if len(rows) >= at_least:
+                self.stats.ball += 1
                 return _within_nearest(rows, distances, at_least, self.bits, everything=False)
-        if allowed is None and len(self.codes) > NUMPY_SCAN_CODES:
+        if allowed is None and len(self.codes) > self.strategy.numpy_scan_codes:
             rows, distances = self._scan_within(query, at_least)
         elif allowed is None:
+            self.stats.numpy_scan += 1
             rows, distances = np.arange(len(self.codes), dtype=np.int64), codelib.hamming(query, self.codes)
         else:
+            self.stats.numpy_scan += 1
             rows = np.flatnonzero(allowed)
             distances = self.distances(query, rows)
         # A scan of the bucket keys gives only the rows within reach: exactly ``at_least`` of them is no sign
@@ -304,9 +292,11 @@ class CodeIndex:
         by a FAISS scan asked for a margin more, then, when ties run past it, a range search (FAISS picks
         arbitrarily among rows tied at its last distance)."""
         if self._scans_buckets:
+            self.stats.bucket_scan += 1
             return self._rows_of_buckets(*self._buckets_within(codelib.bucket_key(query), at_least), most=most)
+        self.stats.faiss_scan += 1
         query = query.reshape(1, -1)
-        distances, rows = self._faiss.search(query, min(len(self.codes), at_least + SCAN_TIE_MARGIN))
+        distances, rows = self._faiss.search(query, min(len(self.codes), at_least + self.strategy.scan_tie_margin))
         distances, rows = distances[0].astype(np.int64), rows[0].astype(np.int64)
         if len(rows) < len(self.codes) and distances[-1] == distances[at_least - 1]:  # else every row is there
             limits, distances, rows = self._faiss.range_search(query, int(distances[at_least - 1]) + 1)
@@ -327,9 +317,9 @@ class CodeIndex:
         """(positions, distances) of the buckets within the least distance that holds ``at_least`` rows
         (all, when fewer), by a scan of the bucket keys, which are the codes themselves (exact keys): one
         popcount a distinct code. Their rows are counted first among the buckets within
-        ``SCAN_NEAR_BUCKETS``, which most often hold enough, else among all."""
+        ``strategy.scan_near_buckets``, which most often hold enough, else among all."""
         distances = np.bitwise_count(self._bucket_keys ^ query_key)
-        positions = np.flatnonzero(distances <= SCAN_NEAR_BUCKETS)
+        positions = np.flatnonzero(distances <= self.strategy.scan_near_buckets)
         sizes = self._bucket_spans(positions)[1]
         if sizes.sum() < at_least:
             positions = np.arange(len(self._bucket_keys))
@@ -368,7 +358,8 @@ class CodeIndex:
         """Exact top ``k`` of every code, ties at the k-th distance resolved by ascending row: by numpy on
         a small index, else from the rows within the k-th distance (``_scan_within``: the bucket keys, each
         bucket within reach giving its first ``k`` rows, as its rows ascend; or FAISS), ordered here."""
-        if len(self.codes) <= NUMPY_SCAN_CODES:
+        if len(self.codes) <= self.strategy.numpy_scan_codes:
+            self.stats.numpy_scan += 1
             return self.search_among(query, None, k)
         k = min(k, len(self.codes))
         if k <= 0:
