@@ -3,7 +3,8 @@
     python data/make_sample.py ../shared/datasets/20news.jsonl.gz
 
 Takes the first 50 training posts of 8 newsgroups, keeps the Subject line and the body (the other
-headers leak the label), caps each post at 3,000 characters and writes one .txt file per post.
+headers leak the label), caps each post at 3,000 characters and writes one .txt file per post, and
+metadata.jsonl beside them: each file's newsgroup as ``topic`` and its number of words as ``words``.
 """
 import gzip
 import json
@@ -39,6 +40,12 @@ def main(source: str, target: str = "data/sample") -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text + "\n", encoding="utf-8")
             taken[group] += 1
+    root = Path(target)
+    with open(root / "metadata.jsonl", "w", encoding="utf-8") as out:
+        for path in sorted(root.rglob("*.txt")):
+            text = path.read_text(encoding="utf-8")
+            out.write(json.dumps({"file_name": path.relative_to(root).as_posix(), "topic": path.parent.name,
+                                  "words": len(text.split())}) + "\n")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 the file and line (or item) for error messages, ``record`` is a mapping (a JSON object, a typed CSV row,
 a Parquet row, a text file as ``{"id", "text"}``) that ``Fields`` turns into a document.
 
-Kinds: a folder of text and HTML files; one such file; JSON lines (``.jsonl``), a JSON array (``.json``),
+Kinds: a folder of text and HTML files (with their metadata in a ``metadata.jsonl`` at its top, one
+object per file naming it by ``file_name``, the convention of Hugging Face's folder datasets); one such
+file; JSON lines (``.jsonl``), a JSON array (``.json``),
 CSV with a header (``.csv``), each optionally gzip-compressed (``.gz``); Parquet (``.parquet``, read in
 batches, with the ``parquet`` extra: pyarrow); ``-``, JSON lines on stdin. Files are decoded by
 ``decoding``: byte-order marks dropped, UTF-16 read, legacy encodings guessed and reported.
@@ -29,6 +31,7 @@ HTML_SUFFIXES = (".html", ".htm", ".xhtml")
 RECORD_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
 FILE_SUFFIXES = RECORD_SUFFIXES + tuple(f"{s}.gz" for s in RECORD_SUFFIXES[:3]) + TEXT_SUFFIXES + HTML_SUFFIXES
 PARQUET_BATCH_ROWS = 4096
+METADATA_FILE = "metadata.jsonl"  # in a folder: the fields of its files
 
 Record = tuple[str, Mapping[str, Any]]
 
@@ -52,7 +55,7 @@ def records_from_path(path: Path, fields: Fields, notes: ReadNotes, quiet: bool)
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES + HTML_SUFFIXES
                        and not any(part.startswith(".") for part in p.relative_to(path).parts))
-        return _files(files, path, fields, notes, quiet)
+        return _files(files, path, fields, notes, quiet, _folder_metadata(path, notes))
     name = path.name.lower()
     compressed = name.endswith(".gz")
     suffix = Path(name[:-3]).suffix if compressed else path.suffix.lower()
@@ -76,9 +79,25 @@ def records_from_dicts(records: Iterable[Mapping[str, Any]]) -> Iterator[Record]
         yield f"documents, item {number}", record
 
 
-def _files(files: list[Path], root: Path, fields: Fields, notes: ReadNotes, quiet: bool) -> Iterator[Record]:
+def _folder_metadata(folder: Path, notes: ReadNotes) -> dict[str, dict[str, Any]]:
+    """file name (relative to ``folder``) -> the fields ``folder/metadata.jsonl`` gives that file."""
+    sidecar = folder / METADATA_FILE
+    if not sidecar.is_file():
+        return {}
+    found: dict[str, dict[str, Any]] = {}
+    for where, record in _json_lines_file(sidecar, False, notes):
+        name = record.get("file_name") if isinstance(record, dict) else None
+        if not isinstance(name, str) or not name:
+            raise CorpusError(f"{where}: each line of {METADATA_FILE} needs a file_name (the file's path "
+                              "relative to the folder) beside its fields.")
+        found[Path(name).as_posix()] = {key: value for key, value in record.items() if key != "file_name"}
+    return found
+
+
+def _files(files: list[Path], root: Path, fields: Fields, notes: ReadNotes, quiet: bool,
+           metadata: Mapping[str, Mapping[str, Any]] | None = None) -> Iterator[Record]:
     """Each text or HTML file as a record: its path under ``root`` the id, its decoded text the text
-    (an HTML page's visible text, its title in ``title``)."""
+    (an HTML page's visible text, its title in ``title``), and the fields ``metadata`` gives its id."""
     for path in progress(files, desc="reading", quiet=quiet, unit="file"):
         doc_id = path.relative_to(root).as_posix()
         raw = path.read_bytes()
@@ -88,7 +107,7 @@ def _files(files: list[Path], root: Path, fields: Fields, notes: ReadNotes, quie
         decoded = decode_bytes(raw)
         if decoded.guessed:
             notes.guessed_encodings[str(path)] = decoded.guessed
-        record: dict[str, Any] = {fields.id: doc_id}
+        record: dict[str, Any] = {**(metadata or {}).get(doc_id, {}), fields.id: doc_id}
         if path.suffix.lower() in HTML_SUFFIXES:
             title, text = html_text(decoded.text)
             record[fields.text[0]] = text
