@@ -170,7 +170,7 @@ def query(text: str, db: str, where: tuple[str, ...], as_json: bool, **options: 
     """Search the index for TEXT and print the best documents."""
     filters = parse_where(where)
     with user_errors(), Searcher.open(db) as searcher:
-        _echo_hits(searcher.search(text, where=filters, **options), as_json)
+        _echo_hits(searcher.search(text, where=filters, snippets="passage", **options), as_json)
 
 
 @main.command()
@@ -289,8 +289,19 @@ def _check_port_free(host: str, port: int) -> None:
 
 def _format_hit(rank: int, hit: Hit, width: int) -> str:
     score = "" if hit.score is None else f"score={hit.score:.3f}  "
-    snippet = click.style((hit.snippet or "")[:100], dim=True)
+    snippet = _marked(hit.snippet or "", hit.marks or [], limit=120)
     return f"{rank:>3}  d={hit.distance:<3} {score}{hit.id:<{width}}  {snippet}"
+
+
+def _marked(snippet: str, marks: list[tuple[int, int]], limit: int) -> str:
+    """The first ``limit`` characters of a snippet, dim, with the query's words (``marks``) in bold."""
+    out, at = [], 0
+    for start, end in marks:
+        if start >= limit:
+            break
+        out += [click.style(snippet[at:start], dim=True), click.style(snippet[start:min(end, limit)], bold=True)]
+        at = min(end, limit)
+    return "".join(out) + click.style(snippet[at:limit], dim=True)
 
 
 def _echo_change(searcher: Searcher, db: str, *, prune: bool = False) -> None:

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 import anyio.to_thread
@@ -53,6 +53,7 @@ class SearchRequest(BaseModel):
     where: dict[str, Any] | None = None
     offset: int = Field(0, ge=0)
     max_distance: int | None = None
+    snippets: bool | Literal["lead", "passage"] = True  # "passage": the query's words, marked (Hit.marks)
 
 
 # GET /search's query parameters for the OpenAPI page: the request model's fields but ``where``.
@@ -265,8 +266,8 @@ def _timed(search) -> Response:
     started = time.perf_counter()
     hits = search()
     took = round((time.perf_counter() - started) * 1000, 3)
-    body = {"hits": [{"id": h.id, "distance": h.distance, "snippet": h.snippet, "score": h.score} for h in hits],
-            "took_ms": took}
+    body = {"hits": [{"id": h.id, "distance": h.distance, "snippet": h.snippet, "score": h.score, "marks": h.marks}
+                     for h in hits], "took_ms": took}
     return Response(orjson.dumps(body), media_type="application/json")
 
 

@@ -196,3 +196,12 @@ def test_the_token_is_compared_in_constant_time(served, monkeypatch):
         assert client.delete("/documents/x", headers={"Authorization": header}).status_code == 401
     assert client.delete("/documents/nothing-here", headers=AUTH).status_code == 404  # past the check
     assert len(compared) == 5 and compared[-1] == (AUTH["Authorization"].encode(),) * 2
+
+
+def test_search_passages_carry_their_marks(read_only):
+    client, _ = read_only
+    for response in (client.post("/search", json={"q": "hockey playoffs", "k": 3, "snippets": "passage"}),
+                     client.get("/search", params={"q": "hockey playoffs", "k": 3, "snippets": "passage"})):
+        hits = response.json()["hits"]
+        assert response.status_code == 200 and hits and all(hit["marks"] for hit in hits)
+    assert client.get("/search", params={"q": "hockey", "snippets": "best"}).status_code == 422

@@ -9,13 +9,15 @@ from typing import Any
 class Hit:
     """One search result. ``distance`` is the Hamming distance between the query's code and the document's;
     ``score`` the default ranking's score (None in the pure Hamming mode); ``snippet`` is None when the
-    search was asked for none. Not frozen: a frozen dataclass takes four times as long to make (1.7
-    against 0.4 us), a tenth of a query's time for ten hits."""
+    search was asked for none; ``marks`` the (start, end) character spans of the query's words in a
+    query-biased snippet (``snippets="passage"``), else None. Not frozen: a frozen dataclass takes four
+    times as long to make (1.7 against 0.4 us), a tenth of a query's time for ten hits."""
 
     id: str
     distance: int
     snippet: str | None
     score: float | None = None
+    marks: list[tuple[int, int]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

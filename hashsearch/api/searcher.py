@@ -30,8 +30,10 @@ from hashsearch.model.hasher import SemanticHasher
 from hashsearch.store.storage import Storage
 from hashsearch.text.corpus import Document, Source, read_corpus
 from hashsearch.text.features import TextFeatures, unit_length
+from hashsearch.text.snippets import best_passage
 
 logger = logging.getLogger(__name__)
+SNIPPET_KINDS = (True, False, "lead", "passage")  # see search()
 
 
 class Searcher:
@@ -195,7 +197,7 @@ class Searcher:
     @database_errors
     def search(self, text: str, k: int = 10, radius: int | None = None, *, mode: str = "hybrid",
                where: Mapping[str, Any] | None = None, offset: int = 0, max_distance: int | None = None,
-               snippets: bool = True) -> list[Hit]:
+               snippets: bool | str = True) -> list[Hit]:
         """The ``k`` best documents for the query, best first.
 
         ``mode="hybrid"`` (the default) scores the documents that hold the query's words and the nearest
@@ -205,8 +207,10 @@ class Searcher:
         measure. ``where`` filters on metadata (``filters``): the hits are the best ``k`` among the
         documents that match, never fewer because of the filter. ``offset`` skips that many hits (pages
         in a stable order); ``max_distance`` drops hits farther than that many bits. Ties come in a fixed
-        order given by a hash of the document id. ``snippets=False`` skips reading the hits' snippets
-        from the database, for callers that show documents from their own store.
+        order given by a hash of the document id. ``snippets``: True (or "lead") gives each hit the
+        stored start of its text; "passage" the passage that holds most of the query's words, with their
+        spans in ``Hit.marks`` (``snippets.best_passage``: reads the hits' texts, for a search box);
+        False reads none, for callers that show documents from their own store.
         """
         return self.search_many([text], k, radius, mode=mode, where=where, offset=offset,
                                 max_distance=max_distance, snippets=snippets)[0]
@@ -214,27 +218,31 @@ class Searcher:
     @database_errors
     def search_many(self, texts: Sequence[str], k: int = 10, radius: int | None = None, *, mode: str = "hybrid",
                     where: Mapping[str, Any] | None = None, offset: int = 0, max_distance: int | None = None,
-                    snippets: bool = True) -> list[list[Hit]]:
+                    snippets: bool | str = True) -> list[list[Hit]]:
         """``search`` for several queries: each encoded and ranked as ``search`` does it (the same hits,
         exactly), ``where`` evaluated once and the snippets read in one round trip."""
         if isinstance(texts, str):
             raise QueryError("search_many takes a list of query texts, not one string. Use search(text).")
         self._check_queries(texts)
         snapshot = self._snapshot
-        radius, page, parts = self._check_search_args(snapshot, k, radius, mode, where, offset, max_distance)
+        radius, page, parts = self._check_search_args(snapshot, k, radius, mode, where, offset, max_distance,
+                                                      snippets)
         ranked = [self._rank(parts, self._encoded_query(snapshot, text, mode), radius, page) for text in texts]
-        return self._hits_many(ranked, snippets)
+        analyzer = snapshot.features.analyzer_
+        query_terms = [set(analyzer.terms(text)) for text in texts] if snippets == "passage" else None
+        return self._hits_many(ranked, snippets, query_terms)
 
     @database_errors
     def similar(self, doc_id: str, k: int = 10, *, mode: str = "hybrid", where: Mapping[str, Any] | None = None,
-                offset: int = 0, max_distance: int | None = None, snippets: bool = True) -> list[Hit]:
+                offset: int = 0, max_distance: int | None = None, snippets: bool | str = True) -> list[Hit]:
         """More like this: documents like ``doc_id``, ranked from its stored code and sketch as a document
         would be (``ranking.document``; nothing is read or encoded), the document itself left out."""
         snapshot, doc_id = self._snapshot, str(doc_id)
         found = snapshot.find(doc_id)
         if found is None:
             raise DocumentNotFoundError(f"no document {doc_id!r} in the index. Give the id of an indexed document.")
-        radius, page, parts = self._check_search_args(snapshot, k, None, mode, where, offset, max_distance)
+        radius, page, parts = self._check_search_args(snapshot, k, None, mode, where, offset, max_distance,
+                                                      snippets)
         # One hit deeper, from the top: the document itself is then among them, and left out.
         deeper = Page(page.depth + 1, 0, page.max_distance)
         segment, row = found
@@ -284,11 +292,13 @@ class Searcher:
                                       else [round(float(s), 6) for s in values.tolist()])
         return ids.tolist(), distances.tolist(), scores
 
-    def _hits(self, ranked: tuple[list[str], list[int], list[float | None]], snippets: bool) -> list[Hit]:
-        return self._hits_many([ranked], snippets)[0]
+    def _hits(self, ranked: tuple[list[str], list[int], list[float | None]], snippets: bool | str) -> list[Hit]:
+        return self._hits_many([ranked], "lead" if snippets == "passage" else snippets)[0]  # no query: its start
 
-    def _hits_many(self, ranked: list[tuple[list[str], list[int], list[float | None]]],
-                   snippets: bool) -> list[list[Hit]]:
+    def _hits_many(self, ranked: list[tuple[list[str], list[int], list[float | None]]], snippets: bool | str,
+                   query_terms: list[set[bytes]] | None = None) -> list[list[Hit]]:
+        if query_terms is not None:
+            return self._passages(ranked, query_terms)
         if not snippets:
             return [[Hit(doc_id, distance, None, score)
                      for doc_id, distance, score in zip(ids, distances, scores, strict=True)]
@@ -299,6 +309,21 @@ class Searcher:
                  for doc_id, distance, score in zip(ids, distances, scores, strict=False) if doc_id in snippet_of]
                 for ids, distances, scores in ranked]
 
+    def _passages(self, ranked: list[tuple[list[str], list[int], list[float | None]]],
+                  query_terms: list[set[bytes]]) -> list[list[Hit]]:
+        """Hits whose snippet is the passage of their text that holds most of the query's words."""
+        text_of = self._storage.read_documents([i for ids, _, _ in ranked for i in ids])
+        analyzer = self._snapshot.features.analyzer_
+        hits = []
+        for (ids, distances, scores), terms in zip(ranked, query_terms, strict=True):
+            found = []
+            for doc_id, distance, score in zip(ids, distances, scores, strict=True):
+                if doc_id in text_of:  # else removed by another writer since the search began
+                    passage = best_passage(text_of[doc_id][0], terms, analyzer)
+                    found.append(Hit(doc_id, distance, passage.text, score, passage.marks))
+            hits.append(found)
+        return hits
+
     @staticmethod
     def _check_queries(texts: Sequence[str]) -> None:
         for text in texts:
@@ -307,9 +332,12 @@ class Searcher:
 
     @staticmethod
     def _check_search_args(snapshot: Snapshot, k: int, radius: int | None, mode: str,
-                           where: Mapping[str, Any] | None, offset: int,
-                           max_distance: int | None) -> tuple[int, Page, list[Part]]:
+                           where: Mapping[str, Any] | None, offset: int, max_distance: int | None,
+                           snippets: bool | str) -> tuple[int, Page, list[Part]]:
         radius, page = ranking.checked_page(snapshot.hasher.bits, k, radius, mode, offset, max_distance)
+        if snippets not in SNIPPET_KINDS:
+            raise InvalidParameterError("snippets must be one of True, False, 'lead', 'passage'. "
+                                        f"Got {snippets!r} instead.")
         return radius, page, snapshot.parts(where)
 
     def search_paths(self) -> dict[str, int]:
