@@ -7,6 +7,7 @@ import pytest
 from hashsearch import InvalidParameterError, Searcher
 from hashsearch.text.analysis import Analyzer, LegacyAnalyzer, analyzer_from_dict
 from hashsearch.text.features import TextFeatures
+from tests.conftest import FAST
 
 ANALYZER = Analyzer()
 
@@ -128,3 +129,26 @@ def test_an_index_built_before_the_analysis_keeps_its_own(new_db, sample_docs):
         assert len(words.positions(query_hashes(legacy.terms("graphics images")))) == 2
         assert not len(words.positions(query_hashes(ANALYZER.terms("graphics images"))))  # stems: not stored
         assert upgraded.search("graphics images", k=3)
+
+
+def test_a_one_word_query_ranks_the_document_about_it_first(new_db):
+    """On a small folder of module notes, a module's name finds its note first: the word match is not
+    outranked by the code's share of documents that merely look alike."""
+    notes = {
+        "json": "json: encode and decode JSON. json.dumps turns objects into JSON text; json.loads parses it.",
+        "journalctl": "journalctl: query the systemd journal. Filter log entries by unit, priority and time.",
+        "ip": "ip: show and manipulate routing, network devices, interfaces and tunnels on Linux.",
+        "random": "random: generate pseudo-random numbers. random.choice picks an element; random.seed fixes them.",
+        "datetime": "datetime: dates and times. datetime.now gives the current time; timedelta adds days.",
+        "pathlib": "pathlib: object-oriented filesystem paths. Path.read_text reads a file's contents.",
+        "logging": "logging: log messages from a program to files, the terminal or the systemd journal.",
+        "socket": "socket: low-level networking interface; connect to hosts and send bytes over the network.",
+        "csv": "csv: read and write comma-separated values files, rows and columns of text data.",
+        "re": "re: regular expression operations; search, match and substitute patterns in text.",
+    }
+    docs = [{"id": f"{name}.md", "text": text} for name, text in notes.items()]
+    docs += [{"id": f"{name}-{i}.md", "text": f"{text} More notes, part {i}."} for i in range(3)
+             for name, text in notes.items() if name not in ("json", "random", "datetime")]
+    with Searcher.build(docs, new_db(), bits=32, **FAST) as searcher:
+        for word in ("json", "random", "datetime"):
+            assert searcher.search(word, k=3)[0].id == f"{word}.md"
