@@ -49,7 +49,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--section", default="first-minutes")
     args = parser.parse_args()
-    hashsearch = shutil.which("hashsearch") or str(Path(sys.executable).parent / "hashsearch")
+    beside = Path(sys.executable).parent / "hashsearch"  # this environment's console script, then PATH's
+    hashsearch = str(beside) if beside.exists() else shutil.which("hashsearch") or "hashsearch"
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=ROOT).stdout.strip()
     with tempfile.TemporaryDirectory() as tmp:
