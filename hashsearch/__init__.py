@@ -14,10 +14,10 @@ The package in layers, each importing only those below it (``tests/test_layers.p
     text/             reading sources, analysing text into terms, the vocabulary and its weights
     errors, progress  the exceptions every layer raises, and progress bars
 """
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
-from hashsearch.api.results import ChangeReport, Hit
-from hashsearch.api.searcher import Searcher
 from hashsearch.errors import (
     CorpusError,
     DocumentNotFoundError,
@@ -29,8 +29,17 @@ from hashsearch.errors import (
     InvalidParameterError,
     QueryError,
 )
-from hashsearch.model.hasher import SemanticHasher
-from hashsearch.text.corpus import Document
+
+if TYPE_CHECKING:
+    from hashsearch.api.results import ChangeReport, Hit
+    from hashsearch.api.searcher import Searcher
+    from hashsearch.model.hasher import SemanticHasher
+    from hashsearch.text.corpus import Document
+
+# Imported on first use (PEP 562): ``hashsearch --help`` and the errors need none of numpy, FAISS or SQLAlchemy.
+_LAZY = {"ChangeReport": "hashsearch.api.results", "Hit": "hashsearch.api.results",
+         "Searcher": "hashsearch.api.searcher", "SemanticHasher": "hashsearch.model.hasher",
+         "Document": "hashsearch.text.corpus"}
 
 try:  # one version, pyproject.toml's, read from the installed package's metadata
     __version__ = version("hashsearch")
@@ -39,3 +48,15 @@ except PackageNotFoundError:  # imported from a source tree that was never insta
 __all__ = ["ChangeReport", "CorpusError", "Document", "DocumentNotFoundError", "HashsearchError", "Hit",
            "IndexDamagedError", "IndexFormatError", "IndexNotFoundError", "IndexReadOnlyError", "InvalidParameterError",
            "QueryError", "Searcher", "SemanticHasher", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'hashsearch' has no attribute {name!r}")
+    value = getattr(import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

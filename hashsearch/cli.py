@@ -6,16 +6,18 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from hashsearch import __version__
-from hashsearch.api.results import Hit
-from hashsearch.api.searcher import Searcher
 from hashsearch.errors import HashsearchError
-from hashsearch.index.ranking import MODES
+from hashsearch.index.modes import MODES
 from hashsearch.text.records import typed_value
+
+if TYPE_CHECKING:
+    from hashsearch.api.results import Hit
+    from hashsearch.api.searcher import Searcher
 
 db_option = click.option("--db", envvar="HASHSEARCH_DB", default="hashsearch.db", show_default=True,
                          help="Index database: a SQLite file path or a postgresql:// URL (env: HASHSEARCH_DB).")
@@ -85,6 +87,8 @@ def index(source: str, db: str, retrain: bool, prune: bool, quiet: bool, **optio
     model (use --retrain to learn a new one). Indexed documents SOURCE lacks are listed, and removed
     only with --prune.
     """
+    from hashsearch.api.searcher import Searcher  # here, not at import: --help stays light
+
     chosen = {name: value for name, value in options.items() if value not in (None, ())}
     if chosen.get("language") == "none":
         chosen["language"] = None
@@ -99,6 +103,8 @@ def index(source: str, db: str, retrain: bool, prune: bool, quiet: bool, **optio
 @quiet_option
 def add(source: str, db: str, quiet: bool, **options: Any) -> None:
     """Add or update the documents in SOURCE (as for index, or - for JSON lines on stdin)."""
+    from hashsearch.api.searcher import Searcher  # here, not at import: --help stays light
+
     chosen = {name: value for name, value in options.items() if value not in (None, ())}
     with user_errors(), Searcher.open(db) as searcher:
         searcher.add(source, quiet=quiet, **chosen)
@@ -110,7 +116,9 @@ def add(source: str, db: str, quiet: bool, **options: Any) -> None:
 @db_option
 def remove(ids: tuple[str, ...], db: str) -> None:
     """Remove documents by id."""
-    with user_errors(), Searcher.open(db) as searcher:
+    from hashsearch.api.searcher import Searcher  # here, not at import: --help stays light
+
+    with user_errors(), Searcher.open(db, lazy=True) as searcher:
         searcher.remove(ids)
         _echo_change(searcher, db)
 
@@ -168,6 +176,8 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON."
 @json_option
 def query(text: str, db: str, where: tuple[str, ...], as_json: bool, **options: Any) -> None:
     """Search the index for TEXT and print the best documents."""
+    from hashsearch.api.searcher import Searcher  # here, not at import: --help stays light
+
     filters = parse_where(where)
     with user_errors(), Searcher.open(db) as searcher:
         _echo_hits(searcher.search(text, where=filters, snippets="passage", **options), as_json)
@@ -179,6 +189,8 @@ def query(text: str, db: str, where: tuple[str, ...], as_json: bool, **options: 
 @json_option
 def similar(doc_id: str, db: str, where: tuple[str, ...], as_json: bool, **options: Any) -> None:
     """Print the documents most like the indexed document ID (the document itself left out)."""
+    from hashsearch.api.searcher import Searcher  # here, not at import: --help stays light
+
     filters = parse_where(where)
     with user_errors(), Searcher.open(db) as searcher:
         _echo_hits(searcher.similar(doc_id, where=filters, **options), as_json)
@@ -190,7 +202,9 @@ def similar(doc_id: str, db: str, where: tuple[str, ...], as_json: bool, **optio
 @json_option
 def get(ids: tuple[str, ...], db: str, as_json: bool) -> None:
     """Print the documents with these ids (text and metadata); ids not in the index are reported."""
-    with user_errors(), Searcher.open(db) as searcher:
+    from hashsearch.api.searcher import Searcher  # here, not at import: --help stays light
+
+    with user_errors(), Searcher.open(db, lazy=True) as searcher:
         documents = searcher.get(ids)
     if as_json:
         click.echo(json.dumps([{"id": d.id, "text": d.text, "metadata": d.metadata} for d in documents],
@@ -221,6 +235,8 @@ def _echo_hits(hits: list[Hit], as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as a JSON object.")
 def info(db: str, as_json: bool) -> None:
     """Show what the index holds, how its codes are spread, and whether a retrain would help."""
+    from hashsearch.api.searcher import Searcher  # here, not at import: --help stays light
+
     with user_errors(), Searcher.open(db) as searcher:
         facts = searcher.info()
     if as_json:
@@ -251,6 +267,8 @@ def info(db: str, as_json: bool) -> None:
               help="Server processes, each with its own copy of the index in memory (more searches per second).")
 def serve(db: str, host: str, port: int, token: str | None, refresh_seconds: float, workers: int) -> None:
     """Serve the index over HTTP (JSON API, OpenAPI page at /docs) with a search page at /."""
+    from hashsearch.api.searcher import Searcher  # here, not at import: --help stays light
+
     try:
         import uvicorn
 

@@ -63,13 +63,17 @@ def test_damaged_model_weights_are_named(copy):
     message = one_line_error(cli("info", "--db", "index.db"))
     assert message.startswith("index.db: its stored model or vocabulary is damaged (")
     assert message.endswith(REBUILD.format(db="index.db"))
+    # get and remove open the index lazily: they read no model, so they still work and save what is there
+    first = sqlite3.connect(copy).execute("select id from hashsearch_documents limit 1").fetchone()[0]
+    assert cli("get", first, "--db", "index.db").output.startswith(f"== {first}")
+    assert cli("remove", first, "--db", "index.db").exit_code == 0
 
 
 def test_a_missing_table_is_named(copy):
     with sqlite3.connect(copy) as conn:
-        conn.execute("drop table hashsearch_snippets")
-    message = one_line_error(cli("query", "rocket", "--db", "index.db"))
-    assert message == f"index.db lacks the table hashsearch_snippets: the index is incomplete. " \
+        conn.execute("drop table hashsearch_documents")
+    message = one_line_error(cli("query", "rocket", "--db", "index.db"))  # its passages read the texts
+    assert message == f"index.db lacks the table hashsearch_documents: the index is incomplete. " \
                       f"{REBUILD.format(db='index.db')}"
 
 

@@ -42,10 +42,27 @@ class Searcher:
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
         self._write_lock = threading.Lock()
-        self._snapshot = self._load_snapshot()
+        self._load_lock = threading.Lock()
+        self._loaded: Snapshot | None = None  # read by open and build (or, opened lazily, on first need)
         self._merging: threading.Thread | None = None
         self.writer = IndexWriter(storage, self._write_lock, lambda: self._snapshot, self._catch_up)
         self.last_change: ChangeReport | None = None  # the report of this searcher's latest write
+
+    @property
+    def _snapshot(self) -> Snapshot:
+        """The current snapshot, read from the database the first time a search (or a write that
+        encodes) needs it: opening an index to get documents or remove some reads no model or codes."""
+        snapshot = self._loaded
+        if snapshot is None:
+            with self._load_lock:
+                if self._loaded is None:
+                    self._loaded = self._load_snapshot()
+                snapshot = self._loaded
+        return snapshot
+
+    @_snapshot.setter
+    def _snapshot(self, snapshot: Snapshot) -> None:
+        self._loaded = snapshot
 
     # -- creating and opening ---------------------------------------------------------------------------
 
@@ -65,6 +82,7 @@ class Searcher:
         opened = time.perf_counter()
         try:
             searcher = cls(storage)
+            searcher._loaded = searcher._load_snapshot()
         except BaseException:
             storage.close()
             raise
@@ -75,9 +93,19 @@ class Searcher:
 
     @classmethod
     @database_errors
-    def open(cls, db: str | Path = "hashsearch.db") -> Searcher:
-        """Open an index built earlier; the FAISS index and hash table are rebuilt from the stored codes."""
-        return cls(Storage.open(db))
+    def open(cls, db: str | Path = "hashsearch.db", *, lazy: bool = False) -> Searcher:
+        """Open an index built earlier: its vocabulary, model and segments are read (the code indexes
+        rebuilt from the stored codes), or with ``lazy`` when a search first needs them, for a caller
+        that only gets or removes documents (the CLI's ``get`` and ``remove``)."""
+        storage = Storage.open(db)
+        try:
+            searcher = cls(storage)
+            if not lazy:
+                searcher._loaded = searcher._load_snapshot()
+        except BaseException:
+            storage.close()
+            raise
+        return searcher
 
     @classmethod
     @database_errors
@@ -130,8 +158,8 @@ class Searcher:
     def refresh_if_changed(self) -> bool:
         """Catch up with the writes committed since this searcher's snapshot (one small read when none
         were): from the database's change log, as after a write of its own."""
-        if self._storage.read_generation() == self._snapshot.generation:
-            return False
+        if self._loaded is None or self._storage.read_generation() == self._loaded.generation:
+            return False  # not read yet (the first search reads the latest), or nothing new
         with self._write_lock:
             self._catch_up()
         return True
@@ -139,8 +167,11 @@ class Searcher:
     def _catch_up(self) -> None:
         """Bring the snapshot up to the latest commit (the caller holds the write lock): the ids the
         logged changes touched are updated in it, or, when the log no longer reaches back to the
-        snapshot (an index rebuilt, or too many changes since), everything is read again."""
-        snapshot = self._snapshot
+        snapshot (an index rebuilt, or too many changes since), everything is read again. Nothing to
+        do before the snapshot is first read: it is read as it is then."""
+        if self._loaded is None:
+            return
+        snapshot = self._loaded
         generation = self._storage.read_generation()
         changes = self._storage.read_changes(snapshot.change_seq)
         if changes is None:
@@ -184,10 +215,10 @@ class Searcher:
 
     @property
     def bits(self) -> int:
-        return self._snapshot.hasher.bits
+        return self._loaded.hasher.bits if self._loaded is not None else int(self._storage.read_meta()["bits"])
 
     def __len__(self) -> int:
-        return len(self._snapshot)
+        return len(self._loaded) if self._loaded is not None else self._storage.count_documents()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Packed codes (n, bits // 8) for texts, exactly as documents are encoded."""

@@ -54,10 +54,10 @@ import numpy as np
 
 from hashsearch.errors import InvalidParameterError
 from hashsearch.index import codes as codelib
+from hashsearch.index.modes import MODES
 from hashsearch.index.parts import Page, Part, lookup, nearest, top
 from hashsearch.index.sketch import SKETCH_BITS, sketch_distances
 
-MODES = ("hybrid", "hamming")
 # Nearest codes scored beside the word candidates: up to this many from the probed Hamming balls (a
 # scan of every code costs a millisecond at 1M documents: ``hybrid`` makes one only when it must).
 HASH_CANDIDATES = 100

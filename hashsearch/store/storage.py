@@ -300,6 +300,11 @@ class Storage:
             value = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "generation")).scalar()
         return None if value is None else json.loads(value)
 
+    def count_documents(self) -> int:
+        """How many documents the index holds (one count of the lookup table)."""
+        with self._engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(lookup_table)).scalar() or 0)
+
     def read_meta(self) -> dict[str, Any]:
         with self._engine.connect() as conn:
             return {key: json.loads(value) for key, value in conn.execute(sa.select(meta_table))}
