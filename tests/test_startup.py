@@ -24,3 +24,8 @@ def test_opening_an_index_and_searching_it_never_imports_torch(built_db):
             f"    assert s.search('a rocket to the moon', k=5)\n"
             f"    assert s.similar(s.search('hockey', k=1)[0].id, k=3)")
     assert loaded_after(code) == dict.fromkeys(HEAVY, False)
+
+
+def test_python_dash_m_runs_the_cli():
+    result = subprocess.run([sys.executable, "-m", "hashsearch", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("hashsearch, version ")
