@@ -29,3 +29,14 @@ def test_opening_an_index_and_searching_it_never_imports_torch(built_db):
 def test_python_dash_m_runs_the_cli():
     result = subprocess.run([sys.executable, "-m", "hashsearch", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("hashsearch, version ")
+
+
+def test_getting_documents_from_a_lazily_opened_index_loads_no_search_structures(built_db):
+    """``Searcher.open(lazy=True)`` (the CLI's get and remove) reads documents without importing FAISS,
+    SciPy or torch: the search stack is imported by the first search."""
+    code = (f"from hashsearch import Searcher\n"
+            f"with Searcher.open({built_db!r}, lazy=True) as s:\n"
+            f"    assert s.get([s._storage.read_lookup().ids[0]]) and len(s) == 400 and s.bits == 32\n"
+            f"import sys\n"
+            f"assert not {{'faiss', 'scipy', 'torch'}} & set(sys.modules), sorted(sys.modules)")
+    loaded_after(code)

@@ -11,26 +11,24 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from hashsearch.api import health
-from hashsearch.api.building import read_fields
 from hashsearch.api.guard import database_errors
 from hashsearch.api.results import ChangeReport, Hit
-from hashsearch.api.snapshot import Snapshot
 from hashsearch.api.writer import DEFAULT_BITS, IndexWriter, build_index
 from hashsearch.errors import DocumentNotFoundError, IndexNotFoundError, InvalidParameterError, QueryError
-from hashsearch.index import ranking
-from hashsearch.index.parts import Page, Part
-from hashsearch.index.ranking import Query
-from hashsearch.index.words import query_words
-from hashsearch.model.hasher import SemanticHasher
 from hashsearch.store.storage import Storage
 from hashsearch.text.corpus import Document, Source, read_corpus
-from hashsearch.text.features import TextFeatures, unit_length
-from hashsearch.text.snippets import best_passage
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from hashsearch.api.snapshot import Snapshot
+    from hashsearch.index.parts import Page, Part
+    from hashsearch.index.ranking import Query
+
+# The search structures (numpy, FAISS, SciPy) are imported by the methods that need them, once: a
+# process that only gets or removes documents (Searcher.open(lazy=True)) never pays for them.
 
 logger = logging.getLogger(__name__)
 SNIPPET_KINDS = (True, False, "lead", "passage")  # see search()
@@ -122,6 +120,8 @@ class Searcher:
                 pass
             else:
                 try:
+                    from hashsearch.api.building import read_fields
+
                     fields = read_fields(build_options)
                     searcher._check_same_settings(build_options)
                     corpus = read_corpus(source, fields=fields, quiet=quiet)
@@ -141,6 +141,10 @@ class Searcher:
     def _load_snapshot(self, *, anew: bool = False) -> Snapshot:
         """Vocabulary, model and documents from the database: the saved main segment and the changes
         since, or (``anew``) every document read again."""
+        from hashsearch.api.snapshot import Snapshot
+        from hashsearch.model.hasher import SemanticHasher
+        from hashsearch.text.features import TextFeatures
+
         storage = self._storage
         features = TextFeatures.from_json(storage.read_artifact("vocabulary").decode("utf-8"))
         hasher = SemanticHasher.from_bytes(storage.read_artifact("model_config").decode("utf-8"),
@@ -185,6 +189,8 @@ class Searcher:
     def _merge(self) -> None:
         """Read everything into one main segment off the write lock (seconds on a large index: writes and
         searches go on meanwhile), then take it with the changes committed since replayed."""
+        from hashsearch.api.snapshot import Snapshot
+
         before = self._snapshot
         try:
             merged = Snapshot.read(self._storage, before.features, before.hasher)
@@ -274,6 +280,9 @@ class Searcher:
             raise DocumentNotFoundError(f"no document {doc_id!r} in the index. Give the id of an indexed document.")
         radius, page, parts = self._check_search_args(snapshot, k, None, mode, where, offset, max_distance,
                                                       snippets)
+        from hashsearch.index.parts import Page
+        from hashsearch.index.ranking import Query
+
         # One hit deeper, from the top: the document itself is then among them, and left out.
         deeper = Page(page.depth + 1, 0, page.max_distance)
         segment, row = found
@@ -294,6 +303,8 @@ class Searcher:
     def _encoded_query(cls, snapshot: Snapshot, text: str, mode: str) -> Query:
         """The query for ``text``: its terms, their weights and its code (one row through the encoder's
         numpy weights: the one path every search takes)."""
+        from hashsearch.text.features import unit_length
+
         runs = snapshot.features.analyzer_.terms(text)
         columns, weights = snapshot.features.weighted_terms(runs)
         code = snapshot.hasher.encode_terms(columns, unit_length(weights))
@@ -306,6 +317,10 @@ class Searcher:
         mode), with its sketch (a document-sized query), or with its word hashes. ``terms``: its
         ``weighted_terms``, when at hand. A query none of whose words the index holds is ranked by nothing
         (no hits)."""
+        from hashsearch.index import ranking
+        from hashsearch.index.ranking import Query
+        from hashsearch.index.words import query_words
+
         hashes, counts = query_words(runs)
         known = snapshot.holds_any(hashes)
         if mode == "hamming":
@@ -318,6 +333,8 @@ class Searcher:
     @staticmethod
     def _rank(parts: list[Part], query: Query, radius: int,
               page: Page) -> tuple[list[str], list[int], list[float | None]]:
+        from hashsearch.index import ranking
+
         ids, distances, values = ranking.rank(parts, query, radius, page)
         scores: list[float | None] = ([None] * len(ids) if values is None
                                       else [round(float(s), 6) for s in values.tolist()])
@@ -343,6 +360,8 @@ class Searcher:
     def _passages(self, ranked: list[tuple[list[str], list[int], list[float | None]]],
                   query_terms: list[set[bytes]]) -> list[list[Hit]]:
         """Hits whose snippet is the passage of their text that holds most of the query's words."""
+        from hashsearch.text.snippets import best_passage
+
         text_of = self._storage.read_documents([i for ids, _, _ in ranked for i in ids])
         analyzer = self._snapshot.features.analyzer_
         hits = []
@@ -365,6 +384,8 @@ class Searcher:
     def _check_search_args(snapshot: Snapshot, k: int, radius: int | None, mode: str,
                            where: Mapping[str, Any] | None, offset: int, max_distance: int | None,
                            snippets: bool | str) -> tuple[int, Page, list[Part]]:
+        from hashsearch.index import ranking
+
         radius, page = ranking.checked_page(snapshot.hasher.bits, k, radius, mode, offset, max_distance)
         if snippets not in SNIPPET_KINDS:
             raise InvalidParameterError("snippets must be one of True, False, 'lead', 'passage'. "
@@ -380,6 +401,8 @@ class Searcher:
     @database_errors
     def info(self, *, recent: int = 1000) -> dict[str, Any]:
         """What the index holds and how healthy its codes are; says when a retrain would help (``health``)."""
+        from hashsearch.api import health
+
         return health.index_facts(self._snapshot, self._storage, recent=recent)
 
     # -- updating -----------------------------------------------------------------------------------

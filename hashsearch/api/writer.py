@@ -13,15 +13,16 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hashsearch.api.building import READ_OPTIONS, StageClock, configure, read_fields, read_nonempty, stored_rows
 from hashsearch.api.results import ChangeReport
-from hashsearch.api.snapshot import Snapshot
 from hashsearch.errors import InvalidParameterError
 from hashsearch.progress import progress
 from hashsearch.store.storage import Storage
 from hashsearch.text.corpus import Corpus, Source, read_corpus
+
+if TYPE_CHECKING:
+    from hashsearch.api.snapshot import Snapshot
 
 DEFAULT_BITS = 64  # beat 32 bits in nearly every column of benchmarks/user_queries.py, for 4 more bytes a document
 
@@ -31,6 +32,8 @@ def build_index(source: Source, db: str | Path, *, bits: int = DEFAULT_BITS, see
     """Learn vocabulary and model from ``source``, encode every document and store it all in ``db``;
     returns the open storage and the report. An index already in ``db`` is replaced in one transaction:
     until it commits, readers see the old one. ``options``: see ``Searcher.build``."""
+    from hashsearch.api.building import StageClock, configure, read_fields, read_nonempty, stored_rows
+
     started = time.perf_counter()
     fields = read_fields(options)
     features, hasher = configure(bits=bits, seed=seed, quiet=quiet, **options)
@@ -87,6 +90,8 @@ class IndexWriter:
     def add(self, source: Source, *, quiet: bool = True, **read_options: Any) -> ChangeReport:
         """Add or update documents with the existing model; removes nothing. ``read_options``: which
         fields make a document (id_field, text_field, title_field, keep_strings)."""
+        from hashsearch.api.building import READ_OPTIONS, read_fields
+
         fields = read_fields(read_options)
         if read_options:
             raise InvalidParameterError(f"unknown option(s) {', '.join(sorted(read_options))}. "
@@ -112,6 +117,8 @@ class IndexWriter:
     def apply(self, corpus: Corpus, *, sync: bool, prune: bool, quiet: bool) -> ChangeReport:
         """Write what ``corpus`` changes: new and changed documents; on a ``sync`` also the removal of
         those now empty or binary, and with ``prune`` of those the corpus lacks (else listed only)."""
+        from hashsearch.api.building import stored_rows
+
         started = time.perf_counter()
         with self._lock:
             snapshot = self._current()

@@ -14,24 +14,14 @@ import json
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 
 from hashsearch.index.code_index import CodeIndex
 from hashsearch.index.filters import MetadataColumns
+from hashsearch.index.rows import LookupRows
 from hashsearch.index.sketch import Sketcher
 from hashsearch.index.words import WordIndex
-
-
-class LookupRows(NamedTuple):
-    """The rows a segment is built from, column by column (the store's lookup table, in its order)."""
-
-    ids: list[str]
-    codes: np.ndarray  # flat uint8
-    words: list[bytes]
-    metadata: list[str]  # JSON objects
-
 
 # Of ``Segment.to_bytes`` (2 added the sketches): a segment saved in another is rebuilt from the documents.
 SAVED_FORMAT = 2

@@ -23,8 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from hashsearch.errors import IndexFormatError, IndexNotFoundError
-from hashsearch.index.segment import LookupRows
-from hashsearch.index.words import encode_words
+from hashsearch.index.rows import LookupRows
 from hashsearch.store.byid import ByIdReader
 from hashsearch.store.schema import (
     DERIVED_TABLES,
@@ -38,7 +37,6 @@ from hashsearch.store.schema import (
     metadata,
     snippets_table,
 )
-from hashsearch.text.analysis import analyzer_from_dict
 
 _INSERT_CHUNK = 2000
 # SQLite caps this at its build's limit (2 GiB in common builds): a 1M-document index is 3 GB, and
@@ -157,6 +155,9 @@ class Storage:
             self.reset_changes(conn)
             vocabulary = conn.execute(sa.select(artifacts_table.c.data).where(
                 artifacts_table.c.name == "vocabulary")).scalar()
+            from hashsearch.index.words import encode_words  # an upgrade only: opening stays light
+            from hashsearch.text.analysis import analyzer_from_dict
+
             analyzer = analyzer_from_dict(json.loads(vocabulary).get("analysis") if vocabulary else None)
             rows = conn.execute(sa.select(documents_table.c.id, documents_table.c.code, documents_table.c.snippet,
                                           documents_table.c.text, documents_table.c.metadata))
