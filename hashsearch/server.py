@@ -142,8 +142,8 @@ def create_app(searcher: Searcher, *, token: str | None = None, refresh_seconds:
 
     @app.get("/similar/{doc_id:path}")
     def similar(doc_id: str, k: int = Query(10, ge=1, le=MAX_K), mode: str = MODES[0],
-          offset: int = Query(0, ge=0)) -> Response:
-        return _timed(lambda: searcher.similar(doc_id, k=k, mode=mode, offset=offset))
+                offset: int = Query(0, ge=0), snippets: Literal["lead", "passage"] = "lead") -> Response:
+        return _timed(lambda: searcher.similar(doc_id, k=k, mode=mode, offset=offset, snippets=snippets))
 
     @app.get("/documents/{doc_id:path}")
     def document(doc_id: str) -> dict[str, Any]:
@@ -266,8 +266,8 @@ def _timed(search) -> Response:
     started = time.perf_counter()
     hits = search()
     took = round((time.perf_counter() - started) * 1000, 3)
-    body = {"hits": [{"id": h.id, "distance": h.distance, "snippet": h.snippet, "score": h.score, "marks": h.marks}
-                     for h in hits], "took_ms": took}
+    body = {"hits": [{"id": h.id, "distance": h.distance, "snippet": h.snippet, "score": h.score, "marks": h.marks,
+                      "title": h.title, "metadata": h.metadata} for h in hits], "took_ms": took}
     return Response(orjson.dumps(body), media_type="application/json")
 
 

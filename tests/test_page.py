@@ -82,7 +82,7 @@ def test_type_a_query_follow_similar_and_open_the_health_view(page_url, browser)
     hits = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#hits li"))
     assert len(hits) == 10
     assert browser.find_elements(By.CSS_SELECTOR, "#hits mark")  # the query's words are marked
-    assert "d=" in hits[0].text and "score" in hits[0].text
+    assert hits[0].find_element(By.CSS_SELECTOR, "a.hit-title").text  # headed by its title
     browser.save_screenshot(str(ARTIFACTS / "hashsearch-page-search-1280.png"))
 
     first = hits[0].find_element(By.CSS_SELECTOR, ".hit-id").text
@@ -95,6 +95,7 @@ def test_type_a_query_follow_similar_and_open_the_health_view(page_url, browser)
     topic.send_keys("sci.med")
     wait_for(lambda: "for “rocket launch to the moon”" in browser.find_element(By.ID, "summary").text)
 
+    browser.find_element(By.ID, "query").clear()
     browser.find_element(By.ID, "nav-health").click()
     wait_for(lambda: browser.find_element(By.ID, "health-view").is_displayed())
     assert len(browser.find_elements(By.CSS_SELECTOR, "#bits-chart rect")) == 32
@@ -115,3 +116,70 @@ def test_the_page_fits_a_phone_screen(page_url, browser):
     viewport = browser.execute_script("return window.innerWidth")
     assert width <= viewport  # nothing wider than the screen
     browser.save_screenshot(str(ARTIFACTS / "hashsearch-page-search-390.png"))
+
+
+def test_a_search_by_address_pages_and_the_trail_back(page_url, browser):
+    """/?q=... shows titled hits with their metadata; Next gives hits 11-20 (as the API's offset does)
+    and puts the page in the address; "similar" keeps the trail: back returns to the search; a title
+    opens the whole document."""
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(1280, 900)
+    browser.get(page_url + "?q=rocket+launch+to+the+moon")
+    wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#hits li")) == 10)
+    assert browser.find_element(By.ID, "query").get_attribute("value") == "rocket launch to the moon"
+    titles = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#hits a.hit-title")]
+    assert all(titles) and "topic: sci.space" in browser.find_element(By.ID, "hits").text
+    first_page = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#hits .hit-id")]
+    browser.save_screenshot(str(ARTIFACTS / "hashsearch-page-by-address-1280.png"))
+
+    browser.find_element(By.ID, "next").click()
+    wait_for(lambda: "page=2" in browser.current_url and "hits 11-20" in browser.find_element(By.ID, "summary").text)
+    second_page = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#hits .hit-id")]
+    assert len(second_page) == 10 and not set(second_page) & set(first_page)
+    browser.save_screenshot(str(ARTIFACTS / "hashsearch-page-next-1280.png"))
+
+    browser.find_elements(By.CSS_SELECTOR, "#hits button.similar")[0].click()
+    wait_for(lambda: "similar=" in browser.current_url and "like " in browser.find_element(By.ID, "summary").text)
+    browser.back()
+    wait_for(lambda: "page=2" in browser.current_url and "hits 11-20" in browser.find_element(By.ID, "summary").text)
+    assert [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#hits .hit-id")] == second_page
+
+    browser.find_elements(By.CSS_SELECTOR, "#hits a.hit-title")[0].click()
+    wait_for(lambda: browser.find_element(By.ID, "doc-view").is_displayed()
+             and browser.find_element(By.ID, "doc-text").text)
+    assert browser.find_element(By.ID, "doc-id").text == second_page[0] and "doc=" in browser.current_url
+    browser.save_screenshot(str(ARTIFACTS / "hashsearch-page-document-1280.png"))
+    browser.back()
+    wait_for(lambda: browser.find_element(By.ID, "search-view").is_displayed()
+             and "hits 11-20" in browser.find_element(By.ID, "summary").text)
+
+
+def test_words_outside_ascii_are_marked(tmp_path, browser, sample_docs):
+    """A Cyrillic and an accented word are marked in the hits (the page marks the spans the server gives)."""
+    import uvicorn
+    from selenium.webdriver.common.by import By
+
+    from tests.conftest import FAST
+
+    docs = sample_docs[:40] + [{"id": "ru", "text": "Москва — столица России, большой город."},
+                               {"id": "fr", "text": "Le café de la gare ouvre à sept heures du matin."}]
+    db = tmp_path / "scripts.db"
+    Searcher.build(docs, db, bits=32, language=None, **FAST).close()
+    with Searcher.open(db) as searcher, socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        server = uvicorn.Server(uvicorn.Config(create_app(searcher), host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        wait_for(lambda: server.started)
+        try:
+            for query, word in (("москва", "Москва"), ("cafe", "café")):
+                browser.get(f"http://127.0.0.1:{port}/?q={query}")
+                marks = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#hits mark"))
+                assert word in [mark.text for mark in marks]
+            browser.save_screenshot(str(ARTIFACTS / "hashsearch-page-accents-1280.png"))
+        finally:
+            server.should_exit = True
+            thread.join(10)

@@ -60,7 +60,8 @@ def test_radius_changes_the_path_not_the_answer(searcher, mode):
 def test_hits_carry_snippets(searcher):
     hit = searcher.search("space shuttle orbit", k=1)[0]
     assert hit.snippet and "\n" not in hit.snippet and len(hit.snippet) <= 200
-    assert set(hit.to_dict()) == {"id", "distance", "snippet", "score", "marks"} and hit.marks is None
+    assert set(hit.to_dict()) == {"id", "distance", "snippet", "score", "marks", "title", "metadata"}
+    assert hit.marks is None and hit.title is None and hit.metadata is None  # the stored start: no text read
 
 
 def test_search_without_snippets_gives_the_same_hits(searcher):

@@ -54,7 +54,8 @@ def test_search_gives_passages_on_request(searcher):
             assert set(ENGLISH.terms(hit.snippet[start:end])) & query_terms
     assert all(hit.marks is None for hit in searcher.search("hockey goalie playoffs", k=5))  # the stored start
     similar = searcher.similar(hits[0].id, k=3, snippets="passage")  # no query words: the start
-    assert similar and all(hit.marks is None and hit.snippet for hit in similar)
+    assert similar and all(hit.marks == [] and hit.snippet and hit.title and hit.metadata for hit in similar)
+    assert all(hit.title and hit.metadata == {"topic": hit.id.split("/")[0]} for hit in hits)
     with pytest.raises(InvalidParameterError, match=r"snippets must be one of True, False, 'lead', 'passage'\. "
                                                     r"Got 'best' instead\."):
         searcher.search("hockey", snippets="best")

@@ -341,7 +341,9 @@ class Searcher:
         return ids.tolist(), distances.tolist(), scores
 
     def _hits(self, ranked: tuple[list[str], list[int], list[float | None]], snippets: bool | str) -> list[Hit]:
-        return self._hits_many([ranked], "lead" if snippets == "passage" else snippets)[0]  # no query: its start
+        if snippets == "passage":  # no query words: each text's start, with its title and metadata
+            return self._passages([ranked], [set()])[0]
+        return self._hits_many([ranked], snippets)[0]
 
     def _hits_many(self, ranked: list[tuple[list[str], list[int], list[float | None]]], snippets: bool | str,
                    query_terms: list[set[bytes]] | None = None) -> list[list[Hit]]:
@@ -359,8 +361,9 @@ class Searcher:
 
     def _passages(self, ranked: list[tuple[list[str], list[int], list[float | None]]],
                   query_terms: list[set[bytes]]) -> list[list[Hit]]:
-        """Hits whose snippet is the passage of their text that holds most of the query's words."""
-        from hashsearch.text.snippets import best_passage
+        """Hits whose snippet is the passage of their text that holds most of the query's words, with
+        their titles and metadata (read with the texts)."""
+        from hashsearch.text.snippets import best_passage, document_title
 
         text_of = self._storage.read_documents([i for ids, _, _ in ranked for i in ids])
         analyzer = self._snapshot.features.analyzer_
@@ -369,8 +372,10 @@ class Searcher:
             found = []
             for doc_id, distance, score in zip(ids, distances, scores, strict=True):
                 if doc_id in text_of:  # else removed by another writer since the search began
-                    passage = best_passage(text_of[doc_id][0], terms, analyzer)
-                    found.append(Hit(doc_id, distance, passage.text, score, passage.marks))
+                    text, metadata = text_of[doc_id]
+                    passage = best_passage(text, terms, analyzer)
+                    found.append(Hit(doc_id, distance, passage.text, score, passage.marks,
+                                     document_title(text, metadata), metadata))
             hits.append(found)
         return hits
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from hashsearch.text.analysis import Analyzer
 
 SNIPPET_WIDTH = 200  # characters, as the stored lead snippets
+TITLE_CHARS = 120
 _RUN = re.compile(r"[^\W_](?:[^\W_]|[.\-'’](?=[^\W_])|[+#])*")  # a word, inner dots and hyphens kept
 _UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
@@ -47,6 +49,16 @@ def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             merged.append((start, end))
     return merged
+
+
+def document_title(text: str, metadata: dict[str, Any]) -> str:
+    """What to head a hit with: its ``title`` field when that is text, else its first non-blank line
+    (cut to ``TITLE_CHARS``)."""
+    title = metadata.get("title")
+    if isinstance(title, str) and title.strip():
+        return " ".join(title.split())[:TITLE_CHARS]
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    return " ".join(first.split())[:TITLE_CHARS]
 
 
 def _matches(text: str, query_terms: set[bytes], analyzer: Analyzer) -> list[tuple[int, int, bytes]]:
