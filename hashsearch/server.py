@@ -145,6 +145,20 @@ def create_app(searcher: Searcher, *, token: str | None = None, refresh_seconds:
                 offset: int = Query(0, ge=0), snippets: Literal["lead", "passage"] = "lead") -> Response:
         return _timed(lambda: searcher.similar(doc_id, k=k, mode=mode, offset=offset, snippets=snippets))
 
+    @app.get("/facets")
+    def facets(field: str, q: str | None = None, where: str | None = None,
+               depth: int = Query(1000, ge=1, le=MAX_K)) -> dict[str, Any]:
+        """How many matching documents hold each value of ``field`` (``Searcher.facets``): those
+        ``where`` (a JSON object) matches, and with ``q`` the first ``depth`` hits of its search."""
+        try:
+            filters = None if where is None else orjson.loads(where)
+        except orjson.JSONDecodeError:
+            raise ApiError(422, "where must be a JSON object, e.g. {\"topic\": \"sci.space\"}.") from None
+        started = time.perf_counter()
+        counts = searcher.facets(field, q=q or None, where=filters, depth=depth)
+        return {"field": field, "values": [{"value": value, "count": count} for value, count in counts],
+                "took_ms": round((time.perf_counter() - started) * 1000, 3)}
+
     @app.get("/documents/{doc_id:path}")
     def document(doc_id: str) -> dict[str, Any]:
         found = searcher.get([doc_id])

@@ -1,4 +1,6 @@
 """Filters, pages, max_distance, similar and get, against brute-force references (both backends)."""
+from collections import Counter
+
 import numpy as np
 import pytest
 
@@ -233,3 +235,34 @@ def test_columns_of_numbers_strings_and_mixed_values(where, expected):
     comparison define them."""
     from hashsearch.index.filters import MetadataColumns
     assert np.flatnonzero(MetadataColumns(COLUMN_RECORDS).mask(where)).tolist() == expected
+
+
+def facet_reference(docs, field, ids=None):
+    """Brute force: each value of ``field`` over the documents (those of ``ids`` only), list values once a row."""
+    counts = Counter()
+    for doc in docs:
+        if ids is not None and doc["id"] not in ids or field not in doc:
+            continue
+        value = doc[field]
+        for item in dict.fromkeys(value) if isinstance(value, list) else [value]:
+            counts[item] += 1
+    return sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
+
+
+def test_facets_equal_a_brute_force_count(new_db, sample_docs):
+    """Facet counts over all documents, a filter's, and a query's first hits equal a count of the records
+    (strings, numbers, booleans and lists), after writes too."""
+    docs = [{**doc, "year": 1990 + i % 7, "tags": ["a", "b", "a"][: 1 + i % 3], "flag": i % 5 == 0}
+            for i, doc in enumerate(sample_docs)]
+    with Searcher.build(docs[:350], new_db(), bits=32, **FAST) as searcher:
+        searcher.add(docs[350:])
+        searcher.remove([doc["id"] for doc in docs[:10]])
+        live = docs[10:]
+        for field in ("topic", "year", "tags", "flag"):
+            assert searcher.facets(field) == facet_reference(live, field)
+        space = [doc for doc in live if doc["topic"] == "sci.space"]
+        assert searcher.facets("year", where={"topic": "sci.space"}) == facet_reference(space, "year")
+        hits = {hit.id for hit in searcher.search("rocket launch", k=50, snippets=False)}
+        assert searcher.facets("topic", q="rocket launch", depth=50) == facet_reference(live, "topic", hits)
+        with pytest.raises(InvalidParameterError, match=r"field must be one of the index's metadata fields"):
+            searcher.facets("nope")

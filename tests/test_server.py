@@ -205,3 +205,15 @@ def test_search_passages_carry_their_marks(read_only):
         hits = response.json()["hits"]
         assert response.status_code == 200 and hits and all(hit["marks"] for hit in hits)
     assert client.get("/search", params={"q": "hockey", "snippets": "best"}).status_code == 422
+
+
+def test_facets_route_counts_as_the_library_does(read_only):
+    client, searcher = read_only
+    body = client.get("/facets", params={"field": "topic"}).json()
+    assert [(v["value"], v["count"]) for v in body["values"]] == searcher.facets("topic")
+    assert sum(v["count"] for v in body["values"]) == 400
+    body = client.get("/facets", params={"field": "topic", "q": "hockey playoffs", "depth": 20}).json()
+    assert [(v["value"], v["count"]) for v in body["values"]] == searcher.facets("topic", q="hockey playoffs",
+                                                                                     depth=20)
+    assert client.get("/facets", params={"field": "topic", "where": "{bad"}).status_code == 422
+    assert client.get("/facets", params={"field": "nope"}).status_code == 400

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hashsearch.api import querying
 from hashsearch.api.guard import database_errors
 from hashsearch.api.results import ChangeReport, Hit
 from hashsearch.api.writer import DEFAULT_BITS, IndexWriter, build_index
@@ -24,14 +25,11 @@ if TYPE_CHECKING:
     import numpy as np
 
     from hashsearch.api.snapshot import Snapshot
-    from hashsearch.index.parts import Page, Part
-    from hashsearch.index.ranking import Query
 
 # The search structures (numpy, FAISS, SciPy) are imported by the methods that need them, once: a
 # process that only gets or removes documents (Searcher.open(lazy=True)) never pays for them.
 
 logger = logging.getLogger(__name__)
-SNIPPET_KINDS = (True, False, "lead", "passage")  # see search()
 
 
 class Searcher:
@@ -260,14 +258,14 @@ class Searcher:
         exactly), ``where`` evaluated once and the snippets read in one round trip."""
         if isinstance(texts, str):
             raise QueryError("search_many takes a list of query texts, not one string. Use search(text).")
-        self._check_queries(texts)
+        querying.check_queries(texts)
         snapshot = self._snapshot
-        radius, page, parts = self._check_search_args(snapshot, k, radius, mode, where, offset, max_distance,
+        radius, page, parts = querying.check_search_args(snapshot, k, radius, mode, where, offset, max_distance,
                                                       snippets)
-        ranked = [self._rank(parts, self._encoded_query(snapshot, text, mode), radius, page) for text in texts]
+        ranked = [querying.rank(parts, querying.encoded_query(snapshot, text, mode), radius, page) for text in texts]
         analyzer = snapshot.features.analyzer_
         query_terms = [set(analyzer.terms(text)) for text in texts] if snippets == "passage" else None
-        return self._hits_many(ranked, snippets, query_terms)
+        return querying.hits_many(self._storage, snapshot, ranked, snippets, query_terms)
 
     @database_errors
     def similar(self, doc_id: str, k: int = 10, *, mode: str = "hybrid", where: Mapping[str, Any] | None = None,
@@ -278,7 +276,7 @@ class Searcher:
         found = snapshot.find(doc_id)
         if found is None:
             raise DocumentNotFoundError(f"no document {doc_id!r} in the index. Give the id of an indexed document.")
-        radius, page, parts = self._check_search_args(snapshot, k, None, mode, where, offset, max_distance,
+        radius, page, parts = querying.check_search_args(snapshot, k, None, mode, where, offset, max_distance,
                                                       snippets)
         from hashsearch.index.parts import Page
         from hashsearch.index.ranking import Query
@@ -288,9 +286,10 @@ class Searcher:
         segment, row = found
         code = segment.index.codes[row]
         query = Query(code, sketch=segment.sketches[row]) if mode == "hybrid" else Query(code)
-        ids, distances, scores = self._rank(parts, query, radius, deeper)
+        ids, distances, scores = querying.rank(parts, query, radius, deeper)
         kept = [i for i, other in enumerate(ids) if other != doc_id][page.offset:page.depth]
-        return self._hits(([ids[i] for i in kept], [distances[i] for i in kept], [scores[i] for i in kept]), snippets)
+        chosen = ([ids[i] for i in kept], [distances[i] for i in kept], [scores[i] for i in kept])
+        return querying.hits_of(self._storage, snapshot, chosen, snippets)
 
     @database_errors
     def get(self, ids: Iterable[str]) -> list[Document]:
@@ -299,103 +298,21 @@ class Searcher:
         found = self._storage.read_documents(ids)
         return [Document(i, *found[i]) for i in ids if i in found]
 
-    @classmethod
-    def _encoded_query(cls, snapshot: Snapshot, text: str, mode: str) -> Query:
-        """The query for ``text``: its terms, their weights and its code (one row through the encoder's
-        numpy weights: the one path every search takes)."""
-        from hashsearch.text.features import unit_length
-
-        runs = snapshot.features.analyzer_.terms(text)
-        columns, weights = snapshot.features.weighted_terms(runs)
-        code = snapshot.hasher.encode_terms(columns, unit_length(weights))
-        return cls._query(snapshot, runs, code, mode, (columns, weights))
-
-    @staticmethod
-    def _query(snapshot: Snapshot, runs: Sequence[bytes], code: np.ndarray, mode: str,
-               terms: tuple[np.ndarray, np.ndarray] | None = None) -> Query:
-        """What a query of these terms (``Analyzer.terms``) and code is ranked by: the code alone (Hamming
-        mode), with its sketch (a document-sized query), or with its word hashes. ``terms``: its
-        ``weighted_terms``, when at hand. A query none of whose words the index holds is ranked by nothing
-        (no hits)."""
-        from hashsearch.index import ranking
-        from hashsearch.index.ranking import Query
-        from hashsearch.index.words import query_words
-
-        hashes, counts = query_words(runs)
-        known = snapshot.holds_any(hashes)
-        if mode == "hamming":
-            return Query(code, known=known)
-        columns, weights = snapshot.features.weighted_terms(runs) if terms is None else terms
-        if ranking.is_document(len(columns)):
-            return Query(code, sketch=snapshot.sketcher.query(columns, weights))
-        return Query(code, words=hashes, known=known, counts=counts, terms=len(columns))
-
-    @staticmethod
-    def _rank(parts: list[Part], query: Query, radius: int,
-              page: Page) -> tuple[list[str], list[int], list[float | None]]:
-        from hashsearch.index import ranking
-
-        ids, distances, values = ranking.rank(parts, query, radius, page)
-        scores: list[float | None] = ([None] * len(ids) if values is None
-                                      else [round(float(s), 6) for s in values.tolist()])
-        return ids.tolist(), distances.tolist(), scores
-
-    def _hits(self, ranked: tuple[list[str], list[int], list[float | None]], snippets: bool | str) -> list[Hit]:
-        if snippets == "passage":  # no query words: each text's start, with its title and metadata
-            return self._passages([ranked], [set()])[0]
-        return self._hits_many([ranked], snippets)[0]
-
-    def _hits_many(self, ranked: list[tuple[list[str], list[int], list[float | None]]], snippets: bool | str,
-                   query_terms: list[set[bytes]] | None = None) -> list[list[Hit]]:
-        if query_terms is not None:
-            return self._passages(ranked, query_terms)
-        if not snippets:
-            return [[Hit(doc_id, distance, None, score)
-                     for doc_id, distance, score in zip(ids, distances, scores, strict=True)]
-                    for ids, distances, scores in ranked]
-        snippet_of = self._storage.read_snippets([i for ids, _, _ in ranked for i in ids])
-        # A document removed by another writer after this search began has no snippet row: leave it out.
-        return [[Hit(doc_id, distance, snippet_of[doc_id], score)
-                 for doc_id, distance, score in zip(ids, distances, scores, strict=False) if doc_id in snippet_of]
-                for ids, distances, scores in ranked]
-
-    def _passages(self, ranked: list[tuple[list[str], list[int], list[float | None]]],
-                  query_terms: list[set[bytes]]) -> list[list[Hit]]:
-        """Hits whose snippet is the passage of their text that holds most of the query's words, with
-        their titles and metadata (read with the texts)."""
-        from hashsearch.text.snippets import best_passage, document_title
-
-        text_of = self._storage.read_documents([i for ids, _, _ in ranked for i in ids])
-        analyzer = self._snapshot.features.analyzer_
-        hits = []
-        for (ids, distances, scores), terms in zip(ranked, query_terms, strict=True):
-            found = []
-            for doc_id, distance, score in zip(ids, distances, scores, strict=True):
-                if doc_id in text_of:  # else removed by another writer since the search began
-                    text, metadata = text_of[doc_id]
-                    passage = best_passage(text, terms, analyzer)
-                    found.append(Hit(doc_id, distance, passage.text, score, passage.marks,
-                                     document_title(text, metadata), metadata))
-            hits.append(found)
-        return hits
-
-    @staticmethod
-    def _check_queries(texts: Sequence[str]) -> None:
-        for text in texts:
-            if not isinstance(text, str) or not text.strip():
-                raise QueryError("the query is empty. Give some words to search for.")
-
-    @staticmethod
-    def _check_search_args(snapshot: Snapshot, k: int, radius: int | None, mode: str,
-                           where: Mapping[str, Any] | None, offset: int, max_distance: int | None,
-                           snippets: bool | str) -> tuple[int, Page, list[Part]]:
-        from hashsearch.index import ranking
-
-        radius, page = ranking.checked_page(snapshot.hasher.bits, k, radius, mode, offset, max_distance)
-        if snippets not in SNIPPET_KINDS:
-            raise InvalidParameterError("snippets must be one of True, False, 'lead', 'passage'. "
-                                        f"Got {snippets!r} instead.")
-        return radius, page, snapshot.parts(where)
+    @database_errors
+    def facets(self, field: str, *, q: str | None = None, where: Mapping[str, Any] | None = None,
+               depth: int = 1000) -> list[tuple[Any, int]]:
+        """How many matching documents hold each value of ``field``, most first (then by value): the
+        documents ``where`` matches, and with a query ``q`` only the first ``depth`` hits of its search
+        (the documents a search box would page through). Counted from the in-memory filter columns."""
+        snapshot = self._snapshot
+        if field not in snapshot.fields:
+            raise InvalidParameterError(f"field must be one of the index's metadata fields "
+                                        f"({', '.join(snapshot.fields) or 'none'}). Got {field!r} instead.")
+        ids = None
+        if q is not None:
+            ids = [hit.id for hit in self.search(q, k=depth, where=where, snippets=False)]
+        counts = snapshot.facet_counts(field, where, ids)
+        return sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
 
     def search_paths(self) -> dict[str, int]:
         """How many searches of the code index each path answered since this snapshot's segments were

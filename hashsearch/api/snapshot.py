@@ -146,6 +146,27 @@ class Snapshot:
             parts.append(Part(segment, allowed, len(segment) - np.count_nonzero(allowed)))
         return parts
 
+    def facet_counts(self, field: str, where: Mapping[str, Any] | None = None,
+                     ids: Sequence[str] | None = None) -> dict[Any, int]:
+        """How many documents hold each value of ``field``: among those ``where`` matches, and (``ids``)
+        only those documents; summed over the segments, gone rows left out."""
+        totals: dict[Any, int] = {}
+        chosen = None
+        if ids is not None:
+            chosen = {id(segment): np.zeros(len(segment), dtype=bool) for segment in (self.main, self.recent)
+                      if segment is not None}
+            for doc_id in ids:
+                found = self.find(doc_id)
+                if found is not None:
+                    chosen[id(found[0])][found[1]] = True
+        for part in self.parts(where):
+            rows = part.allowed
+            if chosen is not None:
+                rows = chosen[id(part.segment)] if rows is None else rows & chosen[id(part.segment)]
+            for value, count in part.segment.columns.value_counts(field, rows).items():
+                totals[value] = totals.get(value, 0) + count
+        return totals
+
     def search_paths(self) -> dict[str, int]:
         """The code indexes' path counters (``probing.PathStats``) summed over the segments, with ``scans``."""
         segments = [self.main] + ([self.recent] if self.recent is not None else [])

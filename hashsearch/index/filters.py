@@ -40,6 +40,15 @@ def _category_key(value: Any) -> Any:
     return value  # a string or None
 
 
+def _value_of(key: Any) -> Any:
+    """The value a category key stands for (``_category_key`` undone; whole numbers as ints)."""
+    if isinstance(key, tuple):
+        return key[1] if key[0] == "bool" else math.nan
+    if isinstance(key, float) and key.is_integer():
+        return int(key)
+    return key
+
+
 _SCALARS = (str, int, float, bool, type(None))
 _ABSENT = object()  # a record without the field
 
@@ -150,6 +159,22 @@ class MetadataColumns:
             for array in cls._ARRAYS:
                 setattr(column, array, arrays[f"{number}.{array}"])
         return columns
+
+    def value_counts(self, name: str, rows: np.ndarray | None = None) -> dict[Any, int]:
+        """How many of the ``rows`` (a mask; None: all) hold each value of the field ``name`` (a row's list
+        counts each of its values once): facets. Keys are the values as given (numbers as floats, or ints
+        when whole); a field no row has gives {}."""
+        column = self._fields.get(name)
+        if column is None:
+            return {}
+        codes = column.scalar_codes if rows is None else column.scalar_codes[rows]
+        counts = np.bincount(codes[codes >= 0], minlength=len(column.categories))
+        if len(column.list_rows_):
+            keep = slice(None) if rows is None else rows[column.list_rows_]
+            pairs = np.unique(np.stack([column.list_rows_[keep], column.list_codes_[keep]]), axis=1)
+            counts = counts + np.bincount(pairs[1], minlength=len(counts))
+        return {_value_of(key): int(count) for key, count in zip(column.categories, counts.tolist(), strict=True)
+                if count}
 
     @property
     def nbytes(self) -> int:
