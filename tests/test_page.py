@@ -77,7 +77,7 @@ def test_type_a_query_follow_similar_and_open_the_health_view(page_url, browser)
     browser.set_window_size(1280, 900)
     browser.get(page_url)
     wait_for(lambda: "400 documents" in browser.find_element(By.ID, "status").text)
-    assert [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#filters label")] == ["topic"]
+    assert [e.get_attribute("name") for e in browser.find_elements(By.CSS_SELECTOR, "#filters select")] == ["topic"]
     browser.find_element(By.ID, "query").send_keys("rocket launch to the moon")
     hits = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#hits li"))
     assert len(hits) == 10
@@ -91,8 +91,8 @@ def test_type_a_query_follow_similar_and_open_the_health_view(page_url, browser)
     shown = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#hits .hit-id")]
     assert len(shown) == 10 and first not in shown
 
-    topic = browser.find_element(By.CSS_SELECTOR, "#filters input[name=topic]")
-    topic.send_keys("sci.med")
+    from selenium.webdriver.support.ui import Select
+    Select(browser.find_element(By.CSS_SELECTOR, "#filters select[name=topic]")).select_by_value("sci.med")
     wait_for(lambda: "for “rocket launch to the moon”" in browser.find_element(By.ID, "summary").text)
 
     browser.find_element(By.ID, "query").clear()
@@ -116,6 +116,9 @@ def test_the_page_fits_a_phone_screen(page_url, browser):
     width = browser.execute_script("return document.documentElement.scrollWidth")
     viewport = browser.execute_script("return window.innerWidth")
     assert width <= viewport  # nothing wider than the screen
+    first_hit_top = browser.execute_script("return document.querySelector('#hits li').getBoundingClientRect().top")
+    assert first_hit_top < browser.execute_script("return window.innerHeight") / 2  # hits above the fold
+    assert browser.find_element(By.ID, "filter-panel").get_attribute("open") is None  # filters collapsed
     browser.save_screenshot(str(ARTIFACTS / "hashsearch-page-search-390.png"))
 
 
@@ -184,3 +187,55 @@ def test_words_outside_ascii_are_marked(tmp_path, browser, sample_docs):
         finally:
             server.should_exit = True
             thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def shop_url(tmp_path_factory, sample_docs):
+    """A server over posts that carry a number (year) and a category (topic)."""
+    import uvicorn
+
+    from tests.conftest import FAST
+
+    docs = [{**doc, "year": 1990 + i % 10} for i, doc in enumerate(sample_docs)]
+    db = tmp_path_factory.mktemp("shop") / "shop.db"
+    Searcher.build(docs, db, bits=32, **FAST).close()
+    searcher = Searcher.open(db)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(searcher), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started)
+    yield f"http://127.0.0.1:{port}/"
+    server.should_exit = True
+    thread.join(10)
+    searcher.close()
+
+
+def test_filters_fit_the_data_a_range_and_counted_choices(shop_url, browser):
+    """A number gets a range built from the index's values, a category a choice with counts equal to the
+    API's facets for the query; the range filters the hits."""
+    import json
+    import urllib.request
+
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(1280, 900)
+    browser.get(shop_url + "?q=hockey+playoffs")
+    wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#hits li")) == 10)
+    low, high = browser.find_elements(By.CSS_SELECTOR, "#filters .range input[name=year]")
+    assert (low.get_attribute("placeholder"), high.get_attribute("placeholder")) == ("1990", "1999")
+    with urllib.request.urlopen(shop_url + "facets?field=topic&q=hockey+playoffs&depth=1000") as response:
+        facets = {v["value"]: v["count"] for v in json.load(response)["values"]}
+    option = "#filters select[name=topic] option[value='rec.sport.hockey']"
+    wait_for(lambda: browser.find_element(By.CSS_SELECTOR, option).text
+             == f"rec.sport.hockey ({facets['rec.sport.hockey']})")
+    low.send_keys("1997")
+    wait_for(lambda: all(int(label.text.split(": ")[1]) >= 1997
+                         for label in browser.find_elements(By.CSS_SELECTOR, "#hits .label")
+                         if label.text.startswith("year")) and browser.find_elements(By.CSS_SELECTOR, "#hits li"))
+    years = [int(label.text.split(": ")[1]) for label in browser.find_elements(By.CSS_SELECTOR, "#hits .label")
+             if label.text.startswith("year")]
+    assert years and min(years) >= 1997
+    browser.save_screenshot(str(ARTIFACTS / "hashsearch-page-filters-1280.png"))
