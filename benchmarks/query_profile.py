@@ -20,6 +20,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.datasets import DEFAULT_DIR, load_text, title  # noqa: E402
 from hashsearch import Searcher  # noqa: E402
+from hashsearch.api import querying  # noqa: E402
 from hashsearch.index import codes as codelib  # noqa: E402
 from hashsearch.index import ranking  # noqa: E402
 from hashsearch.index.parts import Page  # noqa: E402
@@ -44,7 +45,7 @@ def step_times(searcher: Searcher, queries: list[str]) -> dict[str, np.ndarray]:
             clock.append(time.perf_counter())
             code = snapshot.hasher.encode_terms(terms[0], unit_length(terms[1]))
             clock.append(time.perf_counter())
-            ranked = searcher._query(snapshot, runs, code, "hybrid", terms)  # word hashes or sketch: ranking's
+            ranked = querying.query_of(snapshot, runs, code, "hybrid", terms)  # word hashes or sketch: ranking's
             ids, _, _ = ranking.rank(snapshot.parts(), ranked, radius, Page(10))
             clock.append(time.perf_counter())
             searcher._storage.read_snippets(ids.tolist())
