@@ -19,7 +19,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 from importlib import resources
@@ -33,7 +33,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hashsearch.api.results import ChangeReport
+from hashsearch.api.results import ChangeReport, Hit
 from hashsearch.api.searcher import Searcher
 from hashsearch.errors import DocumentNotFoundError, HashsearchError
 from hashsearch.index.ranking import MODES
@@ -138,7 +138,8 @@ def create_app(searcher: Searcher, *, token: str | None = None, refresh_seconds:
     @app.post("/search")
     def search_post(request: SearchRequest) -> Response:
         options = request.model_dump()
-        return _timed(lambda: searcher.search(options.pop("q"), **options))
+        query = options.pop("q")
+        return _timed(lambda: searcher.search(query, **options), lambda: searcher.knows(query))
 
     @app.get("/similar/{doc_id:path}")
     def similar(doc_id: str, k: int = Query(10, ge=1, le=MAX_K), mode: str = MODES[0],
@@ -267,21 +268,25 @@ def _search_by_query(searcher: Searcher, params: Mapping[str, str]) -> Response:
     took half as long as the search), or the error."""
     try:
         options = SearchRequest.model_validate(dict(params)).model_dump()
-        return _timed(lambda: searcher.search(options.pop("q"), **options))
+        query = options.pop("q")
+        return _timed(lambda: searcher.search(query, **options), lambda: searcher.knows(query))
     except ValidationError as exc:
         return _error(422, _invalid(exc.errors()))
     except HashsearchError as exc:
         return _error(400, str(exc))
 
 
-def _timed(search) -> Response:
+def _timed(search: Callable[[], list[Hit]], knows: Callable[[], bool] | None = None) -> Response:
     """Hits as JSON, serialised directly by orjson: FastAPI's generic encoder took several times the
     search, and orjson writes ten hits in 0.7 us, ``json.dumps`` in 15."""
     started = time.perf_counter()
     hits = search()
     took = round((time.perf_counter() - started) * 1000, 3)
-    body = {"hits": [{"id": h.id, "distance": h.distance, "snippet": h.snippet, "score": h.score, "marks": h.marks,
-                      "title": h.title, "metadata": h.metadata} for h in hits], "took_ms": took}
+    body: dict[str, Any] = {"hits": [{"id": h.id, "distance": h.distance, "snippet": h.snippet, "score": h.score,
+                                      "marks": h.marks, "title": h.title, "metadata": h.metadata} for h in hits],
+                            "took_ms": took}
+    if not hits and knows is not None and not knows():  # say why: nothing is known about the query
+        body["reason"] = "none of the query's words is in the index"
     return Response(orjson.dumps(body), media_type="application/json")
 
 

@@ -129,6 +129,9 @@ def test_a_search_by_address_pages_and_the_trail_back(page_url, browser):
     from selenium.webdriver.common.by import By
 
     browser.set_window_size(1280, 900)
+    browser.get(page_url + "?q=zzqxw+blorf")
+    wait_for(lambda: "No hits for “zzqxw blorf”: none of the query's words is in the index."
+             in browser.find_element(By.ID, "summary").text)
     browser.get(page_url + "?q=rocket+launch+to+the+moon")
     wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#hits li")) == 10)
     assert browser.find_element(By.ID, "query").get_attribute("value") == "rocket launch to the moon"

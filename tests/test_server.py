@@ -217,3 +217,13 @@ def test_facets_route_counts_as_the_library_does(read_only):
                                                                                      depth=20)
     assert client.get("/facets", params={"field": "topic", "where": "{bad"}).status_code == 422
     assert client.get("/facets", params={"field": "nope"}).status_code == 400
+
+
+def test_no_hits_says_why_when_no_word_is_known(read_only):
+    client, searcher = read_only
+    for response in (client.get("/search", params={"q": "zzqxw blorf"}), client.post("/search", json={"q": "zzqxw"})):
+        assert response.status_code == 200
+        body = response.json()
+        assert body["hits"] == [] and body["reason"] == "none of the query's words is in the index"
+    assert "reason" not in client.get("/search", params={"q": "hockey"}).json()
+    assert not searcher.knows("zzqxw blorf") and searcher.knows("zzqxw hockey")

@@ -314,6 +314,15 @@ class Searcher:
         counts = snapshot.facet_counts(field, where, ids)
         return sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
 
+    @database_errors
+    def knows(self, text: str) -> bool:
+        """Whether the index holds any of the words of ``text`` (as analysed): a query that has no hits
+        and no known word has none because nothing is known about it."""
+        from hashsearch.index.words import query_words
+
+        snapshot = self._snapshot
+        return bool(snapshot.holds_any(query_words(snapshot.features.analyzer_.terms(text))[0]))
+
     def search_paths(self) -> dict[str, int]:
         """How many searches of the code index each path answered since this snapshot's segments were
         made: the query's own bucket, a probed ball, or a scan (numpy, bucket keys, FAISS; ``scans`` their
