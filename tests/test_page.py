@@ -129,6 +129,12 @@ def test_a_search_by_address_pages_and_the_trail_back(page_url, browser):
     from selenium.webdriver.common.by import By
 
     browser.set_window_size(1280, 900)
+    browser.get(page_url)  # the empty state offers words of the index's vocabulary
+    examples = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#examples .example"))
+    word = examples[0].text
+    examples[0].click()
+    wait_for(lambda: f"for “{word}”: hits 1-" in browser.find_element(By.ID, "summary").text)
+    assert "q=" in browser.current_url
     browser.get(page_url + "?q=zzqxw+blorf")
     wait_for(lambda: "No hits for “zzqxw blorf”: none of the query's words is in the index."
              in browser.find_element(By.ID, "summary").text)

@@ -39,6 +39,8 @@ def test_health_and_info(read_only):
         "bit_on_share", "bucket_size_histogram", "training_loss", "retrain_advised", "metadata_fields"}
     assert sum(info["bucket_size_histogram"].values()) == info["distinct_codes"]
     assert info["metadata_fields"] == ["topic"]
+    examples = info["example_queries"]  # words the index knows, to try
+    assert len(examples) == 6 and all(searcher.knows(word) and searcher.search(word, k=1) for word in examples)
 
 
 def test_search_get_and_post_answer_as_the_library_does(read_only):

@@ -22,6 +22,33 @@ STUCK_BIT_SHARE, STUCK_BITS_SHARE = 0.03, 0.25
 MIN_DOCUMENTS_TO_JUDGE = 50  # fewer documents say little about how codes spread
 
 
+def example_queries(snapshot: Snapshot, storage: Storage, n: int = 6) -> list[str]:
+    """``n`` words to try, from the index's own vocabulary: terms spread over its commoner half (by
+    document frequency: the common ones say little, the rarest too little), each as the word the recent
+    documents write most often for it (terms are stems: "launch" stands for launches, launched)."""
+    import re
+
+    features = snapshot.features
+    analyzer = features.analyzer_
+    order = np.argsort(features.idf_, kind="stable")  # most frequent first
+    pool = [features.vocabulary_[i] for i in order[len(order) // 50:len(order) // 2]
+            if len(features.vocabulary_[i]) >= 4 and features.vocabulary_[i].isalpha()]
+    if not pool:
+        return []
+    spread = [pool[round(j * (len(pool) - 1) / max(1, n * 4 - 1))] for j in range(n * 4)]
+    wanted = set(spread)
+    forms: dict[str, dict[str, int]] = {}
+    for text in storage.read_recent_texts(300):
+        for word in re.findall(r"[^\W\d_]{4,}", text):
+            terms = analyzer.terms(word)
+            if len(terms) == 1 and (stem := terms[0].decode("utf-8")) in wanted:
+                counts = forms.setdefault(stem, {})
+                counts[word.lower()] = counts.get(word.lower(), 0) + 1
+    found = [stem for stem in dict.fromkeys(spread) if stem in forms]
+    words = [max(forms[stem], key=lambda form: (forms[stem][form], form)) for stem in found]
+    return words[:: max(1, len(words) // n)][:n]
+
+
 def index_facts(snapshot: Snapshot, storage: Storage, *, recent: int = 1000) -> dict[str, Any]:
     """The index's size, model and code statistics; ``retrain_advised`` when the ``recent`` newest
     documents miss notably more of their words than the training corpus did."""
@@ -66,4 +93,5 @@ def index_facts(snapshot: Snapshot, storage: Storage, *, recent: int = 1000) -> 
         "bucket_size_histogram": codelib.size_histogram(bucket_sizes),
         "training_loss": [round(float(loss), 5) for loss in snapshot.hasher.history_],
         "metadata_fields": snapshot.fields,
+        "example_queries": example_queries(snapshot, storage),
     }
