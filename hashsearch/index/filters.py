@@ -101,9 +101,9 @@ class _Field:
         list_rows, list_codes = [], []
         for row, value in enumerate(values):
             if isinstance(value, list):
-                scalars = [v for v in value if isinstance(v, _SCALARS)]
-                list_rows += [row] * len(scalars)
-                list_codes += [self.code(v) for v in scalars]
+                codes = list(dict.fromkeys(self.code(v) for v in value if isinstance(v, _SCALARS)))  # each once
+                list_rows += [row] * len(codes)
+                list_codes += codes
             elif isinstance(value, _SCALARS):
                 self.scalar_codes[row] = self.code(value)
                 if isinstance(value, (int, float)) and _is_number(value) and math.isfinite(value):
@@ -171,8 +171,8 @@ class MetadataColumns:
         counts = np.bincount(codes[codes >= 0], minlength=len(column.categories))
         if len(column.list_rows_):
             keep = slice(None) if rows is None else rows[column.list_rows_]
-            pairs = np.unique(np.stack([column.list_rows_[keep], column.list_codes_[keep]]), axis=1)
-            counts = counts + np.bincount(pairs[1], minlength=len(counts))
+            # A row's list holds each value once (made so when the columns are built): a plain count.
+            counts = counts + np.bincount(column.list_codes_[keep], minlength=len(counts))
         return {_value_of(key): int(count) for key, count in zip(column.categories, counts.tolist(), strict=True)
                 if count}
 
