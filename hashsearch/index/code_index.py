@@ -230,11 +230,7 @@ class CodeIndex:
             return None
         query_key = codelib.bucket_key(query)
         for ball_radius in probe_radii(widest, skip_zero=False):
-            rows = self._bucket_rows(self._bucket_positions(query_key ^ codelib.ball_keys(self.bits, ball_radius)))
-            rows = rows[allowed[rows]]
-            distances = self.distances(query, rows)
-            if not self._exact_keys:  # folded keys may collide: a matched bucket can hold codes outside the ball
-                rows, distances = rows[distances <= ball_radius], distances[distances <= ball_radius]
+            rows, distances = self._ball_rows(query, query_key, ball_radius, allowed)
             if len(rows) >= enough:
                 self.stats.ball += 1
                 order = np.lexsort((rows, distances))[:k]
@@ -263,12 +259,7 @@ class CodeIndex:
                     return rows, np.zeros(len(rows), dtype=np.int64), 0
         # With exact keys the radius-0 ball is the own bucket, just found too small.
         for ball_radius in probe_radii(widest, skip_zero=self._exact_keys):
-            rows = self._bucket_rows(self._bucket_positions(query_key ^ codelib.ball_keys(self.bits, ball_radius)))
-            if allowed is not None:
-                rows = rows[allowed[rows]]
-            distances = self.distances(query, rows)
-            if not self._exact_keys:  # folded keys may collide: a matched bucket can hold codes outside the ball
-                rows, distances = rows[distances <= ball_radius], distances[distances <= ball_radius]
+            rows, distances = self._ball_rows(query, query_key, ball_radius, allowed)
             if len(rows) >= at_least:
                 self.stats.ball += 1
                 return _within_nearest(rows, distances, at_least, self.bits, everything=False)
@@ -284,6 +275,17 @@ class CodeIndex:
         # A scan of the bucket keys gives only the rows within reach: exactly ``at_least`` of them is no sign
         # that they are all.
         return _within_nearest(rows, distances, at_least, self.bits, everything=len(rows) == n_allowed)
+
+    def _ball_rows(self, query: np.ndarray, query_key: np.uint64, radius: int,
+                   allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, distances) of the allowed rows (a mask; None: all) whose codes lie within ``radius``."""
+        rows = self._bucket_rows(self._bucket_positions(query_key ^ codelib.ball_keys(self.bits, radius)))
+        if allowed is not None:
+            rows = rows[allowed[rows]]
+        distances = self.distances(query, rows)
+        if not self._exact_keys:  # folded keys may collide: a matched bucket can hold codes outside the ball
+            rows, distances = rows[distances <= radius], distances[distances <= radius]
+        return rows, distances
 
     def _scan_within(self, query: np.ndarray, at_least: int,
                      most: int | None = None) -> tuple[np.ndarray, np.ndarray]:
