@@ -89,12 +89,18 @@ def _best_start(matches: list[tuple[int, int, bytes]], width: int) -> int:
     """Where the window with the most distinct terms starts: a little before its first match (up to a
     fifth of the window, as far as its last match allows), so that the passage gives the words before."""
     best, best_start = -1, 0
+    held: dict[bytes, int] = {}  # terms in the window matches[i:j], counted: one pass, two pointers
+    j = 0
     for i, (start, _, _) in enumerate(matches):
-        inside = [(e, term) for _, e, term in matches[i:] if e <= start + width]
-        distinct = len({term for _, term in inside})
-        if distinct > best:
-            slack = start + width - max(e for e, _ in inside)
-            best, best_start = distinct, max(0, start - min(width // 5, slack))
+        while j < len(matches) and (j <= i or matches[j][1] <= start + width):
+            held[matches[j][2]] = held.get(matches[j][2], 0) + 1
+            j += 1
+        if len(held) > best:
+            slack = start + width - max(matches[i][1], matches[j - 1][1])
+            best, best_start = len(held), max(0, start - min(width // 5, max(0, slack)))
+        held[matches[i][2]] -= 1
+        if not held[matches[i][2]]:
+            del held[matches[i][2]]
     return best_start
 
 
