@@ -9,6 +9,7 @@ import socket
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,28 +24,35 @@ pytestmark = [pytest.mark.slow,
 ARTIFACTS = Path(os.environ.get("HASHSEARCH_ARTIFACTS", tempfile.gettempdir()))
 
 
-@pytest.fixture(scope="module")
-def page_url(tmp_path_factory, sample_docs):
+@contextmanager
+def served(db):
+    """The page and API of the index at ``db`` on a free loopback port, in a thread: yields its URL."""
     import uvicorn
 
+    with Searcher.open(db) as searcher:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = uvicorn.Server(uvicorn.Config(create_app(searcher), host="127.0.0.1", port=port,
+                                               log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            wait_for(lambda: server.started, seconds=20)
+            yield f"http://127.0.0.1:{port}/"
+        finally:
+            server.should_exit = True
+            thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def page_url(tmp_path_factory, sample_docs):
     from tests.conftest import FAST
 
     db = tmp_path_factory.mktemp("page") / "page.db"
     Searcher.build(sample_docs, db, bits=32, seed=0, **FAST).close()
-    searcher = Searcher.open(db)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(searcher), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
-    server.should_exit = True
-    thread.join(10)
-    searcher.close()
+    with served(db) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +178,6 @@ def test_a_search_by_address_pages_and_the_trail_back(page_url, browser):
 
 def test_words_outside_ascii_are_marked(tmp_path, browser, sample_docs):
     """A Cyrillic and an accented word are marked in the hits (the page marks the spans the server gives)."""
-    import uvicorn
     from selenium.webdriver.common.by import By
 
     from tests.conftest import FAST
@@ -179,47 +186,24 @@ def test_words_outside_ascii_are_marked(tmp_path, browser, sample_docs):
                                {"id": "fr", "text": "Le café de la gare ouvre à sept heures du matin."}]
     db = tmp_path / "scripts.db"
     Searcher.build(docs, db, bits=32, language=None, **FAST).close()
-    with Searcher.open(db) as searcher, socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-        probe.close()
-        server = uvicorn.Server(uvicorn.Config(create_app(searcher), host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        wait_for(lambda: server.started)
-        try:
-            for query, word in (("москва", "Москва"), ("cafe", "café")):
-                browser.get(f"http://127.0.0.1:{port}/?q={query}")
-                marks = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#hits mark"))
-                assert word in [mark.text for mark in marks]
-            browser.save_screenshot(str(ARTIFACTS / "hashsearch-page-accents-1280.png"))
-        finally:
-            server.should_exit = True
-            thread.join(10)
+    with served(db) as url:
+        for query, word in (("москва", "Москва"), ("cafe", "café")):
+            browser.get(f"{url}?q={query}")
+            marks = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#hits mark"))
+            assert word in [mark.text for mark in marks]
+        browser.save_screenshot(str(ARTIFACTS / "hashsearch-page-accents-1280.png"))
 
 
 @pytest.fixture(scope="module")
 def shop_url(tmp_path_factory, sample_docs):
     """A server over posts that carry a number (year) and a category (topic)."""
-    import uvicorn
-
     from tests.conftest import FAST
 
     docs = [{**doc, "year": 1990 + i % 10} for i, doc in enumerate(sample_docs)]
     db = tmp_path_factory.mktemp("shop") / "shop.db"
     Searcher.build(docs, db, bits=32, **FAST).close()
-    searcher = Searcher.open(db)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(searcher), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started)
-    yield f"http://127.0.0.1:{port}/"
-    server.should_exit = True
-    thread.join(10)
-    searcher.close()
+    with served(db) as url:
+        yield url
 
 
 def test_filters_fit_the_data_a_range_and_counted_choices(shop_url, browser):
