@@ -334,8 +334,7 @@ def _echo_change(searcher: Searcher, db: str, *, prune: bool = False) -> None:
         if ids:
             click.echo(f"Skipped {len(ids)} {label}: {_some(ids)}", err=True)
     if report.not_in_source:
-        verb = "Removed" if report.removed >= len(report.not_in_source) and prune else "Kept"
-        hint = "" if verb == "Removed" else " (--prune removes them)"
+        verb, hint = ("Removed", "") if prune else ("Kept", " (--prune removes them)")
         click.echo(f"{verb} {len(report.not_in_source)} indexed documents not in the source{hint}: "
                    f"{_some(report.not_in_source)}", err=True)
     for path, encoding in report.guessed_encodings.items():

@@ -4,6 +4,7 @@ codes have collapsed (most documents on one code, or bits that hardly ever chang
 retrain mends."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -26,8 +27,6 @@ def example_queries(snapshot: Snapshot, storage: Storage, n: int = 6) -> list[st
     """``n`` words to try, from the index's own vocabulary: terms spread over its commoner half (by
     document frequency: the common ones say little, the rarest too little), each as the word the recent
     documents write most often for it (terms are stems: "launch" stands for launches, launched)."""
-    import re
-
     features = snapshot.features
     analyzer = features.analyzer_
     order = np.argsort(features.idf_, kind="stable")  # most frequent first
