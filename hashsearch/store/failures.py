@@ -2,8 +2,8 @@
 
 The database driver and SQLAlchemy report a damaged page, a missing table or a read-only file as their
 own exceptions, with a page of context; the API turns them into a ``HashsearchError`` whose message
-names the database, the problem and what to do (the CLI prints it as one line, the server as a 4xx or
-503 body). Nothing is written when one is raised: every write is one transaction.
+names the database, the problem and what to do (the CLI prints it as one line, the server as a 400 with
+the message). Nothing is written when one is raised: every write is one transaction.
 """
 from __future__ import annotations
 

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 from hashsearch.errors import IndexFormatError, IndexNotFoundError
 from hashsearch.index.rows import LookupRows
 from hashsearch.store.byid import ByIdReader
+from hashsearch.store.failures import reason_of
 from hashsearch.store.schema import (
     DERIVED_TABLES,
     FORMAT_VERSION,
@@ -99,7 +100,7 @@ class Storage:
             metadata.create_all(storage._engine)
         except sa.exc.DatabaseError as exc:
             storage.close()
-            raise IndexNotFoundError(f"{db} is not a database hashsearch can use ({_reason(exc)}).") from None
+            raise IndexNotFoundError(f"{db} is not a database hashsearch can use ({reason_of(exc)}).") from None
         if storage._check_format(allow_empty=True) < FORMAT_VERSION:
             storage._upgrade()  # a build over an older index writes the current tables
         return storage
@@ -126,7 +127,7 @@ class Storage:
                         meta_table.c.key == "format_version")).scalar()
         except sa.exc.DatabaseError as exc:
             self.close()
-            raise IndexNotFoundError(f"{self.display_name} is not a hashsearch index ({_reason(exc)}).") from None
+            raise IndexNotFoundError(f"{self.display_name} is not a hashsearch index ({reason_of(exc)}).") from None
         if version is None:
             if allow_empty and not tables - {t.name for t in metadata.sorted_tables}:
                 return FORMAT_VERSION
@@ -394,7 +395,3 @@ def _sqlite_path(url: str) -> Path:
 def _display_name(db: str | Path) -> str:
     """How messages name a database: the path, or the URL without its password."""
     return str(db) if "://" not in str(db) else sa.engine.make_url(str(db)).render_as_string(hide_password=True)
-
-
-def _reason(exc: sa.exc.DatabaseError) -> str:
-    return str(exc.orig).splitlines()[0] if exc.orig is not None else str(exc).splitlines()[0]
