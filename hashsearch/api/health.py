@@ -5,6 +5,7 @@ retrain mends."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -23,10 +24,10 @@ STUCK_BIT_SHARE, STUCK_BITS_SHARE = 0.03, 0.25
 MIN_DOCUMENTS_TO_JUDGE = 50  # fewer documents say little about how codes spread
 
 
-def example_queries(snapshot: Snapshot, storage: Storage, n: int = 6) -> list[str]:
+def example_queries(snapshot: Snapshot, recent_texts: Sequence[str], n: int = 6) -> list[str]:
     """``n`` words to try, from the index's own vocabulary: terms spread over its commoner half (by
     document frequency: the common ones say little, the rarest too little), each as the word the recent
-    documents write most often for it (terms are stems: "launch" stands for launches, launched)."""
+    documents (``recent_texts``) write most often for it (terms are stems: "launch" stands for launches, launched)."""
     features = snapshot.features
     analyzer = features.analyzer_
     order = np.argsort(features.idf_, kind="stable")  # most frequent first
@@ -37,7 +38,7 @@ def example_queries(snapshot: Snapshot, storage: Storage, n: int = 6) -> list[st
     spread = [pool[round(j * (len(pool) - 1) / max(1, n * 4 - 1))] for j in range(n * 4)]
     wanted = set(spread)
     forms: dict[str, dict[str, int]] = {}
-    for text in storage.read_recent_texts(300):
+    for text in recent_texts[:300]:
         for word in re.findall(r"[^\W\d_]{4,}", text):
             terms = analyzer.terms(word)
             if len(terms) == 1 and (stem := terms[0].decode("utf-8")) in wanted:
@@ -56,7 +57,8 @@ def index_facts(snapshot: Snapshot, storage: Storage, *, recent: int = 1000) -> 
     bits = snapshot.hasher.bits
     bits_on = codelib.unpack(codes).mean(axis=0) if len(codes) else np.zeros(bits)
     bucket_sizes = codelib.bucket_sizes(codes)
-    recent_oov = snapshot.features.out_of_vocabulary_share(storage.read_recent_texts(recent))
+    recent_texts = storage.read_recent_texts(recent)  # read once: the vocabulary's drift and the examples
+    recent_oov = snapshot.features.out_of_vocabulary_share(recent_texts)
     training_oov = float(meta.get("training_oov_share", 0.0))
     largest = int(bucket_sizes.max()) if len(bucket_sizes) else 0
     stuck = int(((bits_on < STUCK_BIT_SHARE) | (bits_on > 1 - STUCK_BIT_SHARE)).sum())
@@ -92,5 +94,5 @@ def index_facts(snapshot: Snapshot, storage: Storage, *, recent: int = 1000) -> 
         "bucket_size_histogram": codelib.size_histogram(bucket_sizes),
         "training_loss": [round(float(loss), 5) for loss in snapshot.hasher.history_],
         "metadata_fields": snapshot.fields,
-        "example_queries": example_queries(snapshot, storage),
+        "example_queries": example_queries(snapshot, recent_texts),
     }
