@@ -225,10 +225,12 @@ def test_filters_fit_the_data_a_range_and_counted_choices(shop_url, browser):
     wait_for(lambda: browser.find_element(By.CSS_SELECTOR, option).text
              == f"rec.sport.hockey ({facets['rec.sport.hockey']})")
     low.send_keys("1997")
-    wait_for(lambda: all(int(label.text.split(": ")[1]) >= 1997
-                         for label in browser.find_elements(By.CSS_SELECTOR, "#hits .label")
-                         if label.text.startswith("year")) and browser.find_elements(By.CSS_SELECTOR, "#hits li"))
-    years = [int(label.text.split(": ")[1]) for label in browser.find_elements(By.CSS_SELECTOR, "#hits .label")
-             if label.text.startswith("year")]
+
+    def years_shown():  # read in one script: the hits may be re-rendered between two element reads
+        labels = browser.execute_script("return [...document.querySelectorAll('#hits .label')].map(e => e.textContent)")
+        return [int(label.split(": ")[1]) for label in labels if label.startswith("year")]
+
+    wait_for(lambda: years_shown() and min(years_shown()) >= 1997)
+    years = years_shown()
     assert years and min(years) >= 1997
     browser.save_screenshot(str(ARTIFACTS / "hashsearch-page-filters-1280.png"))
