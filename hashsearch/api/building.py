@@ -1,20 +1,17 @@
 """The steps that turn documents into stored rows, shared by ``Searcher.build`` and its updates:
-options checked before any slow work, a corpus read, documents paired with their codes and word counts."""
+options checked before any slow work, the fields that make a document, documents paired with their codes
+and word counts."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
-from hashsearch.errors import CorpusError, InvalidParameterError
+from hashsearch.errors import InvalidParameterError
 from hashsearch.index.words import encode_words
 from hashsearch.model.hasher import SemanticHasher
 from hashsearch.store.schema import StoredDocument
-from hashsearch.text.analysis import Analyzer
-from hashsearch.text.corpus import Corpus, Document, Source, read_corpus
+from hashsearch.text.corpus import Document
 from hashsearch.text.features import TextFeatures
 from hashsearch.text.records import Fields, fields_from_options
 
@@ -30,8 +27,9 @@ class StageClock:
         self._last = time.perf_counter()
 
     def lap(self, stage: str) -> None:
+        """Charge ``stage`` the time since the last lap (added to what it had)."""
         now = time.perf_counter()
-        self.seconds[stage] = now - self._last
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self._last
         self._last = now
 
 
@@ -59,20 +57,18 @@ def read_fields(options: dict[str, Any]) -> Fields:
                                title_field=chosen.get("title_field"), typed=not chosen.get("keep_strings", False))
 
 
-def read_nonempty(source: Source, fields: Fields, quiet: bool) -> Corpus:
-    corpus = read_corpus(source, fields=fields, quiet=quiet)
-    if not corpus.documents:
-        skipped = len(corpus.skipped_empty) + len(corpus.skipped_binary)
-        name = source if isinstance(source, (str, Path)) else "the documents given"
-        raise CorpusError(f"{name}: no documents to index"
-                          + (f" ({skipped} empty or binary skipped)" if skipped else "")
-                          + ". Give a folder of .txt/.md/.html files, or a .jsonl, .json, .csv or .parquet "
-                            "file of records with an id and a text.")
-    return corpus
-
-
-def stored_rows(documents: Sequence[Document], codes: np.ndarray, analyzer: Analyzer) -> Iterable[StoredDocument]:
-    """Each document with its code and its word counts (its terms by ``analyzer``), as stored."""
-    for document, code in zip(documents, codes, strict=False):
-        yield StoredDocument(document.id, code.tobytes(), encode_words(analyzer.terms(document.text)),
-                             document.content_hash, document.text, document.metadata)
+def encode_documents(documents: Sequence[Document], features: TextFeatures, hasher: SemanticHasher,
+                     stages: StageClock | None = None) -> list[StoredDocument]:
+    """Each document with its code and word counts, as stored. Each text is analysed once, for both
+    (``features.transform_terms``); ``stages``, when given, is charged the vectorizing, encoding and
+    row-making (``storing``) time."""
+    term_lists = [features.analyzer_.terms(document.text) for document in documents]
+    rows = features.transform_terms(term_lists)
+    if stages:
+        stages.lap("vectorizing")
+    codes = hasher.encode(rows)
+    if stages:
+        stages.lap("encoding")
+    return [StoredDocument(document.id, code.tobytes(), encode_words(terms), document.content_hash, document.text,
+                           document.metadata)
+            for document, code, terms in zip(documents, codes, term_lists, strict=True)]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from hashsearch.api.results import ChangeReport
 from hashsearch.errors import InvalidParameterError
-from hashsearch.progress import progress
+from hashsearch.progress import progress, progress_bar
 from hashsearch.store.storage import Storage
 from hashsearch.text.corpus import Corpus, Source, read_corpus
 
@@ -30,48 +30,56 @@ DEFAULT_BITS = 64  # beat 32 bits in nearly every column of benchmarks/user_quer
 def build_index(source: Source, db: str | Path, *, bits: int = DEFAULT_BITS, seed: int = 0, quiet: bool = True,
                 **options: Any) -> tuple[Storage, ChangeReport]:
     """Learn vocabulary and model from ``source``, encode every document and store it all in ``db``;
-    returns the open storage and the report. An index already in ``db`` is replaced in one transaction:
-    until it commits, readers see the old one. ``options``: see ``Searcher.build``."""
-    from hashsearch.api.building import StageClock, configure, read_fields, read_nonempty, stored_rows
+    returns the open storage and the report. ``options``: see ``Searcher.build``.
+
+    The source is read twice, as a stream (``streaming``): once for the vocabulary's term counts and a
+    training sample (at most the model's ``max_train_documents``), once to encode and store
+    ``BATCH_DOCUMENTS`` at a time, so memory is bounded by the sample and a batch, not by the corpus.
+    Everything is written in one transaction, an index already in ``db`` replaced in it: until it
+    commits, readers see the old index, and a build that fails or is killed leaves it whole."""
+    from hashsearch.api.building import StageClock, configure, encode_documents, read_fields
+    from hashsearch.api.streaming import Replay, batches, scan
 
     started = time.perf_counter()
     fields = read_fields(options)
     features, hasher = configure(bits=bits, seed=seed, quiet=quiet, **options)
     stages = StageClock()
-    corpus = read_nonempty(source, fields, quiet)
-    stages.lap("reading")
-    storage = Storage.create(db)
-    try:
-        documents = corpus.documents
-        X = features.fit_transform([d.text for d in documents], quiet=quiet)
-        stages.lap("vectorizing")
-        hasher.fit(X)
+    with Replay(source, fields) as replay:
+        found = scan(replay, features.new_analyzer(), sample_size=hasher.max_train_documents, seed=seed,
+                     quiet=quiet)
+        features.fit_counts(found.counts)
+        stages.lap("reading")
+        hasher.fit(features.transform([d.text for d in found.sample]))
         stages.lap("training")
-        codes = hasher.encode(X)
-        stages.lap("encoding")
-        with storage.transaction() as conn:
-            storage.delete_all_documents(conn)
-            rows = stored_rows(documents, codes, features.analyzer_)
-            storage.insert_documents(conn, progress(rows, desc="storing", quiet=quiet, total=len(documents),
-                                                    unit="doc"))
-            config_json, weights = hasher.to_bytes()
-            storage.write_artifact(conn, "vocabulary", features.to_json().encode("utf-8"))
-            storage.write_artifact(conn, "model_config", config_json.encode("utf-8"))
-            storage.write_artifact(conn, "model_weights", weights)
-            storage.write_meta(conn, {
-                "bits": bits,
-                "variant": hasher.variant,
-                "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "training_documents": len(documents),
-                "training_oov_share": features.out_of_vocabulary_share(
-                    d.text for d in documents[::max(1, len(documents) // 2000)]),
-            })
-        stages.lap("storing")
-    except BaseException:
-        storage.close()
-        raise
-    return storage, ChangeReport(added=len(documents), skipped_empty=corpus.skipped_empty,
-                                 skipped_binary=corpus.skipped_binary, guessed_encodings=corpus.guessed_encodings,
+        storage = Storage.create(db)
+        try:
+            with storage.transaction() as conn:
+                storage.delete_all_documents(conn)
+                bar = progress_bar(total=found.documents, desc="indexing", quiet=quiet, unit="doc")
+                for batch in batches(doc for _, doc in replay.read()):
+                    rows = encode_documents(batch, features, hasher, stages)
+                    storage.insert_documents(conn, rows)
+                    stages.lap("storing")
+                    bar.update(len(batch))
+                bar.close()
+                config_json, weights = hasher.to_bytes()
+                storage.write_artifact(conn, "vocabulary", features.to_json().encode("utf-8"))
+                storage.write_artifact(conn, "model_config", config_json.encode("utf-8"))
+                storage.write_artifact(conn, "model_weights", weights)
+                storage.write_meta(conn, {
+                    "bits": bits,
+                    "variant": hasher.variant,
+                    "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "training_documents": len(found.sample),
+                    "training_oov_share": features.out_of_vocabulary_share(
+                        d.text for d in found.sample[::max(1, len(found.sample) // 2000)]),
+                })
+            stages.lap("storing")
+        except BaseException:
+            storage.close()
+            raise
+    return storage, ChangeReport(added=found.documents, skipped_empty=found.skipped_empty,
+                                 skipped_binary=found.skipped_binary, guessed_encodings=found.guessed_encodings,
                                  seconds=time.perf_counter() - started, stage_seconds=stages.seconds)
 
 
@@ -117,7 +125,7 @@ class IndexWriter:
     def apply(self, corpus: Corpus, *, sync: bool, prune: bool, quiet: bool) -> ChangeReport:
         """Write what ``corpus`` changes: new and changed documents; on a ``sync`` also the removal of
         those now empty or binary, and with ``prune`` of those the corpus lacks (else listed only)."""
-        from hashsearch.api.building import stored_rows
+        from hashsearch.api.building import encode_documents
 
         started = time.perf_counter()
         with self._lock:
@@ -132,14 +140,12 @@ class IndexWriter:
             not_in_source = sorted(i for i in present if i not in incoming) if sync else []
             if prune:
                 gone += not_in_source
-            codes = snapshot.hasher.encode(snapshot.features.transform([d.text for d in changed]))
+            rows = encode_documents(changed, snapshot.features, snapshot.hasher)
             touched = [d.id for d in changed] + gone
             with self._storage.transaction() as conn:
                 self._storage.lock_writes(conn)
                 self._storage.delete_documents(conn, touched)
-                rows = stored_rows(changed, codes, snapshot.features.analyzer_)
-                self._storage.insert_documents(conn, progress(rows, desc="storing", quiet=quiet, total=len(changed),
-                                                              unit="doc"))
+                self._storage.insert_documents(conn, progress(rows, desc="storing", quiet=quiet, unit="doc"))
                 self._storage.log_changes(conn, touched)
                 self._storage.write_meta(conn, {})
             self._catch_up()

@@ -77,7 +77,7 @@ class StoredDocument:
     metadata: dict[str, Any]
 
     def as_row(self, added_at: float) -> dict[str, Any]:
-        return {"id": self.id, "code": self.code, "content_hash": self.content_hash,
+        return {"id": self.id, "code": self.code, "words": self.words, "content_hash": self.content_hash,
                 "added_at": added_at,
                 "snippet": make_snippet(self.text), "text": self.text,
                 "metadata": json.dumps(self.metadata, ensure_ascii=False, default=str)}

@@ -10,7 +10,6 @@ artifacts (``write_saved_segment``), for opening without reading anew.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from hashsearch.errors import IndexFormatError, IndexNotFoundError
 from hashsearch.index.rows import LookupRows
 from hashsearch.store.byid import ByIdReader
 from hashsearch.store.failures import reason_of
+from hashsearch.store.loading import insert_documents
 from hashsearch.store.schema import (
     DERIVED_TABLES,
     FORMAT_VERSION,
@@ -258,23 +258,9 @@ class Storage:
                 conn.execute(sa.delete(table).where(table.c.id.in_(ids[start:start + _INSERT_CHUNK])))
 
     @staticmethod
-    def insert_documents(conn: Connection, documents: Iterable[StoredDocument]) -> None:
-        batch: list[tuple[dict[str, Any], bytes]] = []
-        now = time.time()
-
-        def flush() -> None:
-            conn.execute(sa.insert(documents_table), [row for row, _ in batch])
-            conn.execute(sa.insert(lookup_table), [{"id": row["id"], "code": row["code"], "words": words,
-                                                    "metadata": row["metadata"]} for row, words in batch])
-            conn.execute(sa.insert(snippets_table), [{"id": row["id"], "snippet": row["snippet"]} for row, _ in batch])
-            batch.clear()
-
-        for document in documents:
-            batch.append((document.as_row(now), document.words))
-            if len(batch) >= _INSERT_CHUNK:
-                flush()
-        if batch:
-            flush()
+    def insert_documents(conn: Connection, documents: Iterable[StoredDocument]) -> int:
+        """Write new documents in ``conn``'s transaction (COPY on PostgreSQL: ``loading``); returns how many."""
+        return insert_documents(conn, documents)
 
     # -- reads --------------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 from hashsearch.errors import CorpusError, InvalidParameterError
 from hashsearch.progress import progress
 from hashsearch.text.analysis import DEFAULT_LANGUAGE, Analyzer, analyzer_from_dict
+from hashsearch.text.counting import TermCounts
 
 FORMAT_VERSION = 3  # 3 added the text analysis; 2 the weighting and the mean document length; 1 was TF-IDF
 WEIGHTINGS = ("bm25", "tfidf", "log")
@@ -75,7 +76,7 @@ class TextFeatures:
         """
         self.check_params()
         texts = list(texts)
-        self.analyzer_ = Analyzer(self.language)
+        self.new_analyzer()
         term_ids: dict[bytes, int] = {}
         columns, counts, indptr = array("i"), array("f"), array("q", [0])
         for text in progress(texts, desc="vectorizing", quiet=quiet, total=len(texts), unit="doc"):
@@ -86,14 +87,8 @@ class TextFeatures:
         all_columns = np.frombuffer(columns, dtype=np.int32)
         all_counts = np.frombuffer(counts, dtype=np.float32)
         document_frequency = np.bincount(all_columns, minlength=len(term_ids))  # a term is counted once per text
-        kept = self._choose_terms(list(term_ids), document_frequency,
-                                  np.bincount(all_columns, weights=all_counts, minlength=len(term_ids)), len(texts))
-        if not kept:
-            raise CorpusError("the documents contain no usable words (only stop words, numbers or "
-                              "symbols). Index documents with some text in them.")
-        self.vocabulary_ = sorted(kept)
-        self._prepare()
-        kept_ids = [term_ids[term.encode("utf-8")] for term in self.vocabulary_]
+        term_frequency = np.bincount(all_columns, weights=all_counts, minlength=len(term_ids))
+        kept_ids = self._fit_statistics(list(term_ids), document_frequency, term_frequency, len(texts))
         new_column = np.full(len(term_ids), -1, dtype=np.int32)
         new_column[kept_ids] = np.arange(len(self.vocabulary_))
         mapped = new_column[all_columns]
@@ -102,9 +97,41 @@ class TextFeatures:
         matrix = sp.csr_matrix((all_counts[known], (rows[known], mapped[known])),
                                shape=(len(texts), self.n_features), dtype=np.float32)
         matrix.sort_indices()
-        self.idf_ = (np.log((1 + len(texts)) / (1 + document_frequency[kept_ids])) + 1).astype(np.float32)
-        self.mean_length_ = float(matrix.data.sum()) / len(texts)  # vocabulary words per text
         return self._weighted(matrix.data, matrix.indices, matrix.indptr)
+
+    def fit_counts(self, counts: TermCounts) -> TextFeatures:
+        """Learn the vocabulary, idf and mean length from term statistics gathered over a stream
+        (``counting.TermCounts`` of ``analyzer_``'s terms; make the analyzer with ``new_analyzer``):
+        the same state ``fit_transform`` learns from the same texts, without holding them."""
+        self.check_params()
+        terms = list(counts.document_frequency)
+        document_frequency = np.fromiter((counts.document_frequency[t] for t in terms), dtype=np.int64,
+                                         count=len(terms))
+        term_frequency = np.fromiter((counts.term_frequency[t] for t in terms), dtype=np.float64, count=len(terms))
+        self._fit_statistics(terms, document_frequency, term_frequency, counts.texts)
+        return self
+
+    def new_analyzer(self) -> Analyzer:
+        """The analysis a fit uses (``language``'s), kept as ``analyzer_``."""
+        self.analyzer_ = Analyzer(self.language)
+        return self.analyzer_
+
+    def _fit_statistics(self, terms: list[bytes], document_frequency: np.ndarray, term_frequency: np.ndarray,
+                        n_texts: int) -> list[int]:
+        """Choose the vocabulary from each term's document and term frequency over ``n_texts`` texts and
+        set ``vocabulary_``, ``idf_`` and ``mean_length_``; returns the positions in ``terms`` of the
+        vocabulary's terms, in its order."""
+        kept = self._choose_terms(terms, document_frequency, term_frequency, n_texts)
+        if not kept:
+            raise CorpusError("the documents contain no usable words (only stop words, numbers or "
+                              "symbols). Index documents with some text in them.")
+        self.vocabulary_ = sorted(kept)
+        self._prepare()
+        position = {term: i for i, term in enumerate(terms)}
+        kept_ids = [position[term.encode("utf-8")] for term in self.vocabulary_]
+        self.idf_ = (np.log((1 + n_texts) / (1 + document_frequency[kept_ids])) + 1).astype(np.float32)
+        self.mean_length_ = float(term_frequency[kept_ids].sum()) / n_texts  # vocabulary words per text
+        return kept_ids
 
     def _choose_terms(self, terms: list[bytes], document_frequency: np.ndarray, term_frequency: np.ndarray,
                       n_texts: int) -> list[str]:
@@ -128,11 +155,12 @@ class TextFeatures:
         counts.pop(None, None)
         return counts  # type: ignore[return-value]  # None, the one key that is not a column, is gone
 
-    def _count(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(counts, columns, row pointers) of vocabulary words per text, columns ascending in each row."""
+    def _count(self, term_lists: Iterable[Iterable[bytes]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(counts, columns, row pointers) of vocabulary words per text given as its terms, columns
+        ascending in each row."""
         indptr, indices, counts = [0], [], []
-        for text in texts:
-            row = self._row_counts(self.analyzer_.terms(text))
+        for terms in term_lists:
+            row = self._row_counts(terms)
             columns = sorted(row)
             indices += columns
             counts += [row[column] for column in columns]
@@ -142,7 +170,12 @@ class TextFeatures:
 
     def transform(self, texts: Iterable[str]) -> sp.csr_matrix:
         """Weighted rows for new texts, with the learned vocabulary (unknown words are ignored)."""
-        return self._weighted(*self._count(texts))
+        return self._weighted(*self._count(map(self.analyzer_.terms, texts)))
+
+    def transform_terms(self, term_lists: Iterable[Iterable[bytes]]) -> sp.csr_matrix:
+        """``transform`` of texts already cut into terms (``analyzer_.terms``): a build analyses each
+        text once, for its row here and for its word counts."""
+        return self._weighted(*self._count(term_lists))
 
     def terms(self, runs: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
         """(columns, weights) of one text given as its terms (``analyzer_.terms``): ``transform([text])``'s one row

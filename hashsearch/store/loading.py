@@ -1,0 +1,63 @@
+"""Writing many documents at once: each document is a row in three tables (documents, lookup,
+snippets; see ``schema``). On SQLite the rows go in by ``executemany`` a chunk at a time; on
+PostgreSQL by ``COPY ... FROM STDIN`` (psycopg 3's ``cursor.copy``), which skips a statement per row
+and is what PostgreSQL's documentation recommends for loading many rows. Both write inside the caller's
+transaction, so a load that fails or is killed leaves nothing behind.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from hashsearch.store.schema import StoredDocument, documents_table, lookup_table, snippets_table
+
+INSERT_CHUNK = 2000  # rows per executemany on SQLite
+_TABLES = (documents_table, lookup_table, snippets_table)
+_COLUMNS = {
+    documents_table: ("id", "code", "content_hash", "added_at", "snippet", "text", "metadata"),
+    lookup_table: ("id", "code", "words", "metadata"),
+    snippets_table: ("id", "snippet"),
+}
+
+
+def insert_documents(conn: Connection, documents: Iterable[StoredDocument]) -> int:
+    """Write ``documents`` (none of whose ids may be stored already) in ``conn``'s transaction;
+    returns how many."""
+    if conn.dialect.name == "postgresql":
+        return _copy(conn, documents)
+    written = 0
+    batch: list[dict[str, Any]] = []
+    now = time.time()
+    for document in documents:
+        batch.append(document.as_row(now))
+        if len(batch) >= INSERT_CHUNK:
+            written += _execute_many(conn, batch)
+    if batch:
+        written += _execute_many(conn, batch)
+    return written
+
+
+def _execute_many(conn: Connection, batch: list[dict[str, Any]]) -> int:
+    for table in _TABLES:
+        conn.execute(sa.insert(table), [{name: row[name] for name in _COLUMNS[table]} for row in batch])
+    written = len(batch)
+    batch.clear()
+    return written
+
+
+def _copy(conn: Connection, documents: Iterable[StoredDocument]) -> int:
+    """COPY each table's rows; the three streams are written one after the other (a COPY holds the
+    connection), so the rows are gathered first: call with a batch, not a whole corpus."""
+    now = time.time()
+    rows = [document.as_row(now) for document in documents]
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]  # psycopg's own connection
+    for table in _TABLES:
+        columns = _COLUMNS[table]
+        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[name] for name in columns])
+    return len(rows)
