@@ -44,7 +44,8 @@ def crash_setup(tmp_path_factory, sample_docs):
     base = folder / "base.db"
     Searcher.build(sample_docs[:200], base, bits=32, **FAST).close()
     batch = folder / "batch.jsonl"
-    new_docs = sample_docs[200:] + synthetic_docs(sample_docs, 1500, seed=1)
+    # 5,200 documents: a build over the index (index --retrain) stores three batches before it commits.
+    new_docs = sample_docs[200:] + synthetic_docs(sample_docs, 5000, seed=1)
     batch.write_text("".join(json.dumps(d) + "\n" for d in new_docs), encoding="utf-8")
     old_ids = {d["id"] for d in sample_docs[:200]}
     return folder, base, batch, old_ids, {d["id"] for d in new_docs}

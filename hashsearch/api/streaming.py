@@ -139,8 +139,9 @@ def _check_unique(replay: Replay, id_hashes: array[int]) -> None:
         seen[doc.id] = where
 
 
-def batches(documents: Iterable[Document], size: int = BATCH_DOCUMENTS) -> Iterator[list[Document]]:
-    """The non-empty documents of ``documents`` in lists of ``size``."""
+def batches(documents: Iterable[Document], size: int | None = None) -> Iterator[list[Document]]:
+    """The non-empty documents of ``documents`` in lists of ``size`` (``BATCH_DOCUMENTS``)."""
+    size = size or BATCH_DOCUMENTS
     nonempty = (doc for doc in documents if doc.text.strip())
     while batch := list(islice(nonempty, size)):
         yield batch
