@@ -60,15 +60,16 @@ def read_fields(options: dict[str, Any]) -> Fields:
 def encode_documents(documents: Sequence[Document], features: TextFeatures, hasher: SemanticHasher,
                      stages: StageClock | None = None) -> list[StoredDocument]:
     """Each document with its code and word counts, as stored. Each text is analysed once, for both
-    (``features.transform_terms``); ``stages``, when given, is charged the vectorizing, encoding and
-    row-making (``storing``) time."""
+    (``features.transform_terms``); ``stages``, when given, is charged the vectorizing (analysis and
+    weighted rows) and the encoding (codes, word counts, content hashes) time."""
     term_lists = [features.analyzer_.terms(document.text) for document in documents]
     rows = features.transform_terms(term_lists)
     if stages:
         stages.lap("vectorizing")
     codes = hasher.encode(rows)
+    stored = [StoredDocument(document.id, code.tobytes(), encode_words(terms), document.content_hash, document.text,
+                             document.metadata)
+              for document, code, terms in zip(documents, codes, term_lists, strict=True)]
     if stages:
         stages.lap("encoding")
-    return [StoredDocument(document.id, code.tobytes(), encode_words(terms), document.content_hash, document.text,
-                           document.metadata)
-            for document, code, terms in zip(documents, codes, term_lists, strict=True)]
+    return stored
