@@ -182,7 +182,7 @@ def main() -> None:
         "builds on 2 torch threads, "
         f"queries on 1; {cpu_model()}; date {date.today()}; commit {commit()}.", "",
         "| database | documents | build peak RSS GB | build s | " + " | ".join(f"{s} docs/s" for s in STAGES[:5])
-        + " | open s (anew / saved) | whole posts median ms | Subject lines median ms | a search reads bytes/doc | "
+        + " | open s (first / second) | whole posts median ms | Subject lines median ms | a search reads bytes/doc | "
         "server RSS after open GB | server bytes/doc | database bytes/doc |",
         "|---|---|---|---|" + "---|" * 5 + "---|---|---|---|---|---|---|",
         f"| {backend} | {n:,} | {built['peak_rss'] / 1e9:.2f} | {built['seconds']:.0f} | "
