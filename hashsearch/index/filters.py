@@ -160,6 +160,22 @@ class MetadataColumns:
                 setattr(column, array, arrays[f"{number}.{array}"])
         return columns
 
+    def subset(self, rows: np.ndarray) -> MetadataColumns:
+        """The columns of the rows at ``rows`` (ascending), numbered 0 on in that order."""
+        number = np.full(self.n_rows, -1, dtype=np.int64)
+        number[rows] = np.arange(len(rows))
+        arrays = self.arrays()
+        _, described = json.loads(arrays["fields"].tobytes().decode("utf-8"))
+        arrays["fields"] = np.frombuffer(json.dumps([len(rows), described]).encode("utf-8"), dtype=np.uint8)
+        for field in range(len(described)):
+            for name in ("numbers", "scalar_codes", "present"):
+                column = arrays[f"{field}.{name}"]
+                arrays[f"{field}.{name}"] = column[rows] if len(column) == self.n_rows else column
+            held = number[arrays[f"{field}.list_rows_"]]
+            arrays[f"{field}.list_codes_"] = arrays[f"{field}.list_codes_"][held >= 0]
+            arrays[f"{field}.list_rows_"] = held[held >= 0]
+        return MetadataColumns.from_arrays(arrays)
+
     def value_counts(self, name: str, rows: np.ndarray | None = None) -> dict[Any, int]:
         """How many of the ``rows`` (a mask; None: all) hold each value of the field ``name`` (a row's list
         counts each of its values once): facets. Keys are the values as given (numbers as floats, or ints

@@ -71,6 +71,14 @@ class Segment:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def shard(self, rows: np.ndarray) -> Segment:
+        """The segment of the documents at ``rows`` (ascending), with this segment's word statistics
+        (``WordIndex.shard``): what one machine would hold of an index split by id hash, whose hits
+        merge with the other shards' into this segment's (tests/test_sharding.py, benchmarks/sharding.py)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return Segment(self.ids[rows], self.keys[rows], CodeIndex(self.index.codes[rows], self.index.bits),
+                       self.sketches[rows], self.words.shard(rows), self.columns.subset(rows))
+
     def to_bytes(self) -> bytes:
         """The segment as an .npz archive (no pickle): ids, codes, sketches, word index and columns, so that an
         index opens without rebuilding them from every stored document (``from_bytes``)."""

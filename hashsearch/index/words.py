@@ -201,6 +201,22 @@ class WordIndex:
         index._local = threading.local()
         return index
 
+    def shard(self, rows: np.ndarray) -> WordIndex:
+        """The index of the documents at ``rows`` (ascending), numbered 0 on in that order: each posting
+        list restricted to them, with this index's statistics (document count, mean length, document
+        frequencies) and its postings cut. A shard's scores are this index's, so that shards' hits merge
+        by score (how an index split across machines would keep its BM25 statistics global)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        number = np.full(self.n_documents, -1, dtype=np.int64)
+        number[rows] = np.arange(len(rows))
+        kept = number[self._rows] >= 0
+        per_word = np.add.reduceat(kept.astype(np.int64), self._starts[:-1]) if len(kept) else kept.astype(np.int64)
+        per_word[np.diff(self._starts) == 0] = 0  # reduceat gives an empty list's next value
+        arrays = {**self.arrays(), "rows": number[self._rows[kept]].astype(self._rows.dtype),
+                  "impacts": self._impacts[kept], "starts": np.concatenate([[0], np.cumsum(per_word)]).astype(np.int64),
+                  "sizes": np.array([len(rows), self.corpus_size_], dtype=np.int64)}
+        return WordIndex.from_arrays(arrays)
+
     @property
     def nbytes(self) -> int:
         return (self._rows.nbytes + self._impacts.nbytes + self._starts.nbytes + self.words_.nbytes
