@@ -46,7 +46,26 @@ def main(source: str, target: str = "data/sample") -> None:
             text = path.read_text(encoding="utf-8")
             out.write(json.dumps({"file_name": path.relative_to(root).as_posix(), "topic": path.parent.name,
                                   "words": len(text.split())}) + "\n")
+    write_parquet(root)
+
+
+def write_parquet(root: Path) -> None:
+    """The same posts as one Parquet file beside the folder (``sample.parquet``: id, text and the
+    metadata's fields), the format data lakes hold, for the README's Dask example."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with open(root / "metadata.jsonl", encoding="utf-8") as lines:
+        fields = [json.loads(line) for line in lines]
+    rows = []
+    for f in fields:
+        name = f.pop("file_name")
+        rows.append({"id": name, "text": (root / name).read_text(encoding="utf-8"), **f})
+    pq.write_table(pa.Table.from_pylist(rows), root.with_suffix(".parquet"), compression="zstd", row_group_size=100)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    if sys.argv[1:] == ["--parquet-only"]:
+        write_parquet(Path("data/sample"))
+    else:
+        main(*sys.argv[1:])

@@ -31,6 +31,7 @@ from hashsearch.errors import (
 )
 
 if TYPE_CHECKING:
+    from hashsearch.api.distributed import build_on_dask
     from hashsearch.api.results import ChangeReport, Hit
     from hashsearch.api.searcher import Searcher
     from hashsearch.model.hasher import SemanticHasher
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 # Imported on first use (PEP 562): ``hashsearch --help`` and the errors need none of numpy, FAISS or SQLAlchemy.
 _LAZY = {"ChangeReport": "hashsearch.api.results", "Hit": "hashsearch.api.results",
          "Searcher": "hashsearch.api.searcher", "SemanticHasher": "hashsearch.model.hasher",
-         "Document": "hashsearch.text.corpus"}
+         "Document": "hashsearch.text.corpus", "build_on_dask": "hashsearch.api.distributed"}
 
 try:  # one version, pyproject.toml's, read from the installed package's metadata
     __version__ = version("hashsearch")
@@ -47,7 +48,7 @@ except PackageNotFoundError:  # imported from a source tree that was never insta
     __version__ = "0+unknown"
 __all__ = ["ChangeReport", "CorpusError", "Document", "DocumentNotFoundError", "HashsearchError", "Hit",
            "IndexDamagedError", "IndexFormatError", "IndexNotFoundError", "IndexReadOnlyError", "InvalidParameterError",
-           "QueryError", "Searcher", "SemanticHasher", "__version__"]
+           "QueryError", "Searcher", "SemanticHasher", "__version__", "build_on_dask"]
 
 
 def __getattr__(name: str) -> Any:

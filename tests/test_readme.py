@@ -65,3 +65,4 @@ def test_the_readme_python_examples_run_on_the_sample(readme_folder):
             exec(compile(body, "README.md", "exec"), namespace)  # noqa: S102 - the README's own examples
     assert namespace["hits"] and namespace["documents"][0].metadata == {"topic": "sci.space", "words": 454}
     assert namespace["codes"].shape == (5, 8)
+    assert namespace["report"].added == 400 and namespace["lake_hits"]  # the Dask example's local cluster
