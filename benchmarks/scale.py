@@ -122,9 +122,26 @@ def measure(db: str, data_dir: Path, queries: int) -> None:
             times.append(time.perf_counter() - started)
         return float(np.median(times) * 1000)
 
-    print(json.dumps({"documents": size, "open_first": opens[0], "open_saved": opens[1],
+    print(json.dumps({"documents": size, "open_first": opens[0], "open_saved": opens[1], "disk": database_bytes(db),
                       "posts_ms": median_ms(posts), "subjects_ms": median_ms(subjects),
                       "search_bytes": snapshot_bytes(searcher) / size, "rss_after_open": rss}))
+
+
+def database_bytes(db: str) -> int:
+    """The database's size on disk: the SQLite file and its WAL, or PostgreSQL's tables with their
+    indexes and TOAST."""
+    if "://" not in db:
+        return sum(Path(db + suffix).stat().st_size for suffix in ("", "-wal") if Path(db + suffix).exists())
+    import sqlalchemy as sa
+
+    from hashsearch.store.storage import database_url
+
+    engine = sa.create_engine(database_url(db))
+    with engine.connect() as conn:
+        size = conn.execute(sa.text("SELECT sum(pg_total_relation_size(oid)) FROM pg_class WHERE relkind = 'r' "
+                                    "AND relname LIKE 'hashsearch%' AND pg_table_is_visible(oid)")).scalar()
+    engine.dispose()
+    return int(size or 0)
 
 
 def _current_rss() -> int:
@@ -190,7 +207,7 @@ def main() -> None:
 
 def table(args: argparse.Namespace, corpus: Path, db: str, built: dict, measured: dict) -> str:
     n = built["added"]
-    disk = f"{Path(db).stat().st_size / n:,.0f}" if not args.postgres else "n/a"
+    disk = f"{measured['disk'] / n:,.0f}" if "disk" in measured else "n/a"
     stages = built["stages"]
     backend = "PostgreSQL" if args.postgres else "SQLite"
     lines = [

@@ -64,12 +64,12 @@ def encode_documents(documents: Sequence[Document], features: TextFeatures, hash
     weighted rows) and the encoding (codes, word counts, content hashes) time."""
     term_lists = [features.analyzer_.terms(document.text) for document in documents]
     rows = features.transform_terms(term_lists)
-    if stages:
+    if stages is not None:
         stages.lap("vectorizing")
     codes = hasher.encode(rows)
     stored = [StoredDocument(document.id, code.tobytes(), encode_words(terms), document.content_hash, document.text,
                              document.metadata)
               for document, code, terms in zip(documents, codes, term_lists, strict=True)]
-    if stages:
+    if stages is not None:
         stages.lap("encoding")
     return stored
