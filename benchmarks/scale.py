@@ -7,11 +7,11 @@ The corpus is written first to a Parquet (or JSON-lines) file in ``--work-dir`` 
 the same size): the 20 Newsgroups and Reuters texts, topped up as ``benchmarks/speed.py`` does
 (synthetic documents resampling the words of a random real one), each with a number field ``bucket``
 and a string field ``lang``. The build runs in a process of its own (``Searcher.build`` of the file:
-the streaming build reads it
-twice), whose peak RSS is reported; a second process opens the index the first time (building the main
-segment from the stored rows and saving it); a third opens it again and times 1,000 whole 20NG test
-posts and their Subject lines as queries (k=10, one thread, the database in the page cache), and
-reports its RSS after opening (what one server holds). Writes the scale section of RESULTS.md.
+the streaming build reads it twice), whose peak RSS is reported; a second process opens the index the
+first time (building the main segment from the stored rows and saving it); a third opens it again and
+times 1,000 whole 20NG test posts and their Subject lines as queries (k=10, one thread, the database
+in the page cache), and reports its RSS after opening (what one server holds). Writes the scale
+section of RESULTS.md.
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from hashsearch.index import words
+from hashsearch.index import postings
 from hashsearch.index.words import WordIndex, encode_words, query_hashes, word_hashes
 from hashsearch.text.analysis import Analyzer
 from hashsearch.text.features import BM25_B, BM25_K1
@@ -105,9 +105,9 @@ def test_chunked_and_unpacked_builds_match_the_packed_one(monkeypatch):
     texts = TEXTS + ["", "rocket hockey rocket"] * 3
     rows = np.random.default_rng(0).permutation(len(texts))
     reference = WordIndex([encode_words(ANALYZER.terms(t)) for t in texts], rows, postings_per_word=2)
-    monkeypatch.setattr(words._Pairs, "CHUNK", 3)
+    monkeypatch.setattr(postings, "_CHUNK", 3)
     for packed_rows in (2**24, 4):
-        monkeypatch.setattr(words, "_PACKED_ROWS", packed_rows)
+        monkeypatch.setattr(postings, "PACKED_ROWS", packed_rows)
         index = WordIndex([encode_words(ANALYZER.terms(t)) for t in texts], rows, postings_per_word=2)
         for name in ("words_", "df_", "_starts", "_rows", "_impacts"):
             assert np.array_equal(getattr(index, name), getattr(reference, name)), name

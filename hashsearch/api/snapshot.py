@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
+from hashsearch.index.assembly import assemble_segment
 from hashsearch.index.parts import Part
 from hashsearch.index.segment import Segment
 from hashsearch.index.sketch import Sketcher
@@ -81,7 +82,8 @@ class Snapshot:
         # Read first: a write in between shows as a change later, and replaying a change is harmless.
         generation, change_seq = storage.read_generation(), storage.read_change_seq()
         sketcher = Sketcher(features)
-        main = Segment.build(storage.read_lookup(), hasher.bits, sketcher)
+        with storage.lookup_scans() as scan:  # in batches, twice: memory bounded by what the segment holds
+            main = assemble_segment(scan, hasher.bits, sketcher)
         if save or (storage.read_saved_segment_seq() or -1) < change_seq:
             try:
                 storage.write_saved_segment(change_seq, main.to_bytes())

@@ -38,7 +38,9 @@ class CodeIndex:
         # the stable sort keeps ascending rows within a bucket. int32 keeps it near 4 bytes a document.
         row_type = np.int32 if len(self.codes) < 2**31 else np.int64
         self._rows_by_key = np.argsort(keys, kind="stable").astype(row_type)
-        self._bucket_keys, starts = np.unique(keys[self._rows_by_key], return_index=True)
+        grouped = keys[self._rows_by_key]  # ascending: each bucket's key starts a run
+        starts = np.flatnonzero(np.concatenate(([True], grouped[1:] != grouped[:-1]))[:len(grouped)])
+        self._bucket_keys = grouped[starts]
         self._bucket_starts = np.append(starts, len(self.codes)).astype(row_type)
         # A one-hash Bloom filter over the bucket keys: most codes in a ball belong to no document, and
         # one gather turns most of them away before the binary search, which costs several times more.

@@ -84,6 +84,8 @@ def bucket_keys(codes: np.ndarray) -> np.ndarray:
     """
     codes = np.ascontiguousarray(codes, dtype=np.uint8)
     n, n_bytes = codes.shape
+    if n_bytes == 8:  # the code itself
+        return codes.view(">u8").ravel().astype(np.uint64)
     words = -(-n_bytes // 8)
     padded = np.zeros((n, words * 8), dtype=np.uint8)
     padded[:, :n_bytes] = codes

@@ -129,10 +129,21 @@ class MetadataColumns:
 
     _ARRAYS = ("numbers", "scalar_codes", "present", "list_rows_", "list_codes_")  # of each field
 
+    ABSENT = _ABSENT  # in ``from_values``: a record without the field
+
     def __init__(self, metadata: Sequence[Mapping[str, Any]]) -> None:
         self.n_rows = len(metadata)
         names = sorted(set().union(*metadata)) if metadata else []
         self._fields = {name: _Field([record.get(name, _ABSENT) for record in metadata]) for name in names}
+
+    @classmethod
+    def from_values(cls, n_rows: int, values: Mapping[str, list[Any]]) -> MetadataColumns:
+        """The columns of ``n_rows`` records given field by field: ``values[name][row]`` is that row's
+        value of the field, or ``ABSENT`` (what the records ``__init__`` takes would make)."""
+        columns = cls.__new__(cls)
+        columns.n_rows = n_rows
+        columns._fields = {name: _Field(values[name]) for name in sorted(values)}
+        return columns
 
     @property
     def fields(self) -> list[str]:

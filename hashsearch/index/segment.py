@@ -9,22 +9,22 @@ on the same hash, so the order holds across them. The sorted hashes also find a 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from hashsearch.index import packing
 from hashsearch.index.code_index import CodeIndex
 from hashsearch.index.filters import MetadataColumns
 from hashsearch.index.rows import LookupRows
 from hashsearch.index.sketch import Sketcher
 from hashsearch.index.words import WordIndex
 
-# Of ``Segment.to_bytes`` (2 added the sketches): a segment saved in another is rebuilt from the documents.
-SAVED_FORMAT = 2
+# Of ``Segment.to_bytes`` (2 added the sketches, 3 left .npz for ``packing``): a segment saved in another
+# is rebuilt from the documents.
+SAVED_FORMAT = 3
 
 
 def id_keys(ids: Sequence[str]) -> np.ndarray:
@@ -79,34 +79,35 @@ class Segment:
         return Segment(self.ids[rows], self.keys[rows], CodeIndex(self.index.codes[rows], self.index.bits),
                        self.sketches[rows], self.words.shard(rows), self.columns.subset(rows))
 
-    def to_bytes(self) -> bytes:
-        """The segment as an .npz archive (no pickle): ids, codes, sketches, word index and columns, so that an
-        index opens without rebuilding them from every stored document (``from_bytes``)."""
-        arrays = {"format": np.array([SAVED_FORMAT]), "bits": np.array([self.index.bits]),
-                  "ids": np.frombuffer(json.dumps(self.ids.tolist(), ensure_ascii=False).encode("utf-8"), np.uint8),
+    def to_bytes(self) -> memoryview:
+        """The segment as one self-describing buffer (``packing``, no pickle): ids, codes, sketches, word
+        index and columns, so that an index opens without rebuilding them from every stored document
+        (``from_bytes``)."""
+        arrays = {"ids": np.frombuffer(json.dumps(self.ids.tolist(), ensure_ascii=False).encode("utf-8"), np.uint8),
                   "keys": self.keys, "codes": self.index.codes, "sketches": self.sketches,
                   **{f"words.{name}": array for name, array in self.words.arrays().items()},
                   **{f"columns.{name}": array for name, array in self.columns.arrays().items()}}
-        buffer = io.BytesIO()
-        np.savez(buffer, **arrays)  # type: ignore[arg-type]  # mypy reads a key as savez's allow_pickle
-        return buffer.getvalue()
+        return packing.pack(arrays, {"format": SAVED_FORMAT, "bits": self.index.bits})
 
     @classmethod
-    def from_bytes(cls, data: bytes, bits: int) -> Segment | None:
-        """The segment ``to_bytes`` saved, or None when it was saved in another format or code length,
-        or cannot be read (damaged): the caller then reads the documents anew."""
-        try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-                if int(archive["format"][0]) != SAVED_FORMAT or int(archive["bits"][0]) != bits:
-                    return None
-                arrays = {name: archive[name] for name in archive.files}
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+    def from_bytes(cls, data: bytes | bytearray | memoryview, bits: int) -> Segment | None:
+        """The segment ``to_bytes`` saved, its arrays read-only views of ``data``; or None when it was
+        saved in another format or code length, or cannot be read (damaged): the caller then reads the
+        documents anew."""
+        unpacked = packing.unpack(data)
+        if unpacked is None or not isinstance(unpacked[0], dict):
             return None
-        ids = np.empty(len(arrays["keys"]), dtype=object)
-        ids[:] = json.loads(arrays["ids"].tobytes().decode("utf-8"))
-        return cls(ids, arrays["keys"], CodeIndex(arrays["codes"], bits), arrays["sketches"],
-                   WordIndex.from_arrays(_prefixed(arrays, "words.")),
-                   MetadataColumns.from_arrays(_prefixed(arrays, "columns.")))
+        meta, arrays = unpacked
+        if meta.get("format") != SAVED_FORMAT or meta.get("bits") != bits:
+            return None
+        try:
+            ids = np.empty(len(arrays["keys"]), dtype=object)
+            ids[:] = json.loads(arrays.pop("ids").tobytes().decode("utf-8"))
+            return cls(ids, arrays["keys"], CodeIndex(arrays["codes"], bits), arrays["sketches"],
+                       WordIndex.from_arrays(_prefixed(arrays, "words.")),
+                       MetadataColumns.from_arrays(_prefixed(arrays, "columns.")))
+        except (KeyError, ValueError):
+            return None
 
     def row_of(self, doc_id: str) -> int | None:
         """The row of ``doc_id``, or None when the segment does not hold it."""

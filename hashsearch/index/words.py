@@ -18,11 +18,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from hashsearch.text.features import BM25_B, BM25_K1
+from hashsearch.index.postings import IMPACT_LEVELS, Pairs, PostingsBuilder
+from hashsearch.text.features import BM25_K1
 
 POSTINGS_PER_WORD = 2000
-_PACKED_ROWS = 2**24  # up to this many documents a posting's sort key holds its row
-_IMPACT_LEVELS = 255  # a posting's BM25 term frequency is stored in one byte
 _MAX_COUNT = 255
 
 
@@ -61,62 +60,12 @@ def encode_words(terms: Iterable[bytes]) -> bytes:
     return np.array(hashes, dtype="<u4").tobytes() + bytes([min(counts[h], _MAX_COUNT) for h in hashes])
 
 
-class _Pairs:
-    """The (word, document) pairs of many ``encode_words`` blobs, decoded a chunk of documents at a time.
-
-    At 1M documents there are 85 million pairs: decoding and scoring them chunk by chunk keeps the
-    temporary arrays small, and fresh memory is what building costs most (the first touch of a page)."""
-
-    CHUNK = 1 << 16  # documents
-
-    def __init__(self, blobs: Sequence[bytes]) -> None:
-        self.sizes = np.fromiter((len(blob) for blob in blobs), dtype=np.int64, count=len(blobs)) // 5
-        self.ends = np.cumsum(self.sizes)
-        self.starts = self.ends - self.sizes
-        self.total = int(self.ends[-1]) if len(self.ends) else 0
-        self._bytes = np.frombuffer(b"".join(blobs), dtype=np.uint8)
-
-    def chunks(self) -> Iterator[tuple[slice, slice]]:
-        """(documents, pairs) slices, chunk by chunk."""
-        for first in range(0, len(self.sizes), self.CHUNK):
-            last = min(first + self.CHUNK, len(self.sizes))
-            yield slice(first, last), slice(int(self.starts[first]), int(self.ends[last - 1]))
-
-    def counts(self, docs: slice, pairs: slice) -> np.ndarray:
-        # Pair p of a document ending at pair e is stored at byte 4 e + p (its hash at start + 4 p).
-        return self._bytes[np.repeat(4 * self.ends[docs], self.sizes[docs]) + np.arange(pairs.start, pairs.stop)]
-
-    def hashes(self, docs: slice, pairs: slice) -> np.ndarray:
-        at = np.repeat(self.starts[docs], self.sizes[docs]) + 4 * np.arange(pairs.start, pairs.stop)
-        hashes = self._bytes[at].astype(np.uint32)
-        for byte in (1, 2, 3):  # little-endian
-            hashes |= self._bytes[at + byte].astype(np.uint32) << np.uint32(8 * byte)
-        return hashes
-
-
 def document_pairs(blobs: Sequence[bytes]) -> Iterator[tuple[slice, np.ndarray, np.ndarray, np.ndarray]]:
     """(documents, word hashes, counts, pairs per document) of ``encode_words`` blobs, a chunk of
     documents at a time."""
-    pairs = _Pairs(blobs)
+    pairs = Pairs(blobs)
     for docs, span in pairs.chunks():
         yield docs, pairs.hashes(docs, span), pairs.counts(docs, span), pairs.sizes[docs]
-
-
-def _lengths(pairs: _Pairs) -> np.ndarray:
-    """Each document's length in words."""
-    lengths = np.zeros(len(pairs.sizes), dtype=np.float64)
-    for docs, span in pairs.chunks():
-        nonempty = np.flatnonzero(pairs.sizes[docs]) + docs.start
-        if len(nonempty):
-            lengths[nonempty] = np.add.reduceat(pairs.counts(docs, span), pairs.starts[nonempty] - span.start,
-                                                dtype=np.int64)
-    return lengths
-
-
-def _impacts(counts: np.ndarray, saturation: np.ndarray) -> np.ndarray:
-    """BM25 term frequency, count * (k1 + 1) / (count + saturation), in (0, k1 + 1), as a byte >= 1."""
-    frequency = counts.astype(np.float32)
-    return np.maximum(np.rint(frequency * _IMPACT_LEVELS / (frequency + saturation)), 1).astype(np.uint8)
 
 
 class WordIndex:
@@ -130,57 +79,24 @@ class WordIndex:
     def __init__(self, blobs: Sequence[bytes], rows: np.ndarray, *, postings_per_word: int = POSTINGS_PER_WORD,
                  reference: WordIndex | None = None):
         self.n_documents = len(blobs)
-        pairs = _Pairs(blobs)
-        rows = np.asarray(rows, dtype=np.int64)
-        lengths = _lengths(pairs)
+        pairs = Pairs(blobs)
+        lengths = pairs.lengths()
         if reference is None:
-            self.corpus_size_ = self.n_documents
-            self.mean_length_ = max(float(lengths.mean()), 1.0) if len(lengths) else 1.0
+            corpus_size, mean_length = self.n_documents, max(float(lengths.mean()), 1.0) if len(lengths) else 1.0
         else:
-            self.corpus_size_ = self.n_documents + reference.corpus_size_
-            self.mean_length_ = reference.mean_length_
-        saturations = (BM25_K1 * (1 - BM25_B + BM25_B * lengths / self.mean_length_)).astype(np.float32)
-        # One sort orders the postings by word, then strongest first, then ascending row (the tie-break):
-        # word hash, inverted impact and row packed into one 64-bit key (rows must fit in 24 bits).
-        packed = self.n_documents <= _PACKED_ROWS
-        keys = np.empty(pairs.total, dtype=np.uint64)
-        if not packed:
-            impacts, doc_rows = np.empty(pairs.total, dtype=np.uint8), np.empty(pairs.total, dtype=np.int64)
-        for docs, span in pairs.chunks():
-            impact = _impacts(pairs.counts(docs, span), np.repeat(saturations[docs], pairs.sizes[docs]))
-            chunk_rows = np.repeat(rows[docs], pairs.sizes[docs])
-            keys[span] = pairs.hashes(docs, span)
-            keys[span] <<= np.uint64(32)
-            if packed:
-                keys[span] |= (((_IMPACT_LEVELS - impact).astype(np.uint64) << np.uint64(24))
-                               | chunk_rows.astype(np.uint64))
-            else:
-                impacts[span], doc_rows[span] = impact, chunk_rows
-        if packed:
-            keys.sort()
-        else:
-            order = np.lexsort((doc_rows, _IMPACT_LEVELS - impacts.astype(np.int64), keys))
-            keys, impacts, doc_rows = keys[order], impacts[order], doc_rows[order]
-            del order
-        word_hashes_sorted = (keys >> np.uint64(32)).astype(np.uint32)
-        starts = np.flatnonzero(np.concatenate(([True], word_hashes_sorted[1:] != word_hashes_sorted[:-1]))
-                                [:len(word_hashes_sorted)])
-        self.words_ = word_hashes_sorted[starts]
-        del word_hashes_sorted
-        df = np.diff(np.append(starts, len(keys)))  # (word, document) pairs are unique
-        # Each word's document frequency in the corpus, this index's documents and the reference's.
-        self.df_ = (df + (reference.frequencies(self.words_) if reference is not None else 0)).astype(np.int32)
-        kept = np.minimum(df, postings_per_word)
-        self._starts = np.concatenate([[0], np.cumsum(kept)]).astype(np.int64)
-        # Each word's first ``kept`` postings, gathered without a mask over all pairs.
-        positions = np.repeat(starts - self._starts[:-1], kept) + np.arange(self._starts[-1])
-        row_type = np.int32 if self.n_documents < 2**31 else np.int64
-        if packed:
-            kept_keys = keys.take(positions)
-            self._rows = (kept_keys & np.uint64(0xFF_FFFF)).astype(row_type)
-            self._impacts = (_IMPACT_LEVELS - ((kept_keys >> np.uint64(24)) & np.uint64(0xFF))).astype(np.uint8)
-        else:
-            self._rows, self._impacts = doc_rows.take(positions).astype(row_type), impacts.take(positions)
+            corpus_size, mean_length = self.n_documents + reference.corpus_size_, reference.mean_length_
+        builder = PostingsBuilder(self.n_documents, mean_length, limit=postings_per_word)
+        builder.add(pairs, rows, lengths)
+        del pairs
+        arrays = builder.finish()
+        if reference is not None:  # each word's document frequency in this index's documents and the reference's
+            arrays["df"] = (arrays["df"] + reference.frequencies(arrays["words"])).astype(np.int32)
+        self._set(arrays, corpus_size, mean_length)
+
+    def _set(self, arrays: Mapping[str, np.ndarray], corpus_size: int, mean_length: float) -> None:
+        self.corpus_size_, self.mean_length_ = corpus_size, mean_length
+        self._rows, self._impacts, self._starts = arrays["rows"], arrays["impacts"], arrays["starts"]
+        self.words_, self.df_ = arrays["words"], arrays["df"]
         self._local = threading.local()
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -194,11 +110,8 @@ class WordIndex:
         """The index ``arrays()`` gave, in the time it takes to read them (a build at 1M documents sorts
         85 million postings)."""
         index = cls.__new__(cls)
-        index.n_documents, index.corpus_size_ = (int(size) for size in arrays["sizes"])
-        index.mean_length_ = float(arrays["mean_length"][0])
-        index._rows, index._impacts, index._starts = arrays["rows"], arrays["impacts"], arrays["starts"]
-        index.words_, index.df_ = arrays["words"], arrays["df"]
-        index._local = threading.local()
+        index.n_documents, corpus_size = (int(size) for size in arrays["sizes"])
+        index._set(arrays, corpus_size, float(arrays["mean_length"][0]))
         return index
 
     def shard(self, rows: np.ndarray) -> WordIndex:
@@ -256,7 +169,7 @@ class WordIndex:
         sorting took 0.7 ms, most of a query's time)."""
         totals = self._scratch()
         found = []
-        scales = self.idf(words) * np.float32((BM25_K1 + 1) / _IMPACT_LEVELS)
+        scales = self.idf(words) * np.float32((BM25_K1 + 1) / IMPACT_LEVELS)
         if counts is not None:
             scales *= counts
         try:

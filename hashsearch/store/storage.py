@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from hashsearch.index.rows import LookupRows
 from hashsearch.store.byid import ByIdReader
 from hashsearch.store.failures import reason_of
 from hashsearch.store.loading import insert_documents
+from hashsearch.store.scanning import lookup_scans, read_pieces
 from hashsearch.store.schema import (
     DERIVED_TABLES,
     FORMAT_VERSION,
@@ -229,14 +230,16 @@ class Storage:
         conn.execute(sa.delete(artifacts_table).where(artifacts_table.c.name == name))
         conn.execute(sa.insert(artifacts_table).values(name=name, data=data))
 
-    def write_saved_segment(self, change_seq: int, data: bytes) -> None:
+    def write_saved_segment(self, change_seq: int, data: bytes | memoryview) -> None:
         """Replace the saved main segment (``Segment.to_bytes``) with one that holds every change up to
-        ``change_seq``; in chunks, each named by that change, so that a reader never joins two saves."""
-        chunks = [data[start:start + SEGMENT_CHUNK_BYTES] for start in range(0, len(data), SEGMENT_CHUNK_BYTES)]
+        ``change_seq``; in chunks, each named by that change, so that a reader never joins two saves
+        (and each copied out of ``data`` only as it is written: at ten million documents it is GBs)."""
+        view = memoryview(data)
         with self.transaction() as conn:
             self.lock_writes(conn)
             self._delete_saved_segment(conn)
-            for number, chunk in enumerate(chunks):
+            for number, start in enumerate(range(0, len(view), SEGMENT_CHUNK_BYTES)):
+                chunk = bytes(view[start:start + SEGMENT_CHUNK_BYTES])
                 self.write_artifact(conn, f"segment.{change_seq}.{number}", chunk)
             self.write_artifact(conn, "segment", json.dumps({"change_seq": change_seq}).encode("utf-8"))
 
@@ -311,16 +314,10 @@ class Storage:
             header = conn.execute(sa.select(artifacts_table.c.data).where(artifacts_table.c.name == "segment")).scalar()
         return None if header is None else json.loads(bytes(header))["change_seq"]
 
-    def read_saved_segment(self, change_seq: int) -> bytes | None:
+    def read_saved_segment(self, change_seq: int) -> memoryview | None:
         """The saved main segment that holds the changes up to ``change_seq``, or None when it has been
-        replaced since (one statement reads every piece of one save, or none)."""
-        name = artifacts_table.c.name
-        with self._engine.connect() as conn:
-            pieces = conn.execute(sa.select(name, artifacts_table.c.data)
-                                  .where(name.like(f"segment.{change_seq}.%"))).all()
-        if not pieces:
-            return None
-        return b"".join(bytes(data) for _, data in sorted(pieces, key=lambda piece: int(piece[0].rsplit(".", 1)[1])))
+        replaced since (its pieces are read in one snapshot, into one buffer: ``scanning``)."""
+        return read_pieces(self._engine, artifacts_table.name, f"segment.{change_seq}.")
 
     def read_lookup(self, ids: Sequence[str] | None = None) -> LookupRows:
         """Every document's (or these ids') id, packed code, word counts and metadata, read through the
@@ -334,6 +331,10 @@ class Storage:
         codes = np.frombuffer(b"".join([bytes(row[1]) for row in rows]), dtype=np.uint8)
         return LookupRows([row[0] for row in rows], codes, [bytes(row[2]) for row in rows],
                           [row[3] for row in rows])
+
+    def lookup_scans(self) -> AbstractContextManager[Callable[[], Iterator[LookupRows]]]:
+        """Passes over every document's lookup row, a batch at a time, all in one read snapshot (``scanning``)."""
+        return lookup_scans(self._engine, lookup_table.name)
 
     def read_content_hashes(self, ids: Sequence[str] | None = None) -> dict[str, str]:
         """id -> content hash of every document (or of these ids, those stored)."""
