@@ -81,7 +81,7 @@ def build(corpus: str, db: str) -> None:
     torch.set_num_threads(2)
     _, report = build_index(corpus, db, bits=64)
     print(json.dumps({"seconds": report.seconds, "stages": report.stage_seconds, "added": report.added,
-                      "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+                      "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "commit": commit()}))
 
 
 def first_open(db: str) -> None:
@@ -92,7 +92,7 @@ def first_open(db: str) -> None:
     started = time.perf_counter()
     Searcher.open(db).close()
     print(json.dumps({"seconds": time.perf_counter() - started,
-                      "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+                      "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "commit": commit()}))
 
 
 def measure(db: str, data_dir: Path, queries: int) -> None:
@@ -127,7 +127,7 @@ def measure(db: str, data_dir: Path, queries: int) -> None:
 
     print(json.dumps({"documents": size, "open_first": opens[0], "open_saved": opens[1], "disk": database_bytes(db),
                       "posts_ms": median_ms(posts), "subjects_ms": median_ms(subjects),
-                      "search_bytes": snapshot_bytes(searcher) / size, "rss_after_open": rss}))
+                      "search_bytes": snapshot_bytes(searcher) / size, "rss_after_open": rss, "commit": commit()}))
 
 
 def database_bytes(db: str) -> int:
@@ -145,6 +145,14 @@ def database_bytes(db: str) -> int:
                                     "AND relname LIKE 'hashsearch%' AND pg_table_is_visible(oid)")).scalar()
     engine.dispose()
     return int(size or 0)
+
+
+def _commits(built: dict, opened: dict, measured: dict) -> str:
+    """The commit each stage ran at, once when they agree."""
+    stages = {"build": built.get("commit"), "first open": opened.get("commit"), "queries": measured.get("commit")}
+    if len(set(stages.values())) == 1:
+        return str(stages["build"] or commit())
+    return ", ".join(f"{name} {at}" for name, at in stages.items())
 
 
 def _current_rss() -> int:
@@ -222,7 +230,8 @@ def table(args: argparse.Namespace, corpus: Path, built: dict, opened: dict, mea
         f"Command: `python benchmarks/scale.py --documents {args.documents} --format {args.format}"
         + (" --postgres URL" if args.postgres else "") + "`  ",
         f"64-bit codes; the corpus one {corpus.stat().st_size / 1e9:.1f} GB {args.format} file; "
-        f"builds on 2 torch threads, queries on 1; {cpu_model()}; date {date.today()}; commit {commit()}.", "",
+        f"builds on 2 torch threads, queries on 1; {cpu_model()}; date {date.today()}; commit "
+        + _commits(built, opened, measured) + ".", "",
         "| database | documents | build peak RSS GB | build s | " + " | ".join(f"{s} docs/s" for s in STAGES)
         + " | first open s | first open peak RSS GB |", "|---|---|---|---|" + "---|" * 5 + "---|---|",
         f"| {backend} | {n:,} | {built['peak_rss'] / 1e9:.2f} | {built['seconds']:.0f} | "

@@ -292,6 +292,8 @@ def test_a_saved_segment_is_the_segment_it_saved(new_db, sample_docs):
         saved = Segment.from_bytes(main.to_bytes(), 32)
     assert saved.ids.tolist() == main.ids.tolist() and np.array_equal(saved.keys, main.keys)
     assert np.array_equal(saved.index.codes, main.index.codes)
+    assert np.array_equal(saved.index.rows_by_key, main.index.rows_by_key)
+    assert np.array_equal(saved.index.rows_by_key, CodeIndex(main.index.codes, 32).rows_by_key)  # as made afresh
     assert saved.words.arrays().keys() == main.words.arrays().keys()
     for name, array in main.words.arrays().items():
         assert np.array_equal(saved.words.arrays()[name], array), name

@@ -22,7 +22,9 @@ class CodeIndex:
     the knobs (None: ``probing.DEFAULT_STRATEGY`` as it is when the index is made); ``stats`` counts the
     paths searches took."""
 
-    def __init__(self, codes: np.ndarray, bits: int, *, strategy: ProbeStrategy | None = None) -> None:
+    def __init__(self, codes: np.ndarray, bits: int, *, strategy: ProbeStrategy | None = None,
+                 rows_by_key: np.ndarray | None = None) -> None:
+        """``rows_by_key``: this index's ``rows_by_key`` as saved (a ten-million-row sort less on opening)."""
         self.bits = bits
         self.strategy = strategy or probing.DEFAULT_STRATEGY
         self.stats = PathStats()
@@ -37,7 +39,8 @@ class CodeIndex:
         # Rows grouped by bucket key (a CSR layout: bucket b holds rows_by_key[starts[b]:starts[b + 1]]);
         # the stable sort keeps ascending rows within a bucket. int32 keeps it near 4 bytes a document.
         row_type = np.int32 if len(self.codes) < 2**31 else np.int64
-        self._rows_by_key = np.argsort(keys, kind="stable").astype(row_type)
+        self._rows_by_key = (np.argsort(keys, kind="stable").astype(row_type) if rows_by_key is None
+                             else rows_by_key)
         grouped = keys[self._rows_by_key]  # ascending: each bucket's key starts a run
         starts = np.flatnonzero(np.concatenate(([True], grouped[1:] != grouped[:-1]))[:len(grouped)])
         self._bucket_keys = grouped[starts]
@@ -56,6 +59,11 @@ class CodeIndex:
 
     def __len__(self) -> int:
         return len(self.codes)
+
+    @property
+    def rows_by_key(self) -> np.ndarray:
+        """The rows in ascending order of bucket key, ascending within a bucket."""
+        return self._rows_by_key
 
     def _widest_ball_cheaper_than(self, n_codes: int) -> int:
         """The widest ball (-1: none) that costs less to probe than a scan of ``n_codes`` codes."""

@@ -84,7 +84,8 @@ class Segment:
         index and columns, so that an index opens without rebuilding them from every stored document
         (``from_bytes``)."""
         arrays = {"ids": np.frombuffer(json.dumps(self.ids.tolist(), ensure_ascii=False).encode("utf-8"), np.uint8),
-                  "keys": self.keys, "codes": self.index.codes, "sketches": self.sketches,
+                  "keys": self.keys, "codes": self.index.codes, "rows_by_key": self.index.rows_by_key,
+                  "sketches": self.sketches,
                   **{f"words.{name}": array for name, array in self.words.arrays().items()},
                   **{f"columns.{name}": array for name, array in self.columns.arrays().items()}}
         return packing.pack(arrays, {"format": SAVED_FORMAT, "bits": self.index.bits})
@@ -103,7 +104,8 @@ class Segment:
         try:
             ids = np.empty(len(arrays["keys"]), dtype=object)
             ids[:] = json.loads(arrays.pop("ids").tobytes().decode("utf-8"))
-            return cls(ids, arrays["keys"], CodeIndex(arrays["codes"], bits), arrays["sketches"],
+            index = CodeIndex(arrays["codes"], bits, rows_by_key=arrays.get("rows_by_key"))
+            return cls(ids, arrays["keys"], index, arrays["sketches"],
                        WordIndex.from_arrays(_prefixed(arrays, "words.")),
                        MetadataColumns.from_arrays(_prefixed(arrays, "columns.")))
         except (KeyError, ValueError):
