@@ -104,3 +104,18 @@ def test_an_index_opened_afresh_reads_its_rows_in_batches(new_db, sample_docs, m
     monkeypatch.setattr(scanning, "SCAN_BATCH_ROWS", 64)
     with Searcher.open(db) as opened:
         assert [[h.id for h in opened.search(d["text"], k=5)] for d in sample_docs[::50]] == expected
+
+
+def test_packed_arrays_come_back_as_read_only_views():
+    from hashsearch.index import packing
+
+    arrays = {"a": np.arange(10, dtype=np.int32), "b": np.zeros((0, 16), dtype=np.uint8),
+              "c": np.array([[1.5, np.nan]]), "d": np.array([2**63 + 1], dtype=np.uint64)}
+    data = packing.pack(arrays, {"format": 1})
+    meta, back = packing.unpack(data)
+    assert meta == {"format": 1} and back.keys() == arrays.keys()
+    for name, array in arrays.items():
+        assert back[name].dtype == array.dtype and back[name].shape == array.shape
+        assert np.array_equal(back[name], array, equal_nan=True) and not back[name].flags.writeable
+    assert packing.unpack(data[:len(data) - 8]) is None  # cut short
+    assert packing.unpack(b"PK\x03\x04 an npz archive") is None and packing.unpack(b"") is None
