@@ -119,3 +119,25 @@ def test_packed_arrays_come_back_as_read_only_views():
         assert np.array_equal(back[name], array, equal_nan=True) and not back[name].flags.writeable
     assert packing.unpack(data[:len(data) - 8]) is None  # cut short
     assert packing.unpack(b"PK\x03\x04 an npz archive") is None and packing.unpack(b"") is None
+
+
+@pytest.mark.slow
+def test_postgresql_keeps_the_saved_segment_uncompressed(sample_docs, tmp_path):
+    """The saved segment's pieces (dense numbers) are stored as they are: read at an opening without
+    decompressing."""
+    import sqlalchemy as sa
+
+    from hashsearch.store.storage import database_url
+    from tests.conftest import make_database
+
+    db = make_database("postgresql", tmp_path)
+    Searcher.build(sample_docs[:60], db, bits=32, **FAST).close()
+    Storage.create(db).close()  # again: nothing to change
+    engine = sa.create_engine(database_url(db))
+    with engine.connect() as conn:
+        storage = conn.execute(sa.text("SELECT attstorage FROM pg_attribute WHERE attname = 'data' AND "
+                                       "attrelid = 'hashsearch_artifacts'::regclass")).scalar()
+    engine.dispose()
+    assert storage == "e"
+    with Searcher.open(db) as opened:
+        assert len(opened) == 60

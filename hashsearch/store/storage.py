@@ -99,12 +99,24 @@ class Storage:
         storage = cls(_create_engine(database_url(db)), _display_name(db))
         try:
             metadata.create_all(storage._engine)
+            storage._store_pieces_raw()
         except sa.exc.DatabaseError as exc:
             storage.close()
             raise IndexNotFoundError(f"{db} is not a database hashsearch can use ({reason_of(exc)}).") from None
         if storage._check_format(allow_empty=True) < FORMAT_VERSION:
             storage._upgrade()  # a build over an older index writes the current tables
         return storage
+
+    def _store_pieces_raw(self) -> None:
+        """On PostgreSQL, artifacts (the saved segment's pieces: dense numbers) are stored uncompressed:
+        writing skips a compression attempt, and reading a GB of them at an opening skips decompressing."""
+        if self._engine.dialect.name != "postgresql":
+            return
+        with self._engine.begin() as conn:
+            storage = conn.execute(sa.text("SELECT attstorage FROM pg_attribute WHERE attname = 'data' AND "
+                                           f"attrelid = '{artifacts_table.name}'::regclass")).scalar()
+            if storage != "e":  # ALTER locks the table: only once
+                conn.execute(sa.text(f"ALTER TABLE {artifacts_table.name} ALTER COLUMN data SET STORAGE EXTERNAL"))
 
     @classmethod
     def open(cls, db: str | Path) -> Storage:
