@@ -253,7 +253,7 @@ def table(args: argparse.Namespace, corpus: Path, built: dict, opened: dict, mea
         "database's writing). The first opening, in a process of its own, reads every document's code and "
         "word counts anew and saves the segment that later openings read. Queries: 1,000 whole 20NG test "
         "posts and their Subject lines, k=10, snippets included. Server RSS: the query process after its "
-        "second opening (Python, numpy, FAISS and the index; torch is not loaded)"
+        "second opening (Python, numpy, FAISS, torch, imported to hold it to one thread, and the index)"
         + (f"; after its first, {measured['rss_after_first_open'] / 1e9:.2f} GB "
            f"({measured['rss_after_first_open'] / n:,.0f} bytes a document), what a server holds once started, "
            f"and that opening's peak {measured['first_open_peak'] / 1e9:.2f} GB "
