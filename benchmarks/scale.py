@@ -10,8 +10,8 @@ and a string field ``lang``. The build runs in a process of its own (``Searcher.
 the streaming build reads it twice), whose peak RSS is reported; a second process opens the index the
 first time (building the main segment from the stored rows and saving it); a third opens it again and
 times 1,000 whole 20NG test posts and their Subject lines as queries (k=10, one thread, the database
-in the page cache), and reports its RSS after opening (what one server holds). Writes the scale
-section of RESULTS.md.
+in the page cache), and reports its RSS after the first of those openings (what one server holds)
+and after the second. Writes the scale section of RESULTS.md.
 """
 from __future__ import annotations
 
