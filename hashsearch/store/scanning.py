@@ -69,9 +69,7 @@ def lookup_scans(engine: Engine, table: str, batch_rows: int | None = None
 
         def scan() -> Iterator[LookupRows]:
             for rows in stream(f"SELECT id, code, words, metadata FROM {table}", (), size):
-                codes = np.frombuffer(b"".join([bytes(row[1]) for row in rows]), dtype=np.uint8)
-                yield LookupRows([row[0] for row in rows], codes, [bytes(row[2]) for row in rows],
-                                 [row[3] for row in rows])
+                yield LookupRows.from_rows(rows)
 
         yield scan
 

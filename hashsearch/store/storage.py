@@ -16,7 +16,6 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
@@ -340,9 +339,7 @@ class Storage:
             with self._raw_cursor() as cursor:
                 cursor.execute(f"SELECT id, code, words, metadata FROM {lookup_table.name}")
                 rows = cursor.fetchall()
-        codes = np.frombuffer(b"".join([bytes(row[1]) for row in rows]), dtype=np.uint8)
-        return LookupRows([row[0] for row in rows], codes, [bytes(row[2]) for row in rows],
-                          [row[3] for row in rows])
+        return LookupRows.from_rows(rows)
 
     def lookup_scans(self) -> AbstractContextManager[Callable[[], Iterator[LookupRows]]]:
         """Passes over every document's lookup row, a batch at a time, all in one read snapshot (``scanning``)."""
