@@ -183,3 +183,24 @@ def test_rows_are_scaled_to_unit_length_as_a_dense_reference_scales_them():
         scaled = _scaled_rows(X, norm)
         assert scaled.dtype == np.float32 and np.allclose(scaled.toarray(), expected, atol=1e-7)
         assert not scaled[3].nnz
+
+
+def test_neighbourhood_targets_are_the_sparse_products_targets_bit_for_bit():
+    """Against the reference: the neighbours' rows summed by a sparse product (weights the similarities),
+    scaled to sum 1; a neighbour twice counts twice, rows without words stay empty."""
+    from hashsearch.model.training import _scaled_rows, neighbourhood_targets
+
+    rng = np.random.default_rng(0)
+    values = sp.random(300, 250, density=0.1, dtype=np.float32, random_state=2).toarray()
+    values[[4, 7]] = 0
+    X = sp.csr_matrix(values)
+    neighbour_rows = rng.integers(0, 300, (64, 20))
+    neighbour_rows[2] = [4, 7] * 10
+    neighbour_rows[3, :2] = 9
+    similarities = rng.random((64, 20)).astype(np.float32)
+    grouping = sp.csr_matrix((similarities.ravel(), neighbour_rows.ravel(), np.arange(0, 64 * 20 + 1, 20)),
+                             shape=(64, 300))
+    expected = _scaled_rows(sp.csr_matrix(grouping @ X, dtype=np.float32), 1).toarray()
+    target = neighbourhood_targets(X, neighbour_rows, similarities, torch.device("cpu"))
+    assert target.dtype == torch.float32 and np.array_equal(target.numpy(), expected)
+    assert not target[2].any() and np.allclose(target.numpy()[3:].sum(axis=1), 1)

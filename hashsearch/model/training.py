@@ -92,12 +92,21 @@ def nearest_neighbours(X: sp.csr_matrix, k: int, *, quiet: bool = True) -> tuple
 def neighbourhood_targets(X: sp.csr_matrix, neighbour_rows: np.ndarray, similarities: np.ndarray,
                           device: torch.device) -> torch.Tensor:
     """(batch, vocabulary) word distributions: each document's neighbours summed, weighted by their
-    similarity to it, L1-normalised."""
+    similarity to it, L1-normalised.
+
+    Summed into one dense array in neighbour order (``np.add.at`` over the neighbours' words), float32
+    as a sparse product sums them: the same bits as ``_scaled_rows(grouping @ X, 1)`` in about half
+    the time (tests/test_model.py holds the reference)."""
     batch, k = neighbour_rows.shape
-    grouping = sp.csr_matrix((similarities.ravel(), neighbour_rows.ravel(),
-                              np.arange(0, batch * k + 1, k)), shape=(batch, X.shape[0]))
-    summed = _scaled_rows(sp.csr_matrix(grouping @ X, dtype=np.float32), 1)
-    return torch.from_numpy(summed.toarray()).to(device)
+    picked = X[neighbour_rows.ravel()]
+    sizes = np.diff(picked.indptr)
+    cells = np.repeat(np.repeat(np.arange(batch) * X.shape[1], k), sizes) + picked.indices
+    summed = np.zeros(batch * X.shape[1], dtype=np.float32)
+    np.add.at(summed, cells, picked.data * np.repeat(similarities.ravel(), sizes))
+    summed = summed.reshape(batch, X.shape[1])
+    lengths = summed.sum(axis=1, dtype=np.float64)
+    lengths[lengths == 0] = 1
+    return torch.from_numpy((summed / lengths[:, None]).astype(np.float32)).to(device)
 
 
 def binarize(logits: torch.Tensor, variant: str, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
