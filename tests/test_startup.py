@@ -40,3 +40,17 @@ def test_getting_documents_from_a_lazily_opened_index_loads_no_search_structures
             f"import sys\n"
             f"assert not {{'faiss', 'scipy', 'torch'}} & set(sys.modules), sorted(sys.modules)")
     loaded_after(code)
+
+
+def test_a_search_imports_no_scipy_and_faiss_only_for_a_faiss_scan(built_db):
+    """A query is encoded from one row of (columns, weights), without SciPy's matrices; FAISS is imported
+    by the first search that scans with it (``search_paths``), not by opening an index."""
+    code = (f"import sys\n"
+            f"from hashsearch import Searcher\n"
+            f"with Searcher.open({built_db!r}) as s:\n"
+            f"    assert 'faiss' not in sys.modules\n"
+            f"    assert s.search('a rocket to the moon', k=5) and s.search('hockey playoffs', mode='hamming')\n"
+            f"    scanned = s.search_paths()['faiss_scan']\n"
+            f"    assert 'scipy' not in sys.modules, sorted(m for m in sys.modules if 'scipy' in m)\n"
+            f"    assert ('faiss' in sys.modules) == (scanned > 0), scanned")
+    loaded_after(code)

@@ -38,18 +38,22 @@ def example_queries(snapshot: Snapshot, recent_texts: Sequence[str], n: int = 6)
     spread = [pool[round(j * (len(pool) - 1) / max(1, n * 4 - 1))] for j in range(n * 4)]
     wanted = set(spread)
     forms: dict[str, dict[str, int]] = {}
+    stems: dict[str, str | None] = {}  # each distinct word analysed once
     for text in recent_texts[:300]:
         for word in re.findall(r"[^\W\d_]{4,}", text):
-            terms = analyzer.terms(word)
-            if len(terms) == 1 and (stem := terms[0].decode("utf-8")) in wanted:
+            word = word.lower()
+            if word not in stems:
+                terms = analyzer.terms(word)
+                stems[word] = terms[0].decode("utf-8") if len(terms) == 1 else None
+            if (stem := stems[word]) in wanted:
                 counts = forms.setdefault(stem, {})
-                counts[word.lower()] = counts.get(word.lower(), 0) + 1
+                counts[word] = counts.get(word, 0) + 1
     found = [stem for stem in dict.fromkeys(spread) if stem in forms]
     words = [max(forms[stem], key=lambda form: (forms[stem][form], form)) for stem in found]
     return words[:: max(1, len(words) // n)][:n]
 
 
-def index_facts(snapshot: Snapshot, storage: Storage, *, recent: int = 1000) -> dict[str, Any]:
+def index_facts(snapshot: Snapshot, storage: Storage, *, recent: int = 300) -> dict[str, Any]:
     """The index's size, model and code statistics; ``retrain_advised`` when the ``recent`` newest
     documents miss notably more of their words than the training corpus did."""
     meta = storage.read_meta()

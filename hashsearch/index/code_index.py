@@ -2,12 +2,16 @@
 
 Rows are numbered 0..n-1 and the caller decides their order; results at equal Hamming distance come
 in ascending row order, so the row order *is* the tie-break. Both structures are built from the codes
-array every time (FAISS index files are never read: a tampered file could crash or mislead us) and
-never modified afterwards, which makes concurrent searches safe without locks.
+array (FAISS index files are never read: a tampered file could crash or mislead us), the FAISS index
+when a search first scans with it (most never do: a command that answers one query skips importing
+FAISS, and a server holds no copy of its codes until a scan needs one), and never modified afterwards,
+which makes concurrent searches safe without locks (two first scans at once build two equal indexes
+and keep one).
 """
 from __future__ import annotations
 
-import faiss
+from typing import Any
+
 import numpy as np
 
 from hashsearch.index import codes as codelib
@@ -53,12 +57,22 @@ class CodeIndex:
         self._filter[self._filter_slots(self._bucket_keys)] = True
         self._widest_ball = (self._widest_ball_cheaper_than(len(self.codes)) if self.strategy.widest_ball is None
                              else min(self.strategy.widest_ball, bits))
-        self._faiss = faiss.IndexBinaryFlat(bits)
-        if len(self.codes):
-            self._faiss.add(self.codes)
+        self._faiss: Any = None  # ``_flat_index``, made by the first scan that needs it
 
     def __len__(self) -> int:
         return len(self.codes)
+
+    def _flat_index(self) -> Any:
+        """The FAISS flat binary index of the codes, made on first use."""
+        index = self._faiss
+        if index is None:
+            import faiss
+
+            index = faiss.IndexBinaryFlat(self.bits)
+            if len(self.codes):
+                index.add(self.codes)
+            self._faiss = index
+        return index
 
     @property
     def rows_by_key(self) -> np.ndarray:
@@ -307,11 +321,11 @@ class CodeIndex:
             self.stats.bucket_scan += 1
             return self._rows_of_buckets(*self._buckets_within(codelib.bucket_key(query), at_least), most=most)
         self.stats.faiss_scan += 1
-        query = query.reshape(1, -1)
-        distances, rows = self._faiss.search(query, min(len(self.codes), at_least + self.strategy.scan_tie_margin))
+        query, flat = query.reshape(1, -1), self._flat_index()
+        distances, rows = flat.search(query, min(len(self.codes), at_least + self.strategy.scan_tie_margin))
         distances, rows = distances[0].astype(np.int64), rows[0].astype(np.int64)
         if len(rows) < len(self.codes) and distances[-1] == distances[at_least - 1]:  # else every row is there
-            limits, distances, rows = self._faiss.range_search(query, int(distances[at_least - 1]) + 1)
+            limits, distances, rows = flat.range_search(query, int(distances[at_least - 1]) + 1)
             span = slice(int(limits[0]), int(limits[1]))
             distances, rows = distances[span].astype(np.int64), rows[span].astype(np.int64)
         return rows, distances

@@ -19,7 +19,6 @@ import zlib
 from collections.abc import Sequence
 
 import numpy as np
-import scipy.sparse as sp
 
 from hashsearch.index.words import document_pairs
 from hashsearch.text.features import TextFeatures
@@ -63,6 +62,8 @@ class Sketcher:
 
     def documents(self, blobs: Sequence[bytes]) -> np.ndarray:
         """Packed sketches (n, 16) of stored documents' ``encode_words`` blobs, in their order."""
+        import scipy.sparse as sp  # here, not at the top: a search never makes a matrix
+
         out = np.empty((len(blobs), SKETCH_BITS // 8), dtype=np.uint8)
         for docs, hashes, counts, sizes in document_pairs(blobs):
             positions = self._hashes.searchsorted(hashes) if len(self._hashes) else np.zeros(len(hashes), np.int64)

@@ -16,15 +16,14 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 from safetensors.numpy import load as load_arrays
 from safetensors.numpy import save as save_arrays
-from scipy.special import expit
 
 from hashsearch.errors import InvalidParameterError
 from hashsearch.index import codes as codelib
 
-if TYPE_CHECKING:  # torch is imported only to train (and to rebuild the network on request): not to search
+if TYPE_CHECKING:  # torch is imported only to train (and to rebuild the network on request): not to search;
+    import scipy.sparse as sp  # SciPy only where matrices are encoded: a query is one row of (columns, weights)
     import torch
 
     from hashsearch.model.network import HashingNetwork
@@ -112,6 +111,8 @@ class SemanticHasher:
 
     def fit(self, X: sp.spmatrix) -> SemanticHasher:
         """Train on the rows of ``X`` (documents x terms, non-negative, e.g. L2-normalised BM25 or TF-IDF)."""
+        import scipy.sparse as sp
+
         self.check_params()
         X = sp.csr_matrix(X, dtype=np.float32)
         if X.shape[0] < 2:
@@ -160,6 +161,8 @@ class SemanticHasher:
 
     def bit_probabilities(self, X: sp.spmatrix) -> np.ndarray:
         """(n, bits) float32: the probability each bit is on, before thresholding."""
+        import scipy.sparse as sp
+
         if not (sp.issparse(X) and X.format == "csr" and X.dtype == np.float32):
             X = sp.csr_matrix(X, dtype=np.float32)
         if X.shape[1] != self.config_["n_features"]:
@@ -183,7 +186,7 @@ class SemanticHasher:
         weights = self._inference_weights()
         hidden = np.maximum(first + weights["input_bias"], 0)
         hidden = np.maximum(hidden @ weights["hidden"] + weights["hidden_bias"], 0)
-        return expit(hidden @ weights["code"] + weights["code_bias"])
+        return sigmoid(hidden @ weights["code"] + weights["code_bias"])
 
     def _inference_weights(self) -> dict[str, np.ndarray]:
         """The encoder as numpy arrays: a forward pass for one query then costs microseconds, not
@@ -222,6 +225,13 @@ class SemanticHasher:
         hasher._set_state(config["network"], arrays)
         hasher.history_ = config["history"]
         return hasher
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """The logistic function of float32 ``logits``, computed in float64 and rounded once to float32: the
+    same value on every platform (a float32 ``exp`` may differ by a unit in the last place between libms)."""
+    with np.errstate(over="ignore"):  # exp(745+) is inf, and 1 / inf is the right 0
+        return (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
 
 
 def _torch() -> Any:

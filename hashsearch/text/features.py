@@ -10,15 +10,17 @@ import math
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from hashsearch.errors import CorpusError, InvalidParameterError
 from hashsearch.progress import progress
 from hashsearch.text.analysis import DEFAULT_LANGUAGE, Analyzer, analyzer_from_dict
 from hashsearch.text.counting import TermCounts
+
+if TYPE_CHECKING:  # SciPy is imported where matrices are made: a search encodes one query without it
+    import scipy.sparse as sp
 
 FORMAT_VERSION = 3  # 3 added the text analysis; 2 the weighting and the mean document length; 1 was TF-IDF
 WEIGHTINGS = ("bm25", "tfidf", "log")
@@ -94,6 +96,8 @@ class TextFeatures:
         mapped = new_column[all_columns]
         known = mapped >= 0
         rows = np.repeat(np.arange(len(texts)), np.diff(np.frombuffer(indptr, dtype=np.int64)).astype(np.int64))
+        import scipy.sparse as sp
+
         matrix = sp.csr_matrix((all_counts[known], (rows[known], mapped[known])),
                                shape=(len(texts), self.n_features), dtype=np.float32)
         matrix.sort_indices()
@@ -206,6 +210,8 @@ class TextFeatures:
         return 0.0 if total == 0 else 1.0 - known / total
 
     def _weighted(self, counts: np.ndarray, indices: np.ndarray, indptr: np.ndarray) -> sp.csr_matrix:
+        import scipy.sparse as sp
+
         return sp.csr_matrix((self._weights(counts, indices, indptr), indices, indptr),
                              shape=(len(indptr) - 1, self.n_features))
 
