@@ -45,7 +45,7 @@ def example_queries(snapshot: Snapshot, recent_texts: Sequence[str], n: int = 6)
             if word not in stems:
                 terms = analyzer.terms(word)
                 stems[word] = terms[0].decode("utf-8") if len(terms) == 1 else None
-            if (stem := stems[word]) in wanted:
+            if (stem := stems[word]) is not None and stem in wanted:
                 counts = forms.setdefault(stem, {})
                 counts[word] = counts.get(word, 0) + 1
     found = [stem for stem in dict.fromkeys(spread) if stem in forms]
