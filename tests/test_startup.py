@@ -54,3 +54,14 @@ def test_a_search_imports_no_scipy_and_faiss_only_for_a_faiss_scan(built_db):
             f"    assert 'scipy' not in sys.modules, sorted(m for m in sys.modules if 'scipy' in m)\n"
             f"    assert ('faiss' in sys.modules) == (scanned > 0), scanned")
     loaded_after(code)
+
+
+def test_training_never_imports_torch_dynamo():
+    """torch.optim's first use imports torch._dynamo (about a second of a cold ``hashsearch index``);
+    training steps with ``FusedAdam`` instead."""
+    code = ("import numpy as np, scipy.sparse as sp, sys\n"
+            "from hashsearch import SemanticHasher\n"
+            "X = sp.random(60, 40, density=0.2, format='csr', random_state=0, dtype=np.float32)\n"
+            "SemanticHasher(bits=16, epochs=2).fit(X)\n"
+            "assert 'torch' in sys.modules and 'torch._dynamo' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -10,6 +10,7 @@ shapes training.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 import scipy.sparse as sp
@@ -133,6 +134,36 @@ def contrastive_loss(code: torch.Tensor, partner_code: torch.Tensor) -> torch.Te
                                              torch.arange(len(code), device=code.device))
 
 
+class FusedAdam:
+    """Adam (Kingma and Ba; betas 0.9 and 0.999, eps 1e-8, no weight decay) exactly as
+    ``torch.optim.Adam(params, lr=lr, fused=True)`` steps, by the same fused kernel with the same state
+    (tests/test_model.py compares them bit for bit), without ``torch.optim``: its first use imports
+    torch._dynamo, a second of every cold ``hashsearch index``."""
+
+    def __init__(self, params: Iterable[torch.Tensor], *, lr: float) -> None:
+        self.params = list(params)
+        self.lr = lr
+        self.exp_avgs = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
+        self.exp_avg_sqs = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
+        self.steps = [torch.tensor(0.0, dtype=torch.float32, device=p.device) for p in self.params]
+
+    def zero_grad(self) -> None:
+        for param in self.params:
+            param.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """One update of every parameter that has a gradient."""
+        live = [i for i, param in enumerate(self.params) if param.grad is not None]
+        steps = [self.steps[i] for i in live]
+        for step in steps:
+            step.add_(1)
+        torch._fused_adam_([self.params[i] for i in live], [self.params[i].grad for i in live],
+                           [self.exp_avgs[i] for i in live], [self.exp_avg_sqs[i] for i in live], [], steps,
+                           amsgrad=False, lr=self.lr, beta1=0.9, beta2=0.999, weight_decay=0.0, eps=1e-8,
+                           maximize=False, grad_scale=None, found_inf=None)
+
+
 def train(network: HashingNetwork, X: sp.csr_matrix, neighbour_rows: np.ndarray, similarities: np.ndarray, *,
           variant: str, contrastive_weight: float, epochs: int | None, batch_size: int, learning_rate: float,
           seed: int, device: torch.device, quiet: bool) -> list[float]:
@@ -143,7 +174,7 @@ def train(network: HashingNetwork, X: sp.csr_matrix, neighbour_rows: np.ndarray,
     epochs = epochs or default_epochs(n, batch_size)
     rng = np.random.default_rng(seed)
     generator = torch.Generator(device=device).manual_seed(seed)
-    optimizer = torch.optim.Adam(network.parameters(), lr=learning_rate, fused=True)
+    optimizer = FusedAdam(network.parameters(), lr=learning_rate)
     history: list[float] = []
     network.train()
     with progress_bar(desc="training", total=epochs * math.ceil(n / batch_size), quiet=quiet, unit="step") as bar:
@@ -166,7 +197,7 @@ def train(network: HashingNetwork, X: sp.csr_matrix, neighbour_rows: np.ndarray,
                 loss = -(target * network.word_log_probs(code)).sum(1).mean() + penalty
                 if contrastive_weight:
                     loss = loss + contrastive_weight * contrastive_loss(code, partner_code)
-                optimizer.zero_grad(set_to_none=True)
+                optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
                 loss_sum += loss.item() * len(rows)
