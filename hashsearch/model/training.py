@@ -155,10 +155,11 @@ class FusedAdam:
     def step(self) -> None:
         """One update of every parameter that has a gradient."""
         live = [i for i, param in enumerate(self.params) if param.grad is not None]
+        grads = [grad for grad in (param.grad for param in self.params) if grad is not None]
         steps = [self.steps[i] for i in live]
         for step in steps:
             step.add_(1)
-        torch._fused_adam_([self.params[i] for i in live], [self.params[i].grad for i in live],
+        torch._fused_adam_([self.params[i] for i in live], grads,
                            [self.exp_avgs[i] for i in live], [self.exp_avg_sqs[i] for i in live], [], steps,
                            amsgrad=False, lr=self.lr, beta1=0.9, beta2=0.999, weight_decay=0.0, eps=1e-8,
                            maximize=False, grad_scale=None, found_inf=None)
