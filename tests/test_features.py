@@ -78,6 +78,8 @@ def test_out_of_vocabulary_share():
     features.fit_transform(TEXTS)
     assert features.out_of_vocabulary_share(["rocket moon"]) == 0.0
     assert features.out_of_vocabulary_share(["rocket zebra"]) == 0.5
+    # Texts are read until enough terms were counted: the third is never read.
+    assert features.out_of_vocabulary_share(["rocket", "zebra", "okapi quagga"], enough_terms=2) == 0.5
 
 
 def test_bad_parameters_are_named():

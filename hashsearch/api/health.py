@@ -22,6 +22,7 @@ COLLAPSED_BUCKET_SHARE = 0.10
 # ...or when more than a quarter of the bits are stuck: on (or off) for all but this share of documents.
 STUCK_BIT_SHARE, STUCK_BITS_SHARE = 0.03, 0.25
 MIN_DOCUMENTS_TO_JUDGE = 50  # fewer documents say little about how codes spread
+RECENT_TERMS = 20_000  # the newest documents' words read to judge the vocabulary's drift
 
 
 def example_queries(snapshot: Snapshot, recent_texts: Sequence[str], n: int = 6) -> list[str]:
@@ -55,14 +56,15 @@ def example_queries(snapshot: Snapshot, recent_texts: Sequence[str], n: int = 6)
 
 def index_facts(snapshot: Snapshot, storage: Storage, *, recent: int = 300) -> dict[str, Any]:
     """The index's size, model and code statistics; ``retrain_advised`` when the ``recent`` newest
-    documents miss notably more of their words than the training corpus did."""
+    documents (their first ``RECENT_TERMS`` words) miss notably more of their words than the training
+    corpus did."""
     meta = storage.read_meta()
     codes = snapshot.codes()
     bits = snapshot.hasher.bits
     bits_on = codelib.unpack(codes).mean(axis=0) if len(codes) else np.zeros(bits)
     bucket_sizes = codelib.bucket_sizes(codes)
     recent_texts = storage.read_recent_texts(recent)  # read once: the vocabulary's drift and the examples
-    recent_oov = snapshot.features.out_of_vocabulary_share(recent_texts)
+    recent_oov = snapshot.features.out_of_vocabulary_share(recent_texts, enough_terms=RECENT_TERMS)
     training_oov = float(meta.get("training_oov_share", 0.0))
     largest = int(bucket_sizes.max()) if len(bucket_sizes) else 0
     stuck = int(((bits_on < STUCK_BIT_SHARE) | (bits_on > 1 - STUCK_BIT_SHARE)).sum())
