@@ -108,6 +108,17 @@ def test_nearest_neighbours_start_with_self_and_match_brute_force(sample_matrix)
         assert np.allclose(similarities[i, 1:], similarity[i, neighbours[i, 1:]], atol=1e-6)
 
 
+def test_nearest_neighbours_are_the_same_for_any_number_of_workers(sample_matrix, monkeypatch):
+    """Chunks (a few rows each, forced by a small cell budget) in 1, 2 or 3 threads: the same answer."""
+    import hashsearch.model.training as training
+
+    X, _ = sample_matrix
+    monkeypatch.setattr(training, "_SIMILARITY_CELLS", 7 * X.shape[0])
+    answers = [nearest_neighbours(X, 8, workers=workers) for workers in (1, 2, 3)]
+    for neighbours, similarities in answers[1:]:
+        assert np.array_equal(neighbours, answers[0][0]) and np.array_equal(similarities, answers[0][1])
+
+
 def test_default_epochs_scale_with_corpus_size():
     assert default_epochs(300, 64) == 60
     assert default_epochs(100_000, 64) == 5

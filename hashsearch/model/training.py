@@ -10,7 +10,9 @@ shapes training.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
@@ -64,11 +66,14 @@ def default_epochs(n_documents: int, batch_size: int) -> int:
     return int(np.clip(round(TARGET_STEPS / steps_per_epoch), MIN_EPOCHS, MAX_EPOCHS))
 
 
-def nearest_neighbours(X: sp.csr_matrix, k: int, *, quiet: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def nearest_neighbours(X: sp.csr_matrix, k: int, *, quiet: bool = True,
+                       workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(n, k) row numbers of each row's ``k`` most cosine-similar rows, itself first, and (n, k) float32
     similarities to them (1 for itself, never below 0).
 
-    Computed in chunks of rows so memory stays at one dense (chunk x n) block.
+    Computed in chunks of rows, ``workers`` threads at a time (None: one a CPU; SciPy's product and
+    numpy's partition release the GIL), so memory stays at one dense (chunk x n) block in all. Each row's
+    answer depends on that row alone: the same for any chunking and any number of workers.
     """
     X = _scaled_rows(sp.csr_matrix(X, dtype=np.float32), 2)
     n = X.shape[0]
@@ -77,9 +82,11 @@ def nearest_neighbours(X: sp.csr_matrix, k: int, *, quiet: bool = True) -> tuple
     if k == 1:
         neighbours[:, 0] = np.arange(n)
         return neighbours, similarities
-    chunk = max(1, _SIMILARITY_CELLS // n)
+    workers = workers or os.cpu_count() or 1
+    chunk = max(1, _SIMILARITY_CELLS // n // workers)
     XT = X.T.tocsc()
-    for start in progress(range(0, n, chunk), desc="neighbours", quiet=quiet, total=math.ceil(n / chunk), unit="chunk"):
+
+    def rows_from(start: int) -> None:
         stop = min(start + chunk, n)
         similarity = (X[start:stop] @ XT).toarray()
         similarity[np.arange(stop - start), np.arange(start, stop)] = np.inf  # a document is its own nearest
@@ -87,6 +94,11 @@ def nearest_neighbours(X: sp.csr_matrix, k: int, *, quiet: bool = True) -> tuple
         order = np.argsort(-np.take_along_axis(similarity, top, axis=1), axis=1, kind="stable")
         neighbours[start:stop] = np.take_along_axis(top, order, axis=1)
         similarities[start:stop, 1:] = np.take_along_axis(similarity, neighbours[start:stop, 1:], axis=1)
+
+    with ThreadPoolExecutor(workers) as pool:
+        for _ in progress(pool.map(rows_from, range(0, n, chunk)), desc="neighbours", quiet=quiet,
+                          total=math.ceil(n / chunk), unit="chunk"):
+            pass
     return neighbours, np.maximum(similarities, 0)
 
 
