@@ -15,7 +15,6 @@ The package in layers, each importing only those below it (``tests/test_layers.p
     errors, progress  the exceptions every layer raises, and progress bars
 """
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from hashsearch.errors import (
@@ -42,21 +41,31 @@ _LAZY = {"ChangeReport": "hashsearch.api.results", "Hit": "hashsearch.api.result
          "Searcher": "hashsearch.api.searcher", "SemanticHasher": "hashsearch.model.hasher",
          "Document": "hashsearch.text.corpus", "build_on_dask": "hashsearch.api.distributed"}
 
-try:  # one version, pyproject.toml's, read from the installed package's metadata
-    __version__ = version("hashsearch")
-except PackageNotFoundError:  # imported from a source tree that was never installed
-    __version__ = "0+unknown"
 __all__ = ["ChangeReport", "CorpusError", "Document", "DocumentNotFoundError", "HashsearchError", "Hit",
            "IndexDamagedError", "IndexFormatError", "IndexNotFoundError", "IndexReadOnlyError", "InvalidParameterError",
            "QueryError", "Searcher", "SemanticHasher", "__version__", "build_on_dask"]
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
+    if name == "__version__":
+        value: Any = _version()
+    elif name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+    else:
         raise AttributeError(f"module 'hashsearch' has no attribute {name!r}")
-    value = getattr(import_module(_LAZY[name]), name)
     globals()[name] = value
     return value
+
+
+def _version() -> str:
+    """pyproject.toml's version, read from the installed package's metadata on first use (reading it costs
+    every command tens of milliseconds, and only ``--version`` needs it)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("hashsearch")
+    except PackageNotFoundError:  # imported from a source tree that was never installed
+        return "0+unknown"
 
 
 def __dir__() -> list[str]:

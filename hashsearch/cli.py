@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from hashsearch import __version__
 from hashsearch.errors import HashsearchError
 from hashsearch.index.modes import MODES
 from hashsearch.text.records import typed_value
@@ -49,8 +48,18 @@ def user_errors() -> Iterator[None]:
         raise click.ClickException(str(exc)) from None
 
 
+def print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``--version``: the package's version, read only when asked for."""
+    if value and not ctx.resilient_parsing:
+        import hashsearch
+
+        click.echo(f"hashsearch, version {hashsearch.__version__}")
+        ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="hashsearch")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=print_version,
+              help="Show the version and exit.")
 def main() -> None:
     """Semantic hashing search: learn short binary codes for your documents and search them."""
 
