@@ -332,8 +332,8 @@ class Searcher:
     @database_errors
     def info(self, *, recent: int = 300) -> dict[str, Any]:
         """What the index holds and how healthy its codes are; says when a retrain would help (``health``).
-        The ``recent`` newest documents judge whether the vocabulary has gone stale (300: tens of thousands
-        of words, a share known to a percent, in a tenth of a second)."""
+        The ``recent`` newest documents, their first ``health.RECENT_TERMS`` words, judge whether the
+        vocabulary has gone stale."""
         from hashsearch.api import health
 
         return health.index_facts(self._snapshot, self._storage, recent=recent)

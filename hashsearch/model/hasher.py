@@ -230,7 +230,7 @@ class SemanticHasher:
 def sigmoid(logits: np.ndarray) -> np.ndarray:
     """The logistic function of float32 ``logits``, computed in float64 and rounded once to float32: the
     same value on every platform (a float32 ``exp`` may differ by a unit in the last place between libms)."""
-    with np.errstate(over="ignore"):  # exp(745+) is inf, and 1 / inf is the right 0
+    with np.errstate(over="ignore"):  # exp of more than 709.78 is inf, and 1 / inf is the right 0
         return (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
 
 
