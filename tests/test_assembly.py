@@ -122,9 +122,9 @@ def test_packed_arrays_come_back_as_read_only_views():
 
 
 @pytest.mark.slow
-def test_postgresql_keeps_the_saved_segment_uncompressed(sample_docs, tmp_path):
+def test_postgresql_keeps_the_saved_segment_uncompressed_and_texts_in_lz4(sample_docs, tmp_path):
     """The saved segment's pieces (dense numbers) are stored as they are: read at an opening without
-    decompressing."""
+    decompressing; documents' texts are compressed with LZ4 where the server has it."""
     import sqlalchemy as sa
 
     from hashsearch.store.storage import database_url
@@ -137,7 +137,14 @@ def test_postgresql_keeps_the_saved_segment_uncompressed(sample_docs, tmp_path):
     with engine.connect() as conn:
         storage = conn.execute(sa.text("SELECT attstorage FROM pg_attribute WHERE attname = 'data' AND "
                                        "attrelid = 'hashsearch_artifacts'::regclass")).scalar()
+        has_lz4 = conn.execute(sa.text("SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+                                       "WHERE name = 'default_toast_compression'")).scalar()
+        compression = conn.execute(sa.text("SELECT attcompression FROM pg_attribute WHERE attname = 'text' AND "
+                                           "attrelid = 'hashsearch_documents'::regclass")).scalar()
     engine.dispose()
-    assert storage == "e"
+    assert storage == "e" and compression == ("l" if has_lz4 else "")
+    long_text = " ".join(doc["text"] for doc in sample_docs[60:70])  # past the size PostgreSQL compresses at
     with Searcher.open(db) as opened:
         assert len(opened) == 60
+        opened.add([{"id": "long", "text": long_text}])
+        assert opened.get(["long"])[0].text == long_text
