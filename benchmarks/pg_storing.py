@@ -48,9 +48,7 @@ def store(url: str, documents: list[StoredDocument], compression: str) -> float:
     """Seconds to write ``documents`` into fresh tables whose texts use ``compression``."""
     engine = sa.create_engine(database_url(url))
     metadata.drop_all(engine)
-    engine.dispose()
     Storage.create(url).close()  # the tables as a build makes them
-    engine = sa.create_engine(database_url(url))
     with engine.begin() as conn:
         conn.execute(sa.text(f"ALTER TABLE {documents_table.name} ALTER COLUMN text SET COMPRESSION {compression}"))
     started = time.perf_counter()

@@ -36,6 +36,7 @@ MASKED_INPUT_SHARE = 0.2  # share of input words hidden from the denoising varia
 KL_WEIGHT, KL_FULL_WEIGHT_UP_TO_BITS = 0.05, 32
 NOISE_SCALE = 1.0
 CONTRASTIVE_TEMPERATURE = 0.3
+ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults, which FusedAdam keeps
 
 
 def sparse_batch(X: sp.csr_matrix, rows: np.ndarray, device: torch.device) -> tuple[torch.Tensor, ...]:
@@ -147,7 +148,7 @@ def contrastive_loss(code: torch.Tensor, partner_code: torch.Tensor) -> torch.Te
 
 
 class FusedAdam:
-    """Adam (Kingma and Ba; betas 0.9 and 0.999, eps 1e-8, no weight decay) exactly as
+    """Adam (Kingma and Ba; ``ADAM_BETAS``, ``ADAM_EPS``, no weight decay) exactly as
     ``torch.optim.Adam(params, lr=lr, fused=True)`` steps, by the same fused kernel with the same state
     (tests/test_model.py compares them bit for bit), without ``torch.optim``: its first use imports
     torch._dynamo, a second of every cold ``hashsearch index``."""
@@ -173,8 +174,8 @@ class FusedAdam:
             step.add_(1)
         torch._fused_adam_([self.params[i] for i in live], grads,
                            [self.exp_avgs[i] for i in live], [self.exp_avg_sqs[i] for i in live], [], steps,
-                           amsgrad=False, lr=self.lr, beta1=0.9, beta2=0.999, weight_decay=0.0, eps=1e-8,
-                           maximize=False, grad_scale=None, found_inf=None)
+                           amsgrad=False, lr=self.lr, beta1=ADAM_BETAS[0], beta2=ADAM_BETAS[1], weight_decay=0.0,
+                           eps=ADAM_EPS, maximize=False, grad_scale=None, found_inf=None)
 
 
 def train(network: HashingNetwork, X: sp.csr_matrix, neighbour_rows: np.ndarray, similarities: np.ndarray, *,
