@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 
 from hashsearch import Searcher
 from hashsearch.api import snapshot
@@ -16,7 +17,8 @@ from hashsearch.index.code_index import CodeIndex
 from hashsearch.index.parts import Part, nearest
 from hashsearch.index.probing import ProbeStrategy
 from hashsearch.index.segment import Segment
-from hashsearch.store import storage
+from hashsearch.store import scanning, storage
+from hashsearch.store.schema import artifacts_table
 from tests.conftest import FAST, SCANS, query_positions, use_scan
 
 QUERIES = ["rocket launch to the moon", "encryption keys and the clipper chip", "hockey playoff game",
@@ -351,6 +353,35 @@ def test_a_damaged_saved_segment_is_replaced(new_db, sample_docs):
     with Searcher.open(db) as opened:
         assert len(opened) == 100 and opened.search("car engine", k=3)
         assert Segment.from_bytes(saved(opened._storage)[1], 32) is not None
+
+
+def test_a_saved_segment_in_many_pieces_reads_back_whole_or_not_at_all(new_db, sample_docs, monkeypatch):
+    """Pieces of a few hundred bytes (PostgreSQL reads them on two connections at once): read back, they
+    join into the bytes saved, in order; with one piece gone (a save replaced meanwhile) the read is None."""
+    db = new_db()
+    with Searcher.build(sample_docs[:100], db, bits=32, seed=0, **FAST) as built:
+        store = built._storage
+        seq, _ = saved(store)
+        data = bytes(range(256)) * 37 + b"end"  # 9,475 bytes: 19 pieces, the last short
+        monkeypatch.setattr(storage, "SEGMENT_CHUNK_BYTES", 500)
+        store.write_saved_segment(seq, data)
+        assert bytes(store.read_saved_segment(seq)) == data
+        if db.startswith("postgresql"):  # a piece deleted after the pieces were listed, before it is read
+            read_named = scanning._read_named
+
+            def deleting_first(engine, table, names, put):
+                with engine.begin() as conn:
+                    conn.execute(sa.delete(artifacts_table).where(artifacts_table.c.name == names[-1]))
+                return read_named(engine, table, names, put)
+
+            monkeypatch.setattr(scanning, "_read_named", deleting_first)
+            assert store.read_saved_segment(seq) is None
+            monkeypatch.undo()
+            monkeypatch.setattr(storage, "SEGMENT_CHUNK_BYTES", 500)
+            store.write_saved_segment(seq, data)
+        with store.transaction() as conn:
+            conn.execute(sa.delete(artifacts_table).where(artifacts_table.c.name == f"segment.{seq}.7"))
+        assert store.read_saved_segment(seq) is None
 
 
 def test_word_scores_after_writes_equal_a_fresh_build_of_the_same_documents(new_db, sample_docs):
