@@ -7,6 +7,7 @@ import torch
 
 from hashsearch import InvalidParameterError, SemanticHasher
 from hashsearch.index import codes as codelib
+from hashsearch.model import training
 from hashsearch.model.training import binarize, default_epochs, nearest_neighbours
 from hashsearch.text.features import TextFeatures
 
@@ -123,6 +124,26 @@ def test_default_epochs_scale_with_corpus_size():
     assert default_epochs(300, 64) == 60
     assert default_epochs(100_000, 64) == 5
     assert 5 < default_epochs(11_314, 64) < 60
+
+
+def test_codes_are_settled_when_few_bits_change_over_the_window():
+    rng = np.random.default_rng(0)
+    still = [np.zeros((100, 64), dtype=bool)] * (training.PLATEAU_WINDOW + 1)
+    assert training.settled(still) and not training.settled(still[1:])  # a window of changes needs one more
+    moving = [rng.random((100, 64)) < 0.5 for _ in range(training.PLATEAU_WINDOW + 1)]  # half the bits flip
+    assert not training.settled(moving)
+    assert not training.settled(still[:-1] + [~still[0]])  # every bit flipped once: a mean of 1/5 over the window
+
+
+@pytest.mark.parametrize(("flips", "stops_at"), [(1.0, training.PLATEAU_WINDOW + 1), (-1.0, None)])
+def test_training_stops_when_the_loss_and_the_codes_have_flattened(sample_matrix, monkeypatch, flips, stops_at):
+    """The loss taken as flat from the start: training stops as soon as the codes also count as settled
+    (a window of epochs after the first), and never while they do not (the default count)."""
+    X, _ = sample_matrix
+    monkeypatch.setattr(training, "plateaued", lambda history: True)
+    monkeypatch.setattr(training, "SETTLED_FLIPS", flips)
+    hasher = SemanticHasher(bits=16, hidden=32, max_train_documents=100).fit(X)
+    assert len(hasher.history_) == (stops_at or default_epochs(100, hasher.batch_size))
 
 
 def test_training_sample_is_capped_and_seeded(sample_matrix):

@@ -23,11 +23,15 @@ from hashsearch.progress import progress, progress_bar
 
 TARGET_STEPS = 2500  # optimisation steps the default epoch count aims for
 MIN_EPOCHS, MAX_EPOCHS = 5, 60
-# With the default epoch count, training stops once the mean loss of the last PLATEAU_WINDOW epochs is
-# less than PLATEAU_GAIN (a share: half a percent) below that of the window before: a small corpus, which
-# gets many epochs to reach TARGET_STEPS, flattens long before (the 400-post sample: about 35 of 60
-# epochs); 20NG and Reuters never reach it before their default count (RESULTS.md, first minutes).
+# With the default epoch count, training stops once both have flattened over the last PLATEAU_WINDOW
+# epochs: the loss (its mean less than PLATEAU_GAIN, a share, below that of the window before) and the
+# codes (at most SETTLED_FLIPS of the bits of up to FLIP_ROWS documents changed from one epoch to the
+# next, on average). A small corpus, which gets many epochs to reach TARGET_STEPS, can stop long before:
+# the 400-post sample at about 35 of 60 epochs. The loss alone flattens earlier than the codes settle:
+# stopping on it cost the test collections of 1,000 to 6,000 documents (RESULTS.md, ir-collections).
+# 20NG and Reuters reach neither before their default count.
 PLATEAU_WINDOW, PLATEAU_GAIN = 5, 5e-3
+SETTLED_FLIPS, FLIP_ROWS = 0.05, 2000
 _SIMILARITY_CELLS = 20_000_000  # float32 cells of one dense similarity chunk (80 MB)
 MASKED_INPUT_SHARE = 0.2  # share of input words hidden from the denoising variant
 # The KL term sums over bits, so its pull grows with the code length; past 32 bits its weight shrinks in
@@ -182,9 +186,12 @@ def train(network: HashingNetwork, X: sp.csr_matrix, neighbour_rows: np.ndarray,
           variant: str, contrastive_weight: float, epochs: int | None, batch_size: int, learning_rate: float,
           seed: int, device: torch.device, quiet: bool) -> list[float]:
     """Fit ``network`` in place; returns the mean loss of each epoch (plain floats). ``epochs`` None: up to
-    ``default_epochs``, stopping early on a plateau (``plateaued``)."""
+    ``default_epochs``, stopping early once the loss and the codes have flattened (``plateaued``,
+    ``settled``)."""
     n = X.shape[0]
     stop_on_plateau = epochs is None
+    watched = np.unique(np.linspace(0, n - 1, min(n, FLIP_ROWS)).astype(np.int64))  # no draw: the order stays
+    watched_bits: list[np.ndarray] = []
     epochs = epochs or default_epochs(n, batch_size)
     rng = np.random.default_rng(seed)
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -218,10 +225,32 @@ def train(network: HashingNetwork, X: sp.csr_matrix, neighbour_rows: np.ndarray,
                 bar.update()
             history.append(loss_sum / n)
             bar.set_postfix(epoch=f"{epoch + 1}/{epochs}", loss=f"{history[-1]:.3f}")
-            if stop_on_plateau and plateaued(history):
-                break
+            if stop_on_plateau:
+                watched_bits = [*watched_bits[-PLATEAU_WINDOW:], _bits(network, X, watched, device)]
+                if plateaued(history) and settled(watched_bits):
+                    break
     network.eval()
     return history
+
+
+def _bits(network: HashingNetwork, X: sp.csr_matrix, rows: np.ndarray, device: torch.device) -> np.ndarray:
+    """The bits (logit > 0) the network gives these rows of ``X`` now; the network is left training."""
+    network.eval()
+    with torch.no_grad():
+        bits = (network.code_logits(*sparse_batch(X, rows, device)) > 0).cpu().numpy()
+    network.train()
+    return bits
+
+
+def settled(bits: list[np.ndarray]) -> bool:
+    """Whether the codes have stopped moving: over the last ``PLATEAU_WINDOW`` epochs (``bits``: the
+    watched documents' bits after each epoch, oldest first), at most ``SETTLED_FLIPS`` of the bits
+    changed from one epoch to the next, on average."""
+    if len(bits) <= PLATEAU_WINDOW:
+        return False
+    flips = [float(np.mean(before != after)) for before, after in zip(bits[-PLATEAU_WINDOW - 1:-1],
+                                                                      bits[-PLATEAU_WINDOW:], strict=True)]
+    return float(np.mean(flips)) <= SETTLED_FLIPS
 
 
 def plateaued(history: list[float]) -> bool:
