@@ -261,6 +261,8 @@ def info(db: str, as_json: bool) -> None:
                f"{facts['training_oov_share']:.1%} at training")
     for advice in facts["advice"]:
         click.echo(advice)
+    if facts["example_queries"]:
+        click.echo("words to try: " + ", ".join(facts["example_queries"]))
 
 
 @main.command()

@@ -126,6 +126,8 @@ def test_info_text_and_json(run, sample_dir):
     assert result.output.startswith("hashsearch.db: 50 documents, 16-bit codes (variational model trained ")
     facts = json.loads(run("info", "--json").output)
     assert facts["documents"] == 50 and len(facts["bit_on_share"]) == 16
+    assert facts["example_queries"] and result.output.endswith(
+        "words to try: " + ", ".join(facts["example_queries"]) + "\n")
 
 
 @pytest.fixture()

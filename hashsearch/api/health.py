@@ -28,7 +28,8 @@ RECENT_TERMS = 20_000  # the newest documents' words read to judge the vocabular
 def example_queries(snapshot: Snapshot, recent_texts: Sequence[str], n: int = 6) -> list[str]:
     """``n`` words to try, from the index's own vocabulary: terms spread over its commoner half (by
     document frequency: the common ones say little, the rarest too little), each as the word the recent
-    documents (``recent_texts``) write most often for it (terms are stems: "launch" stands for launches, launched)."""
+    documents (``recent_texts``, newest first: their first ``RECENT_TERMS`` words) write most often for it
+    (terms are stems: "launch" stands for launches, launched)."""
     features = snapshot.features
     analyzer = features.analyzer_
     order = np.argsort(features.idf_, kind="stable")  # most frequent first
@@ -40,8 +41,13 @@ def example_queries(snapshot: Snapshot, recent_texts: Sequence[str], n: int = 6)
     wanted = set(spread)
     forms: dict[str, dict[str, int]] = {}
     stems: dict[str, str | None] = {}  # each distinct word analysed once
-    for text in recent_texts[:300]:
-        for word in re.findall(r"[^\W\d_]{4,}", text):
+    read = 0
+    for text in recent_texts:
+        if read >= RECENT_TERMS:  # as many words as judge the vocabulary's drift: enough to find forms
+            break
+        words = re.findall(r"[^\W\d_]{4,}", text)
+        read += len(words)
+        for word in words:
             word = word.lower()
             if word not in stems:
                 terms = analyzer.terms(word)
