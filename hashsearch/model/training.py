@@ -27,7 +27,7 @@ MIN_EPOCHS, MAX_EPOCHS = 5, 60
 # epochs: the loss (its mean less than PLATEAU_GAIN, a share, below that of the window before) and the
 # codes (at most SETTLED_FLIPS of the bits of up to FLIP_ROWS documents changed from one epoch to the
 # next, on average). A small corpus, which gets many epochs to reach TARGET_STEPS, can stop long before:
-# the 400-post sample at about 35 of 60 epochs. The loss alone flattens earlier than the codes settle:
+# the 400-post sample at 33 of 60 epochs. The loss alone flattens earlier than the codes settle:
 # stopping on it cost the test collections of 1,000 to 6,000 documents (RESULTS.md, ir-collections).
 # 20NG and Reuters reach neither before their default count.
 PLATEAU_WINDOW, PLATEAU_GAIN = 5, 5e-3
