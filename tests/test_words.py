@@ -86,6 +86,33 @@ def test_rarest_keeps_the_highest_idf_words():
     assert len(kept) == 1 and index.idf(kept)[0] == index.idf(words).max()
 
 
+def test_scores_equal_a_loop_over_the_words_bit_for_bit():
+    """Many documents sharing words (rows in several lists), query counts and a filter: each row's score
+    is the float32 sum of its postings in the words' order, as a loop over the lists adds them."""
+    rng = np.random.default_rng(0)
+    vocabulary = [f"w{i}".encode() for i in range(40)]
+    blobs = [encode_words(list(rng.choice(vocabulary, size=rng.integers(1, 30)))) for _ in range(300)]
+    index = WordIndex(blobs, np.arange(300), postings_per_word=50)
+    words = np.arange(len(index.words_))[::2]
+    counts = rng.integers(1, 4, len(words)).astype(np.float32)
+    allowed = rng.random(300) < 0.7
+    for mask in (None, allowed):
+        expected = np.zeros(300, dtype=np.float32)
+        touched = np.zeros(300, dtype=bool)
+        scales = index.idf(words) * np.float32((BM25_K1 + 1) / postings.IMPACT_LEVELS) * counts
+        for word, scale in zip(words, scales, strict=True):
+            span = slice(index._starts[word], index._starts[word + 1])
+            rows, impacts = index._rows[span], index._impacts[span]
+            if mask is not None:
+                rows, impacts = rows[mask[rows]], impacts[mask[rows]]
+            expected[rows] += impacts * scale
+            touched[rows] = True
+        rows, scores = index.scores(words, allowed=mask, counts=counts)
+        assert len(rows) == len(set(rows.tolist())) and sorted(rows.tolist()) == np.flatnonzero(touched).tolist()
+        assert np.array_equal(scores, expected[rows])
+    assert not index._scratch().any()  # left all zero for the next query
+
+
 def test_rows_put_first_and_filters_join_the_candidates_once():
     index = WordIndex([encode_words(ANALYZER.terms(t)) for t in TEXTS], np.arange(len(TEXTS)))
     rows, scores = index.scores(known(index, "rocket hockey"))
