@@ -71,7 +71,8 @@ def main() -> None:
               help="Code length in bits: 16, 32, 64 or 128 (new index: 64). Longer codes separate finer topics.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Fixes training: same corpus and seed, same codes.")
-@click.option("--epochs", type=int, default=None, help="Training epochs (default: about 2,500 steps, 5 to 60 epochs).")
+@click.option("--epochs", type=int, default=None,
+              help="Training epochs (default: about 2,500 steps, 5 to 60 epochs, fewer once the codes settle).")
 @click.option("--variant", default=None,
               help="Model variant: variational (default), bernoulli, noise or denoising.")
 @click.option("--neighbours", type=int, default=None,

@@ -39,7 +39,8 @@ class SemanticHasher:
     Parameters (keyword-only, stored as given; checked in ``fit``):
         bits: code length, one of 16, 32, 64, 128.
         seed: fixes initialisation, sampling and batch order: same data and seed, same codes.
-        epochs: passes over the data; None picks about 2,500 optimisation steps (between 5 and 60 epochs).
+        epochs: passes over the data; None picks about 2,500 optimisation steps (between 5 and 60 epochs),
+            and stops sooner once the loss and the codes have stopped changing (``training.settled``).
         batch_size, hidden, learning_rate: the usual.
         neighbours: each document learns to reconstruct the vectors of its ``neighbours`` nearest
             documents, weighted by cosine similarity (itself included; at most one training document
