@@ -220,7 +220,7 @@ def test_rows_are_scaled_to_unit_length_as_a_dense_reference_scales_them():
 def test_neighbourhood_targets_are_the_sparse_products_targets_bit_for_bit():
     """Against the reference: the neighbours' rows summed by a sparse product (weights the similarities),
     scaled to sum 1; a neighbour twice counts twice, rows without words stay empty."""
-    from hashsearch.model.training import _scaled_rows, neighbourhood_targets
+    from hashsearch.model.training import TargetTable, _scaled_rows, neighbourhood_targets
 
     rng = np.random.default_rng(0)
     values = sp.random(300, 250, density=0.1, dtype=np.float32, random_state=2).toarray()
@@ -233,9 +233,12 @@ def test_neighbourhood_targets_are_the_sparse_products_targets_bit_for_bit():
     grouping = sp.csr_matrix((similarities.ravel(), neighbour_rows.ravel(), np.arange(0, 64 * 20 + 1, 20)),
                              shape=(64, 300))
     expected = _scaled_rows(sp.csr_matrix(grouping @ X, dtype=np.float32), 1).toarray()
-    target = neighbourhood_targets(X, neighbour_rows, similarities, torch.device("cpu"))
-    assert target.dtype == torch.float32 and np.array_equal(target.numpy(), expected)
-    assert not target[2].any() and np.allclose(target.numpy()[3:].sum(axis=1), 1)
+    target = neighbourhood_targets(X, neighbour_rows, similarities)
+    assert target.dtype == np.float32 and np.array_equal(target, expected)
+    assert not target[2].any() and np.allclose(target[3:].sum(axis=1), 1)
+    table = TargetTable(X, neighbour_rows, similarities, chunk=10)  # made a few rows at a time, kept sparse
+    batch = np.array([5, 2, 63, 5, 0])  # a row twice, an empty one
+    assert np.array_equal(table.rows(batch), expected[batch]) and np.array_equal(table.rows(batch[:0]), expected[:0])
 
 
 def test_fused_adam_steps_as_torch_optims_fused_adam_bit_for_bit():
