@@ -135,7 +135,8 @@ class TargetTable:
     def __init__(self, X: sp.csr_matrix, neighbour_rows: np.ndarray, similarities: np.ndarray, *,
                  chunk: int = 64) -> None:
         self.n_features = X.shape[1]
-        indices, data, sizes = [], [], []
+        indices = [np.empty(0, dtype=np.int32)]  # each list starts empty: no documents, no rows
+        data, sizes = [np.empty(0, dtype=np.float32)], [np.empty(0, dtype=np.int64)]
         for start in range(0, len(neighbour_rows), chunk):
             dense = neighbourhood_targets(X, neighbour_rows[start:start + chunk], similarities[start:start + chunk])
             cells = np.flatnonzero(dense)
