@@ -25,6 +25,7 @@ import argparse
 import sys
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,8 @@ def rm3(snapshot: Any, texts: dict[str, str], query: str, first: ranking.Query, 
     return _ranked(snapshot, again)
 
 
-def regularised(snapshot: Any, hits: Hits, *, beta: float = 0.2, neighbours: int = 5) -> Hits:
+def regularised(snapshot: Any, texts: dict[str, str], query: str, first: ranking.Query, hits: Hits, *,
+                beta: float = 0.2, neighbours: int = 5) -> Hits:
     ids, scores = hits
     n = min(len(ids), RERANKED)
     bits = np.unpackbits(_codes(snapshot, ids[:n]), axis=1).astype(np.int16)
@@ -85,7 +87,8 @@ def regularised(snapshot: Any, hits: Hits, *, beta: float = 0.2, neighbours: int
     return ids, scores
 
 
-def topic(snapshot: Any, query: str, hits: Hits, *, weight: float = 0.1) -> Hits:
+def topic(snapshot: Any, texts: dict[str, str], query: str, first: ranking.Query, hits: Hits, *,
+          weight: float = 0.1) -> Hits:
     ids, scores = hits
     n = min(len(ids), RERANKED)
     columns, _ = snapshot.features.weighted_terms(snapshot.features.analyzer_.terms(query))
@@ -112,16 +115,14 @@ def _ranked(snapshot: Any, query: ranking.Query) -> Hits:
     return ids.tolist(), np.asarray(scores if scores is not None else np.zeros(len(ids)), dtype=np.float64)
 
 
-Variant = Callable[[Any, dict[str, str], str, ranking.Query, Hits], Hits]
+Variant = Callable[[Any, dict[str, str], str, ranking.Query, Hits], Hits]  # snapshot, texts, query, first, hits
 VARIANTS: dict[str, Variant] = {
-    "rm3": lambda snapshot, texts, query, first, hits: rm3(snapshot, texts, query, first, hits),
-    "rm3, expansion 0.3": lambda snapshot, texts, query, first, hits: rm3(snapshot, texts, query, first, hits,
-                                                                          expansion=0.3),
-    "regularised 0.2": lambda snapshot, texts, query, first, hits: regularised(snapshot, hits),
-    "regularised 0.5, 10 neighbours": lambda snapshot, texts, query, first, hits: regularised(
-        snapshot, hits, beta=0.5, neighbours=10),
-    "topic 0.1": lambda snapshot, texts, query, first, hits: topic(snapshot, query, hits),
-    "topic 0.3": lambda snapshot, texts, query, first, hits: topic(snapshot, query, hits, weight=0.3),
+    "rm3": rm3,
+    "rm3, expansion 0.3": partial(rm3, expansion=0.3),
+    "regularised 0.2": regularised,
+    "regularised 0.5, 10 neighbours": partial(regularised, beta=0.5, neighbours=10),
+    "topic 0.1": topic,
+    "topic 0.3": partial(topic, weight=0.3),
 }
 
 
