@@ -29,7 +29,7 @@ from hashsearch import Searcher  # noqa: E402
 from hashsearch.index import assembly, postings, ranking, words  # noqa: E402
 
 RANKING = ("MAX_QUERY_WORDS", "SHORT_CODE_WEIGHT", "LONG_CODE_WEIGHT", "SHORT_QUERY", "FEEDBACK_DOCUMENTS",
-           "LONG_QUERY", "DOCUMENT_TERMS", "DOCUMENT_CANDIDATES", "SKETCH_WEIGHT", "HASH_CANDIDATES")
+           "LONG_QUERY", "DOCUMENT_TERMS", "DOCUMENT_CANDIDATES", "SKETCH_WEIGHT", "HASH_CANDIDATES", "QUERY_POSTINGS")
 
 
 def set_constants(values: dict[str, Any]) -> dict[str, Any]:

@@ -31,8 +31,12 @@ def queries(docs):
     return ["space", "car engine oil", "hockey playoffs goalie", "the"] + subjects + posts
 
 
-@pytest.mark.parametrize("mode", ["hybrid", "hamming"])
-def test_merged_shards_answer_as_the_whole_index(index, mode):
+@pytest.mark.parametrize(("mode", "query_postings"), [("hybrid", None), ("hybrid", 64), ("hamming", None)])
+def test_merged_shards_answer_as_the_whole_index(index, mode, query_postings, monkeypatch):
+    """``query_postings`` 64: each word's share is a few postings, so that the shards must agree on
+    where each word's list is cut."""
+    if query_postings is not None:
+        monkeypatch.setattr(ranking, "QUERY_POSTINGS", query_postings)
     snapshot, main, shards, docs = index
     assert sum(len(s) for s in shards) == len(main) and all(len(s) for s in shards)
     for text in queries(docs):

@@ -2,9 +2,11 @@
 code and word sketch) and pure Hamming.
 
 Default: candidates are the documents whose posting lists hold the query's words (``WordIndex``: BM25,
-each word counted as often as the query repeats it; its ``MAX_QUERY_WORDS`` rarest) and the nearest
-codes (``CodeIndex.probe``: up to 100 from the balls within the radius; on an index small enough to
-scan, the nearest 100). Each gets
+each word counted as often as the query repeats it; its ``MAX_QUERY_WORDS`` rarest, each list read as
+far as its even share of ``QUERY_POSTINGS``: a list holds its strongest postings first, and a long
+query's common words, each a small share of a score, would otherwise cost most of its time at a million
+documents) and the nearest codes (``CodeIndex.probe``: up to 100 from the balls within the radius; on
+an index small enough to scan, the nearest 100). Each gets
 
     score = words / best words score among the candidates + weight * (1 - 2 * hamming / bits)
 
@@ -23,7 +25,7 @@ words is ranked by a stronger one: the bitwise majority of its own code and the 
 space; ties go to the query's own bit). Distances (``max_distance`` too) are to the code the query is
 ranked by.
 
-The answer is exact, the best k of all documents by that score (word scores as the posting lists
+The answer is exact, the best k of all documents by that score (word scores as the postings read
 hold them): a document outside the candidates scores at most the code's share at the distance where
 the probed balls end, and only when that could reach the k-th best candidate (a query whose words
 find little) does a scan bring the exact nearest k codes. Distances are read only for candidates
@@ -57,11 +59,13 @@ from hashsearch.index import codes as codelib
 from hashsearch.index.modes import MODES
 from hashsearch.index.parts import Page, Part, lookup, nearest, top
 from hashsearch.index.sketch import SKETCH_BITS, sketch_distances
+from hashsearch.index.words import cut_floors
 
 # Nearest codes scored beside the word candidates: up to this many from the probed Hamming balls (a
 # scan of every code costs a millisecond at 1M documents: ``hybrid`` makes one only when it must).
 HASH_CANDIDATES = 100
 MAX_QUERY_WORDS = 32  # a longer query's candidates come from its rarest words
+QUERY_POSTINGS = 8000  # postings a query reads at most, split evenly over its words (``WordIndex.scores``)
 SHORT_CODE_WEIGHT, LONG_CODE_WEIGHT = 0.3, 1.5
 SHORT_QUERY = 8  # vocabulary words: a query of at most this many is ranked by a fed-back code
 FEEDBACK_DOCUMENTS = 10  # a short query's code is voted with the codes of this many best documents by words
@@ -229,15 +233,38 @@ def _joined(found: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
 def word_scores(parts: list[Part], query_words: np.ndarray,
                 counts: np.ndarray | None = None) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
     """Each part's (rows, BM25 scores) of the allowed documents that hold the query's words (its
-    ``MAX_QUERY_WORDS`` rarest), and how many of the query's words (hashes) some part knows."""
-    listed, known = [], np.zeros(len(query_words), dtype=bool)
+    ``MAX_QUERY_WORDS`` rarest, each read down to its floor: ``cut_floors`` of an even share of
+    ``QUERY_POSTINGS``), and how many of the query's words (hashes) some part knows."""
+    known = np.zeros(len(query_words), dtype=bool)
+    chosen = []  # each part's (positions of the words it reads, their hashes, how often the query holds them)
     for part in parts:
         words, held = part.segment.words.locate(query_words)
         known |= held
-        chosen = part.segment.words.rarest(words, MAX_QUERY_WORDS)
-        listed.append(part.segment.words.scores(words[chosen], allowed=part.allowed,
-                                                counts=None if counts is None else counts[held][chosen]))
+        rarest = part.segment.words.rarest(words, MAX_QUERY_WORDS)
+        chosen.append((words[rarest], query_words[held][rarest], None if counts is None else counts[held][rarest]))
+    reads = _reads(parts, [(words, hashes) for words, hashes, _ in chosen])
+    listed = [part.segment.words.scores(words, allowed=part.allowed, counts=mine, reads=part_reads)
+              for part, (words, _, mine), part_reads in zip(parts, chosen, reads, strict=True)]
     return listed, int(known.sum())
+
+
+def _reads(parts: list[Part], chosen: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """How many postings each part reads of the words it reads (``chosen``: each part's (positions,
+    hashes)): those reaching the word's floor (``words.cut_floors``) of an even share of
+    ``QUERY_POSTINGS`` for each distinct word."""
+    if len(parts) == 1 and parts[0].allowed is None:
+        words = chosen[0][0]
+        return [parts[0].segment.words.cut(words, max(QUERY_POSTINGS // max(len(words), 1), 1))]
+    hashes = np.unique(np.concatenate([mine for _, mine in chosen]))
+    per_word = max(QUERY_POSTINGS // max(len(hashes), 1), 1)
+    strongest: list[list[np.ndarray]] = [[] for _ in hashes]
+    for part, (words, mine) in zip(parts, chosen, strict=True):
+        for at, impacts in zip(np.searchsorted(hashes, mine).tolist(),
+                               part.segment.words.strongest(words, per_word, allowed=part.allowed), strict=True):
+            strongest[at].append(impacts)
+    floors = cut_floors(strongest, per_word)
+    return [part.segment.words.reaching(words, floors[np.searchsorted(hashes, mine)], part.allowed)
+            for part, (words, mine) in zip(parts, chosen, strict=True)]
 
 
 def feedback_code(parts: list[Part], listed: list[tuple[np.ndarray, np.ndarray]], n_known: int,

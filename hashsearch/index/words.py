@@ -23,6 +23,7 @@ from hashsearch.text.features import BM25_K1
 
 POSTINGS_PER_WORD = 2000
 _MAX_COUNT = 255
+_TIE_WINDOW = 32  # postings looked at past a list's share for ties with its floor, all words at once
 
 
 def word_hashes(terms: Mapping[bytes, int]) -> dict[int, int]:
@@ -159,10 +160,11 @@ class WordIndex:
         return df
 
     def scores(self, words: np.ndarray, *, allowed: np.ndarray | None = None,
-               counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+               counts: np.ndarray | None = None, reads: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(rows, BM25 scores) of every document in the posting lists of ``words`` (positions), each row
         once, in no order. ``allowed`` (a mask over rows) keeps the other rows out; ``counts`` (float32,
-        one per word) is how often the query holds each word (once when not given).
+        one per word) is how often the query holds each word (once when not given); ``reads`` (one per
+        word) how many of each list's postings are read, its strongest (``cut``, ``reaching``; None: all).
 
         Scores add up in a per-thread array over all rows, where a zero also marks a row not seen yet
         (every posting's impact is at least 1): no sort is needed (merging ten lists of 2,000 rows by
@@ -172,13 +174,11 @@ class WordIndex:
         scales = self.idf(words) * np.float32((BM25_K1 + 1) / IMPACT_LEVELS)
         if counts is not None:
             scales *= counts
+        read = np.full(len(words), len(self._rows)) if reads is None else reads
         try:
-            for word, scale in zip(np.asarray(words).tolist(), scales.tolist(), strict=False):
-                start, stop = int(self._starts[word]), int(self._starts[word + 1])
-                rows, impacts = self._rows[start:stop].astype(np.intp), self._impacts[start:stop]
-                if allowed is not None:
-                    keep = allowed[rows]
-                    rows, impacts = rows[keep], impacts[keep]
+            for word, scale, n in zip(np.asarray(words).tolist(), scales.tolist(), read.tolist(), strict=False):
+                rows, impacts = self._postings(word, allowed, n)
+                rows = rows.astype(np.intp)
                 current = totals[rows]  # a word's rows are unique: gather, add, scatter
                 found.append(rows[current == 0])
                 current += impacts * np.float32(scale)
@@ -188,6 +188,52 @@ class WordIndex:
         finally:
             for rows in found:
                 totals[rows] = 0
+
+    def _postings(self, word: int, allowed: np.ndarray | None, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, impacts) of the word's (a position) ``limit`` strongest postings of those ``allowed`` keeps."""
+        start, stop = int(self._starts[word]), int(self._starts[word + 1])
+        if allowed is None:
+            stop = min(stop, start + limit)
+            return self._rows[start:stop], self._impacts[start:stop]
+        rows, impacts = self._rows[start:stop], self._impacts[start:stop]
+        keep = allowed[rows]
+        return rows[keep][:limit], impacts[keep][:limit]
+
+    def cut(self, words: np.ndarray, per_word: int) -> np.ndarray:
+        """``reads`` for this index alone with no rows left out: how many postings of each word
+        (positions) reach its floor (``cut_floors``), the impact of its ``per_word``-th posting (ties
+        after it read too); found at once for all the words (a query's cost is in such loops)."""
+        starts = self._starts.take(words)
+        lengths = self._starts.take(np.asarray(words) + 1) - starts
+        reads = lengths.copy()
+        longer = np.flatnonzero(lengths > per_word)
+        if not len(longer):
+            return reads
+        first = starts[longer] + per_word  # the first posting past the share: read while it ties the floor
+        floors = self._impacts.take(first - 1)
+        window = np.minimum(first[:, None] + np.arange(_TIE_WINDOW), (starts + lengths)[longer][:, None] - 1)
+        ties = (self._impacts.take(window) == floors[:, None]) & (window >= first[:, None])
+        run = np.where(ties.all(axis=1), _TIE_WINDOW, np.argmin(ties, axis=1))
+        reads[longer] = per_word + run
+        for at in np.flatnonzero(run == _TIE_WINDOW).tolist():  # a tie longer than the window: search it
+            word = int(np.asarray(words)[longer[at]])
+            reads[longer[at]] = self.reaching([word], floors[at:at + 1])[0]
+        return reads
+
+    def reaching(self, words: Sequence[int] | np.ndarray, floors: np.ndarray,
+                 allowed: np.ndarray | None = None) -> np.ndarray:
+        """``reads``: how many postings of each word (positions; of those ``allowed`` keeps) have at least
+        the word's floor as impact."""
+        reads = np.empty(len(floors), dtype=np.int64)
+        for at, (word, floor) in enumerate(zip(np.asarray(words).tolist(), floors.tolist(), strict=True)):
+            impacts = self._postings(word, allowed, len(self._rows))[1]
+            reads[at] = len(impacts) - int(np.searchsorted(impacts[::-1], floor))
+        return reads
+
+    def strongest(self, words: np.ndarray, per_word: int, *, allowed: np.ndarray | None = None) -> list[np.ndarray]:
+        """The impacts of each word's (positions) ``per_word`` strongest postings (of those ``allowed``
+        keeps), strongest first: what ``cut_floors`` reads of each index a query's postings are in."""
+        return [self._postings(word, allowed, per_word)[1] for word in np.asarray(words).tolist()]
 
     def put_first(self, rows: np.ndarray, scores: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``scores``' (rows, scores) with the rows ``first`` (distinct) in front, in their order, each row
@@ -217,3 +263,18 @@ class WordIndex:
         if len(words) <= limit:
             return np.arange(len(words))
         return np.lexsort((words, self.df_.take(words)))[:limit]
+
+
+def cut_floors(strongest: Sequence[Sequence[np.ndarray]], per_word: int) -> np.ndarray:
+    """Each word's floor: the impact of its ``per_word``-th strongest posting over all the indexes it is
+    in (1, every posting, when it has fewer), from the impacts ``WordIndex.strongest`` gave
+    for it in each index (``strongest[word][index]``).
+
+    Reading each list down to its floor, ties included, reads a word's strongest postings whichever
+    segment or shard holds them: an index's answer does not depend on how its documents are split."""
+    floors = np.ones(len(strongest), dtype=np.int64)
+    for word, found in enumerate(strongest):
+        impacts = found[0] if len(found) == 1 else np.concatenate(found)
+        if len(impacts) >= per_word:
+            floors[word] = np.partition(impacts, len(impacts) - per_word)[len(impacts) - per_word]
+    return floors
