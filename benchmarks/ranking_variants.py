@@ -71,10 +71,11 @@ def main() -> None:
             torch.set_num_threads(2)
             Searcher.build([{"id": i, "text": t} for i, t in zip(collection.ids, collection.texts, strict=True)],
                            db).close()
-        baseline[collection.name] = run_bm25s(collection)[1]["nDCG@10"]
+        baseline[collection.name] = run_bm25s(collection)[1]
     torch.set_num_threads(1)
-    print("nDCG@10, and in brackets against bm25s in this run (mean "
-          f"{np.mean(list(baseline.values())):.4f})", flush=True)
+    print("nDCG@10 / Recall@100, and in brackets against bm25s in this run (means "
+          f"{np.mean([b['nDCG@10'] for b in baseline.values()]):.4f} / "
+          f"{np.mean([b['R@100'] for b in baseline.values()]):.4f})", flush=True)
     for variant, values in variants.items():
         before = set_constants(values)
         try:
@@ -86,9 +87,12 @@ def main() -> None:
                 figures[collection.name] = collection.scores([[(h.id, h.score) for h in hits] for hits in batches])
         finally:
             set_constants(before)
-        ndcg = {name: f["nDCG@10"] for name, f in figures.items()}
-        print(f"{variant}: mean {np.mean(list(ndcg.values())):.4f} " + " ".join(
-            f"{name} {value:.3f} ({value - baseline[name]:+.3f})" for name, value in ndcg.items()), flush=True)
+        means = " / ".join(f"{np.mean([f[measure] for f in figures.values()]):.4f}"
+                           for measure in ("nDCG@10", "R@100"))
+        print(f"{variant}: means {means} " + " ".join(
+            f"{name} {f['nDCG@10']:.3f} ({f['nDCG@10'] - baseline[name]['nDCG@10']:+.3f}) / "
+            f"{f['R@100']:.3f} ({f['R@100'] - baseline[name]['R@100']:+.3f})"
+            for name, f in figures.items()), flush=True)
 
 
 if __name__ == "__main__":

@@ -46,9 +46,9 @@ def word_score_array(words, query_words, counts=None):
     their posting lists."""
     lexical = np.zeros(words.n_documents, dtype=np.float32)
     chosen = words.rarest(query_words, ranking.MAX_QUERY_WORDS)
-    per_word = max(ranking.QUERY_POSTINGS // max(len(chosen), 1), 1)
-    rows, scores = words.scores(query_words[chosen], counts=None if counts is None else counts[chosen],
-                                reads=words.cut(query_words[chosen], per_word))
+    counts = None if counts is None else counts[chosen]
+    reads = words.reads(query_words[chosen], words.scales(query_words[chosen], counts), ranking.QUERY_POSTINGS)
+    rows, scores = words.scores(query_words[chosen], counts=counts, reads=reads)
     lexical[rows] = scores
     return lexical
 

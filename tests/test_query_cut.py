@@ -1,70 +1,109 @@
-"""A query reads each word's strongest postings down to a floor (``QUERY_POSTINGS`` shared evenly by its
-words): checked against brute force over whole lists, ties included, and the same however the index is
-split into segments or shards."""
+"""A query reads the ``QUERY_POSTINGS`` postings that add most to a score over all its words' lists
+(ties with the last of them too): checked against brute force over whole lists, and the same however
+the index is split into segments or shards."""
 import zlib
 
 import numpy as np
 import pytest
 
-from hashsearch.index.words import WordIndex, cut_floors, encode_words
+from hashsearch.index.words import WordIndex, encode_words, nth_largest
 
 
 def corpus(seed=0, n=300):
-    """Documents of varied lengths over 40 words, and 60 identical ones (one long tie in each of their
-    words' lists)."""
+    """Documents of varied lengths over 40 words, and 60 identical ones (a long tie in the lists of their
+    words, one of which, "tie", only they hold)."""
     rng = np.random.default_rng(seed)
     vocabulary = [f"w{i}".encode() for i in range(40)]
     blobs = [encode_words(list(rng.choice(vocabulary, size=rng.integers(1, 30)))) for _ in range(n)]
     return blobs + [encode_words([b"w1", b"tie", b"w2"])] * 60
 
 
-def brute_reads(index, words, per_word, allowed=None):
-    """How many postings of each word reach the impact of its per_word-th strongest (all of a shorter list)."""
-    reads = []
-    for word in words:
+def added_by(index, words, scales, allowed=None):
+    """What each posting of each word (of those ``allowed`` keeps) adds to a score, word by word."""
+    found = []
+    for word, scale in zip(words, scales, strict=True):
         span = slice(index._starts[word], index._starts[word + 1])
         impacts = index._impacts[span]
         if allowed is not None:
             impacts = impacts[allowed[index._rows[span]]]
-        reads.append(len(impacts) if len(impacts) <= per_word else int((impacts >= impacts[per_word - 1]).sum()))
-    return reads
+        found.append(impacts * np.float32(scale))
+    return found
 
 
-@pytest.mark.parametrize("per_word", [1, 3, 10, 40, 100, 10_000])
-def test_cut_reads_each_list_down_to_its_floor_ties_included(per_word):
+def brute_reads(index, words, scales, budget, allowed=None):
+    """Each word's postings adding at least the budget-th most of all of them, by sorting them all."""
+    found = added_by(index, words, scales, allowed)
+    everything = np.sort(np.concatenate(found))
+    if len(everything) <= budget:
+        return None
+    floor = everything[-budget]
+    return [int((added >= floor).sum()) for added in found]
+
+
+@pytest.fixture(scope="module")
+def index():
     blobs = corpus()
-    index = WordIndex(blobs, np.arange(len(blobs)), postings_per_word=1000)
+    return WordIndex(blobs, np.arange(len(blobs)), postings_per_word=1000)
+
+
+@pytest.mark.parametrize("budget", [1, 5, 50, 200, 1000, 100_000])
+def test_reads_are_the_strongest_postings_over_all_the_words(index, budget):
     words = np.arange(len(index.words_))
-    assert index.cut(words, per_word).tolist() == brute_reads(index, words, per_word)
-    floors = cut_floors([[impacts] for impacts in index.strongest(words, per_word)], per_word)
-    assert index.reaching(words, floors).tolist() == brute_reads(index, words, per_word)
-    allowed = np.random.default_rng(1).random(len(blobs)) < 0.5
-    floors = cut_floors([[impacts] for impacts in index.strongest(words, per_word, allowed=allowed)], per_word)
-    assert index.reaching(words, floors, allowed).tolist() == brute_reads(index, words, per_word, allowed)
+    scales = index.scales(words, np.random.default_rng(budget).integers(1, 4, len(words)).astype(np.float32))
+    expected = brute_reads(index, words, scales, budget)
+    reads = index.reads(words, scales, budget)
+    assert (reads if reads is None else reads.tolist()) == expected
+    if expected is not None:
+        assert sum(expected) >= budget  # ties with the floor are read too
 
 
-def test_a_long_tie_at_the_floor_is_read_whole():
-    """A tie longer than the postings ``cut`` looks past a share for at once is searched to its end."""
-    blobs = corpus()
-    index = WordIndex(blobs, np.arange(len(blobs)), postings_per_word=1000)
+def test_a_long_tie_past_the_budget_is_read_whole(index):
     tie = index.positions(np.array([zlib.crc32(b"tie")], dtype=np.uint32))
-    assert index.cut(tie, 5).tolist() == [60]
-    assert index.cut(tie, 60).tolist() == [60] and index.cut(tie, 1000).tolist() == [60]
+    scales = index.scales(tie)
+    assert index.reads(tie, scales, 5).tolist() == [60]
+    assert index.reads(tie, scales, 60) is None
 
 
-@pytest.mark.parametrize("per_word", [2, 8, 25, 10_000])
-def test_a_split_index_reads_the_postings_the_whole_one_reads(per_word):
+@pytest.mark.parametrize("n", [1, 7, 100, 999, 1000])
+def test_nth_largest_is_that_of_a_sort(n):
+    rng = np.random.default_rng(n)
+    for values in (rng.random(1000).astype(np.float32), np.sort(rng.random(1000)).astype(np.float32),
+                   rng.integers(0, 5, 1000).astype(np.float32)):  # uniform, ascending (the sample's bar too
+        assert nth_largest(values, n) == np.sort(values)[-n]  # high at first), and many ties
+
+
+@pytest.mark.parametrize("budget", [3, 40, 400, 100_000])
+def test_reaching_counts_the_allowed_postings_at_a_floor(index, budget):
+    words = np.arange(len(index.words_))
+    scales = index.scales(words)
+    allowed = np.random.default_rng(1).random(index.n_documents) < 0.5
+    found = added_by(index, words, scales, allowed)
+    everything = np.sort(np.concatenate(found))
+    floor = everything[-min(budget, len(everything))]
+    assert index.reaching(words, scales, floor, allowed).tolist() == [int((a >= floor).sum()) for a in found]
+    assert np.array_equal(np.concatenate([index.contributions(words[:5], scales[:5], budget, allowed)]),
+                          np.concatenate([a[:budget] for a in found[:5]]))
+
+
+@pytest.mark.parametrize("budget", [2, 30, 300, 100_000])
+def test_a_split_index_reads_the_postings_the_whole_one_reads(budget):
     blobs = corpus(seed=2)
     whole = WordIndex(blobs, np.arange(len(blobs)), postings_per_word=1000)
     rows = np.arange(len(blobs))
     splits = [rows[rows % 3 == s] for s in range(3)]
     shards = [whole.shard(split) for split in splits]
     words = np.arange(len(whole.words_))
-    floors = cut_floors([list(found) for found in zip(*(shard.strongest(words, per_word) for shard in shards),
-                                                       strict=True)], per_word)
-    reads = [shard.reaching(words, floors) for shard in shards]
-    assert np.sum(reads, axis=0).tolist() == whole.cut(words, per_word).tolist()
-    rows, scores = whole.scores(words, reads=whole.cut(words, per_word))
+    scales = whole.scales(words)
+    whole_reads = whole.reads(words, scales, budget)
+    added = np.concatenate([shard.contributions(words, shard.scales(words), budget) for shard in shards])
+    if whole_reads is None:
+        assert len(added) <= budget
+        reads = [None] * len(shards)
+    else:
+        floor = nth_largest(added, budget)
+        reads = [shard.reaching(words, shard.scales(words), floor) for shard in shards]
+        assert np.sum(reads, axis=0).tolist() == whole_reads.tolist()
+    rows, scores = whole.scores(words, reads=whole_reads)
     expected = dict(zip(rows.tolist(), scores.tolist(), strict=True))
     merged = {}
     for split, shard, shard_reads in zip(splits, shards, reads, strict=True):

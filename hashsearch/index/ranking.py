@@ -2,10 +2,10 @@
 code and word sketch) and pure Hamming.
 
 Default: candidates are the documents whose posting lists hold the query's words (``WordIndex``: BM25,
-each word counted as often as the query repeats it; its ``MAX_QUERY_WORDS`` rarest, each list read as
-far as its even share of ``QUERY_POSTINGS``: a list holds its strongest postings first, and a long
-query's common words, each a small share of a score, would otherwise cost most of its time at a million
-documents) and the nearest codes (``CodeIndex.probe``: up to 100 from the balls within the radius; on
+each word counted as often as the query repeats it; its ``MAX_QUERY_WORDS`` rarest, of whose postings
+the ``QUERY_POSTINGS`` that add most to a score: each list holds its strongest first, and at a million
+documents a long query's common words, whose postings add little, would otherwise cost most of its
+time) and the nearest codes (``CodeIndex.probe``: up to 100 from the balls within the radius; on
 an index small enough to scan, the nearest 100). Each gets
 
     score = words / best words score among the candidates + weight * (1 - 2 * hamming / bits)
@@ -59,13 +59,13 @@ from hashsearch.index import codes as codelib
 from hashsearch.index.modes import MODES
 from hashsearch.index.parts import Page, Part, lookup, nearest, top
 from hashsearch.index.sketch import SKETCH_BITS, sketch_distances
-from hashsearch.index.words import cut_floors
+from hashsearch.index.words import nth_largest
 
 # Nearest codes scored beside the word candidates: up to this many from the probed Hamming balls (a
 # scan of every code costs a millisecond at 1M documents: ``hybrid`` makes one only when it must).
 HASH_CANDIDATES = 100
 MAX_QUERY_WORDS = 32  # a longer query's candidates come from its rarest words
-QUERY_POSTINGS = 8000  # postings a query reads at most, split evenly over its words (``WordIndex.scores``)
+QUERY_POSTINGS = 8000  # a query reads its words' postings that add most to a score, this many (``_reads``)
 SHORT_CODE_WEIGHT, LONG_CODE_WEIGHT = 0.3, 1.5
 SHORT_QUERY = 8  # vocabulary words: a query of at most this many is ranked by a fed-back code
 FEEDBACK_DOCUMENTS = 10  # a short query's code is voted with the codes of this many best documents by words
@@ -233,8 +233,8 @@ def _joined(found: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
 def word_scores(parts: list[Part], query_words: np.ndarray,
                 counts: np.ndarray | None = None) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
     """Each part's (rows, BM25 scores) of the allowed documents that hold the query's words (its
-    ``MAX_QUERY_WORDS`` rarest, each read down to its floor: ``cut_floors`` of an even share of
-    ``QUERY_POSTINGS``), and how many of the query's words (hashes) some part knows."""
+    ``MAX_QUERY_WORDS`` rarest, their postings that add most: ``_reads``), and how many of the query's
+    words (hashes) some part knows."""
     known = np.zeros(len(query_words), dtype=bool)
     chosen = []  # each part's (positions of the words it reads, their hashes, how often the query holds them)
     for part in parts:
@@ -242,29 +242,30 @@ def word_scores(parts: list[Part], query_words: np.ndarray,
         known |= held
         rarest = part.segment.words.rarest(words, MAX_QUERY_WORDS)
         chosen.append((words[rarest], query_words[held][rarest], None if counts is None else counts[held][rarest]))
-    reads = _reads(parts, [(words, hashes) for words, hashes, _ in chosen])
+    reads = _reads(parts, chosen)
     listed = [part.segment.words.scores(words, allowed=part.allowed, counts=mine, reads=part_reads)
               for part, (words, _, mine), part_reads in zip(parts, chosen, reads, strict=True)]
     return listed, int(known.sum())
 
 
-def _reads(parts: list[Part], chosen: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
-    """How many postings each part reads of the words it reads (``chosen``: each part's (positions,
-    hashes)): those reaching the word's floor (``words.cut_floors``) of an even share of
-    ``QUERY_POSTINGS`` for each distinct word."""
+def _reads(parts: list[Part],
+           chosen: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]) -> list[np.ndarray | None]:
+    """How many postings each part reads of each word it reads (``chosen``: each part's positions,
+    hashes and counts of them; None: all): the ``QUERY_POSTINGS`` that add most to a score over all the
+    parts, and any that tie the last of them.
+
+    The floor is what one posting adds, so that the parts read what one index of all their documents
+    would: a split into segments or shards does not change an answer."""
+    scales = [part.segment.words.scales(words, mine) for part, (words, _, mine) in zip(parts, chosen, strict=True)]
     if len(parts) == 1 and parts[0].allowed is None:
-        words = chosen[0][0]
-        return [parts[0].segment.words.cut(words, max(QUERY_POSTINGS // max(len(words), 1), 1))]
-    hashes = np.unique(np.concatenate([mine for _, mine in chosen]))
-    per_word = max(QUERY_POSTINGS // max(len(hashes), 1), 1)
-    strongest: list[list[np.ndarray]] = [[] for _ in hashes]
-    for part, (words, mine) in zip(parts, chosen, strict=True):
-        for at, impacts in zip(np.searchsorted(hashes, mine).tolist(),
-                               part.segment.words.strongest(words, per_word, allowed=part.allowed), strict=True):
-            strongest[at].append(impacts)
-    floors = cut_floors(strongest, per_word)
-    return [part.segment.words.reaching(words, floors[np.searchsorted(hashes, mine)], part.allowed)
-            for part, (words, mine) in zip(parts, chosen, strict=True)]
+        return [parts[0].segment.words.reads(chosen[0][0], scales[0], QUERY_POSTINGS)]
+    added = np.concatenate([part.segment.words.contributions(words, part_scales, QUERY_POSTINGS, part.allowed)
+                            for part, (words, _, _), part_scales in zip(parts, chosen, scales, strict=True)])
+    if len(added) <= QUERY_POSTINGS:
+        return [None] * len(parts)
+    floor = nth_largest(added, QUERY_POSTINGS)
+    return [part.segment.words.reaching(words, part_scales, floor, part.allowed)
+            for part, (words, _, _), part_scales in zip(parts, chosen, scales, strict=True)]
 
 
 def feedback_code(parts: list[Part], listed: list[tuple[np.ndarray, np.ndarray]], n_known: int,

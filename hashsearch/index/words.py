@@ -23,7 +23,6 @@ from hashsearch.text.features import BM25_K1
 
 POSTINGS_PER_WORD = 2000
 _MAX_COUNT = 255
-_TIE_WINDOW = 32  # postings looked at past a list's share for ties with its floor, all words at once
 
 
 def word_hashes(terms: Mapping[bytes, int]) -> dict[int, int]:
@@ -164,19 +163,19 @@ class WordIndex:
         """(rows, BM25 scores) of every document in the posting lists of ``words`` (positions), each row
         once, in no order. ``allowed`` (a mask over rows) keeps the other rows out; ``counts`` (float32,
         one per word) is how often the query holds each word (once when not given); ``reads`` (one per
-        word) how many of each list's postings are read, its strongest (``cut``, ``reaching``; None: all).
+        word) how many of each list's postings are read, its strongest (``reaching``; None: all).
 
         Scores add up in a per-thread array over all rows, where a zero also marks a row not seen yet
         (every posting's impact is at least 1): no sort is needed (merging ten lists of 2,000 rows by
         sorting took 0.7 ms, most of a query's time)."""
         totals = self._scratch()
         found = []
-        scales = self.idf(words) * np.float32((BM25_K1 + 1) / IMPACT_LEVELS)
-        if counts is not None:
-            scales *= counts
+        scales = self.scales(words, counts)
         read = np.full(len(words), len(self._rows)) if reads is None else reads
         try:
             for word, scale, n in zip(np.asarray(words).tolist(), scales.tolist(), read.tolist(), strict=False):
+                if not n:
+                    continue
                 rows, impacts = self._postings(word, allowed, n)
                 rows = rows.astype(np.intp)
                 current = totals[rows]  # a word's rows are unique: gather, add, scatter
@@ -199,41 +198,50 @@ class WordIndex:
         keep = allowed[rows]
         return rows[keep][:limit], impacts[keep][:limit]
 
-    def cut(self, words: np.ndarray, per_word: int) -> np.ndarray:
-        """``reads`` for this index alone with no rows left out: how many postings of each word
-        (positions) reach its floor (``cut_floors``), the impact of its ``per_word``-th posting (ties
-        after it read too); found at once for all the words (a query's cost is in such loops)."""
+    def scales(self, words: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
+        """Each word's (positions) factor from a posting's impact to what it adds to a score (float32): its
+        idf, BM25's k1 + 1 over the impact levels, and how often the query holds it (``counts``)."""
+        scales = self.idf(words) * np.float32((BM25_K1 + 1) / IMPACT_LEVELS)
+        return scales if counts is None else scales * counts
+
+    def reads(self, words: np.ndarray, scales: np.ndarray, budget: int) -> np.ndarray | None:
+        """``scores``' ``reads`` of a query that reads at most ``budget`` postings of this index alone,
+        with no rows left out: each word's (positions) postings that add at least the ``budget``-th most
+        (``nth_largest``) of all the words' postings, ties with it too (None: all, no more than that)."""
         starts = self._starts.take(words)
         lengths = self._starts.take(np.asarray(words) + 1) - starts
-        reads = lengths.copy()
-        longer = np.flatnonzero(lengths > per_word)
-        if not len(longer):
-            return reads
-        first = starts[longer] + per_word  # the first posting past the share: read while it ties the floor
-        floors = self._impacts.take(first - 1)
-        window = np.minimum(first[:, None] + np.arange(_TIE_WINDOW), (starts + lengths)[longer][:, None] - 1)
-        ties = (self._impacts.take(window) == floors[:, None]) & (window >= first[:, None])
-        run = np.where(ties.all(axis=1), _TIE_WINDOW, np.argmin(ties, axis=1))
-        reads[longer] = per_word + run
-        for at in np.flatnonzero(run == _TIE_WINDOW).tolist():  # a tie longer than the window: search it
-            word = int(np.asarray(words)[longer[at]])
-            reads[longer[at]] = self.reaching([word], floors[at:at + 1])[0]
+        if lengths.sum() <= budget:
+            return None
+        taken = np.minimum(lengths, budget)  # past that many, no list's postings can be among the budget
+        impacts = np.concatenate([self._impacts[start:start + n] for start, n in zip(starts.tolist(), taken.tolist(),
+                                                                                     strict=True)])
+        added = impacts * np.repeat(scales, taken)
+        floor = nth_largest(added, budget)
+        listed = np.flatnonzero(taken)
+        reads = np.zeros(len(taken), dtype=np.int64)
+        reads[listed] = np.add.reduceat((added >= floor).view(np.uint8), (np.cumsum(taken) - taken)[listed],
+                                        dtype=np.int64)
+        if (more := np.flatnonzero((reads == budget) & (lengths > budget))).size:  # ties past the budget
+            reads[more] = self.reaching(np.asarray(words)[more], scales[more], floor)
         return reads
 
-    def reaching(self, words: Sequence[int] | np.ndarray, floors: np.ndarray,
+    def contributions(self, words: np.ndarray, scales: np.ndarray, limit: int,
+                      allowed: np.ndarray | None = None) -> np.ndarray:
+        """What each of the ``limit`` strongest postings of each word (positions; of those ``allowed``
+        keeps) adds to a score, word after word, strongest first."""
+        lists = [self._postings(word, allowed, limit)[1] for word in np.asarray(words).tolist()]
+        lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+        return (np.concatenate(lists) if lists else np.empty(0, dtype=np.uint8)) * np.repeat(scales, lengths)
+
+    def reaching(self, words: np.ndarray, scales: np.ndarray, floor: np.float32,
                  allowed: np.ndarray | None = None) -> np.ndarray:
-        """``reads``: how many postings of each word (positions; of those ``allowed`` keeps) have at least
-        the word's floor as impact."""
-        reads = np.empty(len(floors), dtype=np.int64)
-        for at, (word, floor) in enumerate(zip(np.asarray(words).tolist(), floors.tolist(), strict=True)):
-            impacts = self._postings(word, allowed, len(self._rows))[1]
-            reads[at] = len(impacts) - int(np.searchsorted(impacts[::-1], floor))
+        """``reads``: how many postings of each word (positions; of those ``allowed`` keeps) add at least
+        ``floor`` to a score."""
+        reads = np.empty(len(scales), dtype=np.int64)
+        for at, (word, scale) in enumerate(zip(np.asarray(words).tolist(), scales.tolist(), strict=True)):
+            added = self._postings(word, allowed, len(self._rows))[1] * np.float32(scale)
+            reads[at] = len(added) - int(np.searchsorted(added[::-1], floor))
         return reads
-
-    def strongest(self, words: np.ndarray, per_word: int, *, allowed: np.ndarray | None = None) -> list[np.ndarray]:
-        """The impacts of each word's (positions) ``per_word`` strongest postings (of those ``allowed``
-        keeps), strongest first: what ``cut_floors`` reads of each index a query's postings are in."""
-        return [self._postings(word, allowed, per_word)[1] for word in np.asarray(words).tolist()]
 
     def put_first(self, rows: np.ndarray, scores: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``scores``' (rows, scores) with the rows ``first`` (distinct) in front, in their order, each row
@@ -265,16 +273,18 @@ class WordIndex:
         return np.lexsort((words, self.df_.take(words)))[:limit]
 
 
-def cut_floors(strongest: Sequence[Sequence[np.ndarray]], per_word: int) -> np.ndarray:
-    """Each word's floor: the impact of its ``per_word``-th strongest posting over all the indexes it is
-    in (1, every posting, when it has fewer), from the impacts ``WordIndex.strongest`` gave
-    for it in each index (``strongest[word][index]``).
 
-    Reading each list down to its floor, ties included, reads a word's strongest postings whichever
-    segment or shard holds them: an index's answer does not depend on how its documents are split."""
-    floors = np.ones(len(strongest), dtype=np.int64)
-    for word, found in enumerate(strongest):
-        impacts = found[0] if len(found) == 1 else np.concatenate(found)
-        if len(impacts) >= per_word:
-            floors[word] = np.partition(impacts, len(impacts) - per_word)[len(impacts) - per_word]
-    return floors
+def nth_largest(values: np.ndarray, n: int, stride: int = 16) -> np.float32:
+    """The ``n``-th largest of ``values`` (float32, at least ``n`` of them).
+
+    Selecting among all of them costs more than a query's postings it spares: a bar comes first, the
+    ``1.25 n / stride``-th largest of every ``stride``-th value, lowered until at least ``n`` values reach it
+    (so that the ``n``-th largest does), and only those are selected from."""
+    sample, rank, reach = values[::stride], max(n * 5 // (4 * stride), 1), values  # a quarter over: one pass
+    while rank < len(sample):
+        bar = np.partition(sample, len(sample) - rank)[len(sample) - rank]
+        if np.count_nonzero(values >= bar) >= n:
+            reach = values[values >= bar]
+            break
+        rank *= 2
+    return np.float32(np.partition(reach, len(reach) - n)[len(reach) - n])
