@@ -2,10 +2,12 @@
 (ties with the last of them too): checked against brute force over whole lists, and the same however
 the index is split into segments or shards."""
 import zlib
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from hashsearch.index import ranking
 from hashsearch.index.words import WordIndex, encode_words, nth_largest
 
 
@@ -49,12 +51,31 @@ def index():
 @pytest.mark.parametrize("budget", [1, 5, 50, 200, 1000, 100_000])
 def test_reads_are_the_strongest_postings_over_all_the_words(index, budget):
     words = np.arange(len(index.words_))
-    scales = index.scales(words, np.random.default_rng(budget).integers(1, 4, len(words)).astype(np.float32))
+    counts = np.random.default_rng(budget).integers(1, 4, len(words)).astype(np.float32)
+    scales = index.scales(words, counts)
     expected = brute_reads(index, words, scales, budget)
     reads = index.reads(words, scales, budget)
     assert (reads if reads is None else reads.tolist()) == expected
     if expected is not None:
         assert sum(expected) >= budget  # ties with the floor are read too
+    assert_same_scores(index.scores(words, counts=counts, budget=budget),
+                       index.scores(words, counts=counts, reads=None if expected is None else np.array(expected)))
+
+
+@pytest.mark.parametrize("budget", [1, 5, 50, 200, 1000, 100_000])
+def test_a_filtered_budget_counts_the_allowed_postings(index, budget):
+    words = np.arange(len(index.words_))
+    allowed = np.random.default_rng(budget + 1).random(index.n_documents) < 0.4
+    expected = brute_reads(index, words, index.scales(words), budget, allowed)
+    got = index.scores(words, allowed=allowed, budget=budget)
+    assert_same_scores(got, index.scores(words, allowed=allowed,
+                                         reads=None if expected is None else np.array(expected)))
+    assert allowed[got[0]].all()
+
+
+def assert_same_scores(got, want):
+    assert dict(zip(*(column.tolist() for column in got), strict=True)) == \
+        dict(zip(*(column.tolist() for column in want), strict=True))
 
 
 def test_a_long_tie_past_the_budget_is_read_whole(index):
@@ -62,6 +83,9 @@ def test_a_long_tie_past_the_budget_is_read_whole(index):
     scales = index.scales(tie)
     assert index.reads(tie, scales, 5).tolist() == [60]
     assert index.reads(tie, scales, 60) is None
+    assert index.reads(tie, scales, 59).tolist() == [60]  # one more than the budget gathered, all tied
+    everything = np.ones(index.n_documents, dtype=bool)
+    assert len(index.scores(tie, allowed=everything, budget=5)[0]) == 60
 
 
 @pytest.mark.parametrize("n", [1, 7, 100, 999, 1000])
@@ -111,3 +135,19 @@ def test_a_split_index_reads_the_postings_the_whole_one_reads(budget):
         merged.update(zip(split[shard_rows].tolist(), shard_scores.tolist(), strict=True))
     assert merged.keys() == expected.keys()
     np.testing.assert_allclose([merged[row] for row in expected], list(expected.values()), rtol=1e-6)
+
+
+def test_a_word_all_of_whose_postings_one_shard_holds_is_cut_as_in_the_whole_index(monkeypatch):
+    """One shard holds every posting of the word: it reads what the whole index reads, not the whole list
+    (its budget's worth gathered alone would look like every posting there is)."""
+    blobs = corpus(seed=3)
+    whole = WordIndex(blobs, np.arange(len(blobs)), postings_per_word=1000)
+    rows = np.arange(len(blobs))
+    shards = [whole.shard(rows[rows < 300]), whole.shard(rows[rows >= 300])]  # the 60 copies lack w5
+    word = whole.positions(np.array([zlib.crc32(b"w5")], dtype=np.uint32))
+    monkeypatch.setattr(ranking, "QUERY_POSTINGS", 20)
+    expected = whole.reads(word, whole.scales(word), 20)
+    assert expected is not None and expected[0] < whole._starts[word[0] + 1] - whole._starts[word[0]]
+    parts = [SimpleNamespace(segment=SimpleNamespace(words=shard), allowed=None) for shard in shards]
+    reads = ranking._reads(parts, [(word, None, None)] * 2)
+    assert [r.tolist() for r in reads] == [expected.tolist(), [0]]

@@ -242,6 +242,10 @@ def word_scores(parts: list[Part], query_words: np.ndarray,
         known |= held
         rarest = part.segment.words.rarest(words, MAX_QUERY_WORDS)
         chosen.append((words[rarest], query_words[held][rarest], None if counts is None else counts[held][rarest]))
+    if len(parts) == 1:  # the budget taken within the one index, each list filtered once
+        (words, _, mine), part = chosen[0], parts[0]
+        return [part.segment.words.scores(words, allowed=part.allowed, counts=mine, budget=QUERY_POSTINGS)], \
+            int(known.sum())
     reads = _reads(parts, chosen)
     listed = [part.segment.words.scores(words, allowed=part.allowed, counts=mine, reads=part_reads)
               for part, (words, _, mine), part_reads in zip(parts, chosen, reads, strict=True)]
@@ -250,16 +254,15 @@ def word_scores(parts: list[Part], query_words: np.ndarray,
 
 def _reads(parts: list[Part],
            chosen: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]) -> list[np.ndarray | None]:
-    """How many postings each part reads of each word it reads (``chosen``: each part's positions,
+    """How many postings each of several parts reads of each word it reads (``chosen``: each part's positions,
     hashes and counts of them; None: all): the ``QUERY_POSTINGS`` that add most to a score over all the
     parts, and any that tie the last of them.
 
     The floor is what one posting adds, so that the parts read what one index of all their documents
     would: a split into segments or shards does not change an answer."""
     scales = [part.segment.words.scales(words, mine) for part, (words, _, mine) in zip(parts, chosen, strict=True)]
-    if len(parts) == 1 and parts[0].allowed is None:
-        return [parts[0].segment.words.reads(chosen[0][0], scales[0], QUERY_POSTINGS)]
-    added = np.concatenate([part.segment.words.contributions(words, part_scales, QUERY_POSTINGS, part.allowed)
+    # a list's postings past its QUERY_POSTINGS + 1 strongest can be read only by a tie (``reaching`` counts)
+    added = np.concatenate([part.segment.words.contributions(words, part_scales, QUERY_POSTINGS + 1, part.allowed)
                             for part, (words, _, _), part_scales in zip(parts, chosen, scales, strict=True)])
     if len(added) <= QUERY_POSTINGS:
         return [None] * len(parts)

@@ -158,25 +158,43 @@ class WordIndex:
         df[held] = self.df_.take(positions)
         return df
 
-    def scores(self, words: np.ndarray, *, allowed: np.ndarray | None = None,
-               counts: np.ndarray | None = None, reads: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def scores(self, words: np.ndarray, *, allowed: np.ndarray | None = None, counts: np.ndarray | None = None,
+               reads: np.ndarray | None = None, budget: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(rows, BM25 scores) of every document in the posting lists of ``words`` (positions), each row
         once, in no order. ``allowed`` (a mask over rows) keeps the other rows out; ``counts`` (float32,
         one per word) is how often the query holds each word (once when not given); ``reads`` (one per
-        word) how many of each list's postings are read, its strongest (``reaching``; None: all).
+        word) how many of each list's postings are read, its strongest (``reaching``; None: all), or
+        ``budget``: the reads of this index alone (``reads``), each list filtered once.
 
         Scores add up in a per-thread array over all rows, where a zero also marks a row not seen yet
         (every posting's impact is at least 1): no sort is needed (merging ten lists of 2,000 rows by
         sorting took 0.7 ms, most of a query's time)."""
+        scales = self.scales(words, counts)
+        if allowed is None:
+            if budget is not None:
+                reads = self.reads(words, scales, budget)
+            read = np.full(len(scales), len(self._rows)) if reads is None else reads
+            lists = (self._postings(word, None, n) for word, n in zip(np.asarray(words).tolist(), read.tolist(),
+                                                                       strict=True))
+        else:
+            gathered = [self._postings(word, allowed, len(self._rows)) for word in np.asarray(words).tolist()]
+            if budget is not None:
+                lengths = np.fromiter((len(rows) for rows, _ in gathered), dtype=np.int64, count=len(gathered))
+                reads = None if lengths.sum() <= budget else _counted(
+                    np.concatenate([impacts for _, impacts in gathered]), lengths, scales, budget)[0]
+            read = np.full(len(scales), len(self._rows)) if reads is None else reads
+            lists = ((rows[:n], impacts[:n]) for (rows, impacts), n in zip(gathered, read.tolist(), strict=True))
+        return self._added(lists, scales)
+
+    def _added(self, lists: Iterable[tuple[np.ndarray, np.ndarray]],
+               scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``scores`` of the postings ``lists`` (rows, impacts; one list a word) with the words' ``scales``."""
         totals = self._scratch()
         found = []
-        scales = self.scales(words, counts)
-        read = np.full(len(words), len(self._rows)) if reads is None else reads
         try:
-            for word, scale, n in zip(np.asarray(words).tolist(), scales.tolist(), read.tolist(), strict=False):
-                if not n:
+            for (rows, impacts), scale in zip(lists, scales.tolist(), strict=True):
+                if not len(rows):
                     continue
-                rows, impacts = self._postings(word, allowed, n)
                 rows = rows.astype(np.intp)
                 current = totals[rows]  # a word's rows are unique: gather, add, scatter
                 found.append(rows[current == 0])
@@ -205,23 +223,21 @@ class WordIndex:
         return scales if counts is None else scales * counts
 
     def reads(self, words: np.ndarray, scales: np.ndarray, budget: int) -> np.ndarray | None:
-        """``scores``' ``reads`` of a query that reads at most ``budget`` postings of this index alone,
-        with no rows left out: each word's (positions) postings that add at least the ``budget``-th most
-        (``nth_largest``) of all the words' postings, ties with it too (None: all, no more than that)."""
+        """``scores``' ``reads`` of a query that reads at most ``budget`` postings of this index alone, no
+        row left out: each word's (positions) postings that add at least the ``budget``-th most
+        (``nth_largest``) of all the words' postings, ties with it too (None: all, no more than that).
+
+        No list's postings past its ``budget + 1`` strongest can be among them but by a tie: only those
+        are gathered, and a longer list all of whose gathered postings reach the floor is counted whole."""
         starts = self._starts.take(words)
         lengths = self._starts.take(np.asarray(words) + 1) - starts
         if lengths.sum() <= budget:
             return None
-        taken = np.minimum(lengths, budget)  # past that many, no list's postings can be among the budget
-        impacts = np.concatenate([self._impacts[start:start + n] for start, n in zip(starts.tolist(), taken.tolist(),
-                                                                                     strict=True)])
-        added = impacts * np.repeat(scales, taken)
-        floor = nth_largest(added, budget)
-        listed = np.flatnonzero(taken)
-        reads = np.zeros(len(taken), dtype=np.int64)
-        reads[listed] = np.add.reduceat((added >= floor).view(np.uint8), (np.cumsum(taken) - taken)[listed],
-                                        dtype=np.int64)
-        if (more := np.flatnonzero((reads == budget) & (lengths > budget))).size:  # ties past the budget
+        taken = np.minimum(lengths, budget + 1)
+        impacts = np.concatenate([self._impacts[start:start + n]
+                                  for start, n in zip(starts.tolist(), taken.tolist(), strict=True)])
+        reads, floor = _counted(impacts, taken, scales, budget)
+        if (more := np.flatnonzero((reads == taken) & (lengths > taken))).size:  # ties past what was gathered
             reads[more] = self.reaching(np.asarray(words)[more], scales[more], floor)
         return reads
 
@@ -288,3 +304,17 @@ def nth_largest(values: np.ndarray, n: int, stride: int = 16) -> np.float32:
             break
         rank *= 2
     return np.float32(np.partition(reach, len(reach) - n)[len(reach) - n])
+
+
+def _counted(impacts: np.ndarray, lengths: np.ndarray, scales: np.ndarray,
+             budget: int) -> tuple[np.ndarray, np.float32]:
+    """(how many of each word's postings add at least the floor, the floor): of postings' ``impacts``
+    gathered word after word (``lengths`` of each, strongest first; more than ``budget`` in all) with the
+    words' ``scales``, the floor the ``budget``-th most any adds."""
+    added = impacts * np.repeat(scales, lengths)
+    floor = nth_largest(added, budget)
+    listed = np.flatnonzero(lengths)
+    reads = np.zeros(len(lengths), dtype=np.int64)
+    reads[listed] = np.add.reduceat((added >= floor).view(np.uint8), (np.cumsum(lengths) - lengths)[listed],
+                                    dtype=np.int64)
+    return reads, floor
