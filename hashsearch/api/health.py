@@ -22,7 +22,7 @@ COLLAPSED_BUCKET_SHARE = 0.10
 # ...or when more than a quarter of the bits are stuck: on (or off) for all but this share of documents.
 STUCK_BIT_SHARE, STUCK_BITS_SHARE = 0.03, 0.25
 MIN_DOCUMENTS_TO_JUDGE = 50  # fewer documents say little about how codes spread
-RECENT_TERMS = 20_000  # the newest documents' words read to judge the vocabulary's drift
+RECENT_TERMS = 5_000  # the newest documents' words read to judge the vocabulary's drift
 
 
 def example_queries(snapshot: Snapshot, recent_texts: Sequence[str], n: int = 6) -> list[str]:
