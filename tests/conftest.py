@@ -42,8 +42,9 @@ def query_positions(words, text):
 
 def word_score_array(words, query_words, counts=None):
     """Each row's BM25 score for the query's words (positions in ``words``, a WordIndex; its
-    ``MAX_QUERY_WORDS`` rarest; ``counts``: how often the query holds each), 0 for a row in none of
-    their posting lists."""
+    ``MAX_QUERY_WORDS`` rarest, their ``QUERY_POSTINGS`` postings that add most, as ``WordIndex.reads``
+    picks them, tests/test_query_cut.py; ``counts``: how often the query holds each), 0 for a row in
+    none of the postings read."""
     lexical = np.zeros(words.n_documents, dtype=np.float32)
     chosen = words.rarest(query_words, ranking.MAX_QUERY_WORDS)
     counts = None if counts is None else counts[chosen]

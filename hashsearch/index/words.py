@@ -289,7 +289,6 @@ class WordIndex:
         return np.lexsort((words, self.df_.take(words)))[:limit]
 
 
-
 def nth_largest(values: np.ndarray, n: int, stride: int = 16) -> np.float32:
     """The ``n``-th largest of ``values`` (float32, at least ``n`` of them).
 

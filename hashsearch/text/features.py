@@ -200,8 +200,7 @@ class TextFeatures:
     def out_of_vocabulary_share(self, texts: Iterable[str], *, enough_terms: int | None = None) -> float:
         """Share of the terms a vocabulary could hold (stop words excluded) that this one does not know;
         with ``enough_terms``, of the texts read until that many terms were counted (5,000 know the
-        share to about a point, whether the texts are titles or books: 20NG's newest posts give 9.0%
-        from 5,000 and 8.3% from 20,000)."""
+        share to about a point, whether the texts are titles or books; benchmarks/RESULTS.md)."""
         counts: Counter[bytes] = Counter()
         for text in texts:
             counts.update(self.analyzer_.terms(text))
