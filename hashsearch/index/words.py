@@ -181,7 +181,8 @@ class WordIndex:
             if budget is not None:
                 lengths = np.fromiter((len(rows) for rows, _ in gathered), dtype=np.int64, count=len(gathered))
                 reads = None if lengths.sum() <= budget else _counted(
-                    np.concatenate([impacts for _, impacts in gathered]), lengths, scales, budget)[0]
+                    np.concatenate([impacts for _, impacts in gathered]) * np.repeat(scales, lengths), lengths,
+                    budget)[0]
             read = np.full(len(scales), len(self._rows)) if reads is None else reads
             lists = ((rows[:n], impacts[:n]) for (rows, impacts), n in zip(gathered, read.tolist(), strict=True))
         return self._added(lists, scales)
@@ -234,9 +235,7 @@ class WordIndex:
         if lengths.sum() <= budget:
             return None
         taken = np.minimum(lengths, budget + 1)
-        impacts = np.concatenate([self._impacts[start:start + n]
-                                  for start, n in zip(starts.tolist(), taken.tolist(), strict=True)])
-        reads, floor = _counted(impacts, taken, scales, budget)
+        reads, floor = _counted(self.contributions(words, scales, budget + 1), taken, budget)
         if (more := np.flatnonzero((reads == taken) & (lengths > taken))).size:  # ties past what was gathered
             reads[more] = self.reaching(np.asarray(words)[more], scales[more], floor)
         return reads
@@ -305,12 +304,10 @@ def nth_largest(values: np.ndarray, n: int, stride: int = 16) -> np.float32:
     return np.float32(np.partition(reach, len(reach) - n)[len(reach) - n])
 
 
-def _counted(impacts: np.ndarray, lengths: np.ndarray, scales: np.ndarray,
-             budget: int) -> tuple[np.ndarray, np.float32]:
-    """(how many of each word's postings add at least the floor, the floor): of postings' ``impacts``
-    gathered word after word (``lengths`` of each, strongest first; more than ``budget`` in all) with the
-    words' ``scales``, the floor the ``budget``-th most any adds."""
-    added = impacts * np.repeat(scales, lengths)
+def _counted(added: np.ndarray, lengths: np.ndarray, budget: int) -> tuple[np.ndarray, np.float32]:
+    """(how many of each word's postings add at least the floor, the floor): of what postings add to a
+    score (``added``), gathered word after word (``lengths`` of each, strongest first; more than
+    ``budget`` in all), the floor the ``budget``-th most any adds."""
     floor = nth_largest(added, budget)
     listed = np.flatnonzero(lengths)
     reads = np.zeros(len(lengths), dtype=np.int64)

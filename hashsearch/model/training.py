@@ -128,10 +128,9 @@ def neighbourhood_targets(X: sp.csr_matrix, neighbour_rows: np.ndarray, similari
 
 class TargetTable:
     """Every training document's ``neighbourhood_targets`` row, made once before training (64 rows at a
-    time) and kept sparse, so that a step reads its batch's rows (about 1 ms on 20NG) instead of summing
-    50 neighbours for each (2.5-3 ms): the same bits, and 20NG's fit 44-46 s instead of 49-51 s here.
-    Memory: about 2,200 words a 20NG document, 208 MB for its 11,314; a fit on 30,000 documents (the
-    training sample's cap) peaked 425 MB higher than without the table (benchmarks/RESULTS.md, scale)."""
+    time) and kept sparse, so that a step reads its batch's rows instead of summing each document's
+    neighbours again: the same bits, in less time, for the memory of the table (a neighbourhood's
+    words: thousands a document; time and memory in benchmarks/RESULTS.md, first minutes and scale)."""
 
     def __init__(self, X: sp.csr_matrix, neighbour_rows: np.ndarray, similarities: np.ndarray, *,
                  chunk: int = 64) -> None:
