@@ -69,8 +69,7 @@ def build_on_dask(frame: Any, db: str | Path, *, client: Any = None, model_from:
     storage = Storage.create(db)
     added, skipped = 0, []
     try:
-        with storage.transaction() as conn:
-            storage.delete_all_documents(conn)
+        with storage.transaction() as conn, storage.replacing_documents(conn):
             for rows, empty in _encoded(client, partitions, fields, vocabulary, config, weights):
                 stages.lap("encoding")
                 added += storage.insert_documents(conn, rows)

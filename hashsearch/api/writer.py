@@ -53,8 +53,7 @@ def build_index(source: Source, db: str | Path, *, bits: int = DEFAULT_BITS, see
         stages.lap("training")
         storage = Storage.create(db)
         try:
-            with storage.transaction() as conn:
-                storage.delete_all_documents(conn)
+            with storage.transaction() as conn, storage.replacing_documents(conn):
                 bar = progress_bar(total=found.documents, desc="indexing", quiet=quiet, unit="doc")
                 for batch in batches(doc for _, doc in replay.read()):
                     rows = encode_documents(batch, features, hasher, stages)

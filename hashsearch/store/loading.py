@@ -2,12 +2,14 @@
 snippets; see ``schema``). On SQLite the rows go in by ``executemany`` a chunk at a time; on
 PostgreSQL by ``COPY ... FROM STDIN`` (psycopg 3's ``cursor.copy``), which skips a statement per row
 and is what PostgreSQL's documentation recommends for loading many rows. Both write inside the caller's
-transaction, so a load that fails or is killed leaves nothing behind.
+transaction, so a load that fails or is killed leaves nothing behind. A build into empty PostgreSQL
+tables makes their keys after its rows (``deferred_keys``).
 """
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +18,7 @@ from sqlalchemy.engine import Connection
 from hashsearch.store.schema import StoredDocument, documents_table, lookup_table, snippets_table
 
 INSERT_CHUNK = 2000  # rows per executemany on SQLite
+KEY_SORT_MEMORY = "256MB"  # PostgreSQL's maintenance_work_mem while a build makes its keys: the ids sorted in memory
 _TABLES = (documents_table, lookup_table, snippets_table)
 # PostgreSQL's type of each column (schema's), which a binary COPY sends values as.
 _PG_TYPES = {"id": "text", "code": "bytea", "words": "bytea", "content_hash": "varchar", "added_at": "float8",
@@ -78,3 +81,32 @@ def _kept_rows(documents: Iterable[StoredDocument], added_at: float,
         row = document.as_row(added_at)
         kept.append(row)
         yield row
+
+
+@contextmanager
+def deferred_keys(conn: Connection) -> Iterator[bool]:
+    """Around the rows a build writes in ``conn``'s transaction: on PostgreSQL, when the document tables
+    hold no rows yet (a new index), their primary keys and indexes are dropped first and made again at
+    the end, one sort each instead of a B-tree insert a row (PostgreSQL's advice for loading a table;
+    the rows a second in benchmarks/RESULTS.md, pg-storing). Yields whether it did. Tables with rows keep
+    their keys: dropping one locks the table against readers until the commit, and readers of an index
+    being rebuilt keep reading the old one meanwhile. A transaction that fails gets its keys back as it
+    rolls back; ids are unique (a build checks), so making a key again cannot fail."""
+    if conn.dialect.name != "postgresql" or any(
+            conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() for table in _TABLES):
+        yield False
+        return
+    keys: dict[sa.Table, str] = {}
+    for table in _TABLES:
+        keys[table] = conn.execute(sa.text("SELECT conname FROM pg_constraint WHERE contype = 'p' AND "
+                                           "conrelid = CAST(:name AS regclass)"), {"name": table.name}).scalar_one()
+        conn.execute(sa.text(f'ALTER TABLE {table.name} DROP CONSTRAINT "{keys[table]}"'))
+        for index in table.indexes:
+            conn.execute(sa.schema.DropIndex(index))
+    yield True
+    conn.execute(sa.text(f"SET LOCAL maintenance_work_mem = '{KEY_SORT_MEMORY}'"))
+    for table, name in keys.items():
+        columns = ", ".join(column.name for column in table.primary_key.columns)
+        conn.execute(sa.text(f'ALTER TABLE {table.name} ADD CONSTRAINT "{name}" PRIMARY KEY ({columns})'))
+        for index in table.indexes:
+            conn.execute(sa.schema.CreateIndex(index))

@@ -24,7 +24,7 @@ from hashsearch.errors import IndexFormatError, IndexNotFoundError
 from hashsearch.index.rows import LookupRows
 from hashsearch.store.byid import ByIdReader
 from hashsearch.store.failures import reason_of
-from hashsearch.store.loading import insert_documents
+from hashsearch.store.loading import deferred_keys, insert_documents
 from hashsearch.store.scanning import lookup_scans, read_pieces
 from hashsearch.store.schema import (
     DERIVED_TABLES,
@@ -268,11 +268,16 @@ class Storage:
         name = artifacts_table.c.name
         conn.execute(sa.delete(artifacts_table).where((name == "segment") | name.like("segment.%")))
 
-    def delete_all_documents(self, conn: Connection) -> None:
-        for table in (documents_table, *DERIVED_TABLES):
-            conn.execute(sa.delete(table))
-        self._delete_saved_segment(conn)
-        self.reset_changes(conn)
+    @contextmanager
+    def replacing_documents(self, conn: Connection) -> Iterator[None]:
+        """Around a build's writes in ``conn``'s transaction: every document deleted first (the saved
+        segment and the change log too); a new index's keys made after its rows (``deferred_keys``)."""
+        with deferred_keys(conn):
+            for table in (documents_table, *DERIVED_TABLES):
+                conn.execute(sa.delete(table))
+            self._delete_saved_segment(conn)
+            self.reset_changes(conn)
+            yield
 
     @staticmethod
     def delete_documents(conn: Connection, ids: Sequence[str]) -> None:
