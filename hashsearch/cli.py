@@ -247,7 +247,7 @@ def info(db: str, as_json: bool) -> None:
     """Show what the index holds, how its codes are spread, and whether a retrain would help."""
     from hashsearch.api.searcher import Searcher  # here, not at import: --help stays light
 
-    with user_errors(), Searcher.open(db) as searcher:
+    with user_errors(), Searcher.open(db, lazy=True) as searcher:  # info reads what it needs
         facts = searcher.info()
     if as_json:
         click.echo(json.dumps(facts, indent=2))

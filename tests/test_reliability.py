@@ -232,6 +232,21 @@ def test_info_reports_codes_and_vocabulary_drift(new_db, sample_docs):
         assert drifted["recent_oov_share"] == 1.0 and drifted["retrain_advised"]
 
 
+def test_info_of_an_index_opened_lazily_reads_no_weights_and_says_the_same(built_db, monkeypatch):
+    """The CLI's info opens lazily and reads no model weights; its facts equal a fully opened index's,
+    and the searcher then reads the whole snapshot for its first search."""
+    with Searcher.open(built_db) as loaded:
+        expected, hits = loaded.info(), loaded.search("space shuttle launch", k=5)
+    read = []
+    original = Storage.read_artifact
+    monkeypatch.setattr(Storage, "read_artifact", lambda self, name: read.append(name) or original(self, name))
+    with Searcher.open(built_db, lazy=True) as searcher:
+        assert searcher.info() == expected
+        assert "model_weights" not in read and "model_config" in read
+        assert searcher.search("space shuttle launch", k=5) == hits
+        assert "model_weights" in read
+
+
 def test_info_flags_collapsed_codes_with_the_retrain_advice(new_db, sample_docs):
     """30 posts, then 400 short notes that all get one code: the health facts say the codes collapsed and
     what to do; the 400 posts of a fresh build of the sample are judged healthy."""

@@ -1,11 +1,13 @@
 """Query-biased snippets: the passage that holds the query's words, with their spans marked, in any script."""
 import json
+import random
 
 import pytest
 from click.testing import CliRunner
 
 from hashsearch import InvalidParameterError
 from hashsearch.cli import main
+from hashsearch.store.schema import SNIPPET_CHARS, make_snippet
 from hashsearch.text.analysis import Analyzer
 from hashsearch.text.snippets import best_passage
 
@@ -67,3 +69,17 @@ def test_the_cli_prints_passages_with_their_marks(built_db):
     assert hits and all(hit["marks"] for hit in hits)
     assert all(hit["snippet"][start:end].lower().startswith(("encrypt", "key", "escrow"))
                for hit in hits for start, end in hit["marks"])
+
+
+def test_a_stored_snippet_equals_the_whole_prefix_flattened_and_cut():
+    """``make_snippet`` reads the first 400 characters when they settle it; the reference reads 800."""
+    def reference(text):
+        flat = " ".join(text[: SNIPPET_CHARS * 4].split())
+        return flat if len(flat) <= SNIPPET_CHARS else flat[: SNIPPET_CHARS - 1].rstrip() + "…"
+
+    rng = random.Random(0)
+    pieces = ["a", "word", "longerword", "x" * 150, " ", "  ", "\n\n", "\t", " " * 120, "é", "слово", "词"]
+    texts = ["", "   ", "one", "a " * 100, "a" * 399 + " b", "a " * 199 + "bc", " " * 300 + "word " * 50]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randrange(0, 300))) for _ in range(3000)]
+    for text in texts:
+        assert make_snippet(text) == reference(text), repr(text)

@@ -136,9 +136,10 @@ class Searcher:
             raise InvalidParameterError(f"the index at {self._storage.display_name} uses {self.bits}-bit codes, "
                                         f"not {bits}. Add --retrain to rebuild it with {bits} bits.")
 
-    def _load_snapshot(self, *, anew: bool = False) -> Snapshot:
+    def _load_snapshot(self, *, anew: bool = False, weights: bool = True) -> Snapshot:
         """Vocabulary, model and documents from the database: the saved main segment and the changes
-        since, or (``anew``) every document read again."""
+        since, or (``anew``) every document read again; without the model's ``weights`` (most of the
+        bytes, and only encoding needs them), a snapshot that describes the index but cannot encode."""
         from hashsearch.api.snapshot import Snapshot
         from hashsearch.model.hasher import SemanticHasher
         from hashsearch.text.features import TextFeatures
@@ -146,7 +147,7 @@ class Searcher:
         storage = self._storage
         features = TextFeatures.from_json(storage.read_artifact("vocabulary").decode("utf-8"))
         hasher = SemanticHasher.from_bytes(storage.read_artifact("model_config").decode("utf-8"),
-                                           storage.read_artifact("model_weights"))
+                                           storage.read_artifact("model_weights") if weights else None)
         return (Snapshot.read if anew else Snapshot.load)(storage, features, hasher)
 
     @database_errors
@@ -336,7 +337,9 @@ class Searcher:
         vocabulary has gone stale."""
         from hashsearch.api import health
 
-        return health.index_facts(self._snapshot, self._storage, recent=recent)
+        # Opened lazily (the CLI's info), nothing is read yet: read what the facts need, not the weights.
+        snapshot = self._loaded if self._loaded is not None else self._load_snapshot(weights=False)
+        return health.index_facts(snapshot, self._storage, recent=recent)
 
     # -- updating -----------------------------------------------------------------------------------
 

@@ -213,7 +213,9 @@ class SemanticHasher:
         return json.dumps(config), save_arrays(arrays)
 
     @classmethod
-    def from_bytes(cls, config_json: str, weights: bytes) -> SemanticHasher:
+    def from_bytes(cls, config_json: str, weights: bytes | None) -> SemanticHasher:
+        """The hasher ``to_bytes`` saved. ``weights`` None: its params, architecture and training history
+        alone, which describe the model (``Searcher.info``) but cannot encode."""
         config = json.loads(config_json)
         if config.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"unsupported model format {config.get('format_version')!r}")
@@ -221,10 +223,13 @@ class SemanticHasher:
         if params["variant"] == "auto":  # an earlier default, resolved by code length when it was trained
             params["variant"] = config["variant"]
         hasher = cls(**params)
+        hasher.history_ = config["history"]
+        if weights is None:
+            hasher.config_ = dict(config["network"])
+            return hasher
         arrays = load_arrays(weights)
         hasher.thresholds_ = arrays.pop("thresholds")
         hasher._set_state(config["network"], arrays)
-        hasher.history_ = config["history"]
         return hasher
 
 

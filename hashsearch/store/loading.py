@@ -15,7 +15,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from hashsearch.store.schema import StoredDocument, documents_table, lookup_table, snippets_table
+from hashsearch.store.schema import (
+    StoredDocument,
+    documents_table,
+    lookup_table,
+    make_snippet,
+    metadata_json,
+    snippets_table,
+)
 
 INSERT_CHUNK = 2000  # rows per executemany on SQLite
 KEY_SORT_MEMORY = "256MB"  # PostgreSQL's maintenance_work_mem while a build makes its keys: the ids sorted in memory
@@ -60,27 +67,33 @@ def _copy(conn: Connection, documents: Iterable[StoredDocument]) -> int:
     codes and word counts: 15% more rows a second than the text format here). The three streams are
     written one after the other (a COPY holds the connection): the first makes each row as it sends it,
     so that the server stores the batch's first rows while the later ones are made (10% more rows a
-    second than making them all first, benchmarks/pg_storing.py), and keeps them for the other two. Call
-    with a batch, not a whole corpus."""
+    second than making them all first, benchmarks/pg_storing.py), and keeps the other two tables' rows
+    (tuples in ``_COLUMNS`` order, the snippet and metadata made once). Call with a batch, not a whole
+    corpus."""
     now = time.time()
-    rows: list[dict[str, Any]] = []
+    later: dict[sa.Table, list[tuple[Any, ...]]] = {lookup_table: [], snippets_table: []}
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]  # psycopg's own connection
-    for table in _TABLES:
-        columns = _COLUMNS[table]
-        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types([_PG_TYPES[name] for name in columns])
-            for row in rows if table is not _TABLES[0] else _kept_rows(documents, now, rows):
-                copy.write_row([row[name] for name in columns])
-    return len(rows)
+    with _copying(cursor, documents_table) as copy:
+        for document in documents:
+            snippet, metadata = make_snippet(document.text), metadata_json(document.metadata)
+            copy.write_row((document.id, document.code, document.content_hash, now, snippet, document.text,
+                            metadata))
+            later[lookup_table].append((document.id, document.code, document.words, metadata))
+            later[snippets_table].append((document.id, snippet))
+    for table, rows in later.items():
+        with _copying(cursor, table) as copy:
+            for row in rows:
+                copy.write_row(row)
+    return len(later[snippets_table])
 
 
-def _kept_rows(documents: Iterable[StoredDocument], added_at: float,
-               kept: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Each document's row, made as it is asked for and appended to ``kept``."""
-    for document in documents:
-        row = document.as_row(added_at)
-        kept.append(row)
-        yield row
+@contextmanager
+def _copying(cursor: Any, table: sa.Table) -> Iterator[Any]:
+    """A binary COPY into ``table``'s ``_COLUMNS``, their types set (psycopg's ``Copy``)."""
+    columns = _COLUMNS[table]
+    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types([_PG_TYPES[name] for name in columns])
+        yield copy
 
 
 @contextmanager

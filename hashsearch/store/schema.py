@@ -80,10 +80,22 @@ class StoredDocument:
         return {"id": self.id, "code": self.code, "words": self.words, "content_hash": self.content_hash,
                 "added_at": added_at,
                 "snippet": make_snippet(self.text), "text": self.text,
-                "metadata": json.dumps(self.metadata, ensure_ascii=False, default=str)}
+                "metadata": metadata_json(self.metadata)}
+
+
+# json.dumps with these options makes an encoder a call; one made once writes the same text in less time.
+metadata_json = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
 def make_snippet(text: str) -> str:
-    """The first words of a text on one line."""
-    flat = " ".join(text[: SNIPPET_CHARS * 4].split())  # str.split: whitespace runs, 50x faster than re.sub
+    """The first words of a text on one line: those of its first ``4 * SNIPPET_CHARS`` characters, their
+    whitespace runs made single spaces, cut to ``SNIPPET_CHARS`` with an ellipsis when longer.
+
+    Most texts' first ``2 * SNIPPET_CHARS`` characters settle it (half the work of a build's storing
+    of each row): their words but the last, which the cut may have split, are the first words of the
+    longer prefix, so when those reach past the cut the snippet is theirs."""
+    head = " ".join(text[: SNIPPET_CHARS * 2].split())  # str.split: whitespace runs, 50x faster than re.sub
+    if head.rfind(" ") >= SNIPPET_CHARS:
+        return head[: SNIPPET_CHARS - 1].rstrip() + "…"
+    flat = " ".join(text[: SNIPPET_CHARS * 4].split())
     return flat if len(flat) <= SNIPPET_CHARS else flat[: SNIPPET_CHARS - 1].rstrip() + "…"
