@@ -60,10 +60,11 @@ def test_a_damaged_page_is_named_with_the_way_out(copy):
 def test_damaged_model_weights_are_named(copy):
     with sqlite3.connect(copy) as conn:
         conn.execute("update hashsearch_artifacts set data = ? where name = 'model_weights'", (b"\x00" * 64,))
-    message = one_line_error(cli("info", "--db", "index.db"))
+    message = one_line_error(cli("query", "rocket", "--db", "index.db"))
     assert message.startswith("index.db: its stored model or vocabulary is damaged (")
     assert message.endswith(REBUILD.format(db="index.db"))
-    # get and remove open the index lazily: they read no model, so they still work and save what is there
+    # info, get and remove read no model weights, so they still work and save what is there
+    assert cli("info", "--db", "index.db").output.startswith("index.db: 100 documents")
     first = sqlite3.connect(copy).execute("select id from hashsearch_documents limit 1").fetchone()[0]
     assert cli("get", first, "--db", "index.db").output.startswith(f"== {first}")
     assert cli("remove", first, "--db", "index.db").exit_code == 0
