@@ -91,9 +91,9 @@ def make_snippet(text: str) -> str:
     """The first words of a text on one line: those of its first ``4 * SNIPPET_CHARS`` characters, their
     whitespace runs made single spaces, cut to ``SNIPPET_CHARS`` with an ellipsis when longer.
 
-    Most texts' first ``2 * SNIPPET_CHARS`` characters settle it (half the work of a build's storing
-    of each row): their words but the last, which the cut may have split, are the first words of the
-    longer prefix, so when those reach past the cut the snippet is theirs."""
+    Most texts' first ``2 * SNIPPET_CHARS`` characters settle it (half the characters to split, for
+    each row a build stores): their words but the last, which the cut may have split, are the first
+    words of the longer prefix, so when those reach past the cut the snippet is theirs."""
     head = " ".join(text[: SNIPPET_CHARS * 2].split())  # str.split: whitespace runs, 50x faster than re.sub
     if head.rfind(" ") >= SNIPPET_CHARS:
         return head[: SNIPPET_CHARS - 1].rstrip() + "…"
