@@ -57,6 +57,15 @@ def snippets_read_without_waiting(url):
         engine.dispose()
 
 
+def empty_tables(url):
+    """Delete every row of the document tables: the index is new again, with its tables and keys."""
+    engine = sa.create_engine(database_url(url))
+    with engine.begin() as conn:
+        for table in TABLES:
+            conn.execute(sa.delete(table))
+    engine.dispose()
+
+
 @pytest.fixture()
 def pg_db(tmp_path):
     return make_database("postgresql", tmp_path)
@@ -67,11 +76,7 @@ def test_a_new_index_gets_its_keys_after_its_rows(pg_db, sample_docs, monkeypatc
     Searcher.build(sample_docs[:5], pg_db, bits=32, **FAST).close()  # the tables and keys as a build makes them
     made = keys(pg_db)
     assert all(name for name, _ in made.values()) and made["hashsearch_documents"][1]  # a key, the added_at index
-    engine = sa.create_engine(database_url(pg_db))
-    with engine.begin() as conn:  # back to a new, empty index
-        for table in TABLES:
-            conn.execute(sa.delete(table))
-    engine.dispose()
+    empty_tables(pg_db)  # back to a new, empty index
     seen = {}
     source = Watched(sample_docs, lambda: seen.update(during=snippets_read_without_waiting(pg_db)), after=200)
     with Searcher.build(source, pg_db, bits=32, **FAST) as searcher:
@@ -97,11 +102,7 @@ def test_a_new_index_whose_build_fails_keeps_its_keys_and_builds_later(pg_db, sa
     monkeypatch.setattr(streaming, "BATCH_DOCUMENTS", 64)
     Searcher.build(sample_docs[:5], pg_db, bits=32, **FAST).close()
     made = keys(pg_db)
-    engine = sa.create_engine(database_url(pg_db))
-    with engine.begin() as conn:
-        for table in TABLES:
-            conn.execute(sa.delete(table))
-    engine.dispose()
+    empty_tables(pg_db)
 
     def fail():
         raise RuntimeError("the source broke")
