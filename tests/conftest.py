@@ -111,6 +111,16 @@ def make_database(backend: str, folder: Path) -> str:
     return f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def segment_files(tmp_path_factory) -> Path:
+    """Where the tests' openings keep saved segments (``store.segment_files``): a folder of the test
+    run's, never the user's cache (subprocesses inherit it)."""
+    directory = tmp_path_factory.mktemp("segment-files")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HASHSEARCH_SEGMENT_CACHE", str(directory))
+        yield directory
+
+
 @pytest.fixture(params=BACKENDS)
 def new_db(request, tmp_path):
     """Call it to get a new empty database URL (or path) of the parametrized backend."""

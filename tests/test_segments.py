@@ -361,6 +361,7 @@ def test_a_saved_segment_in_many_pieces_reads_back_whole_or_not_at_all(new_db, s
     db = new_db()
     with Searcher.build(sample_docs[:100], db, bits=32, seed=0, **FAST) as built:
         store = built._storage
+        monkeypatch.setattr(store, "_segment_files", None)  # no copy on this machine: the pieces are read
         seq, _ = saved(store)
         data = bytes(range(256)) * 37 + b"end"  # 9,475 bytes: 19 pieces, the last short
         monkeypatch.setattr(storage, "SEGMENT_CHUNK_BYTES", 500)
@@ -378,6 +379,7 @@ def test_a_saved_segment_in_many_pieces_reads_back_whole_or_not_at_all(new_db, s
             assert store.read_saved_segment(seq) is None
             monkeypatch.undo()
             monkeypatch.setattr(storage, "SEGMENT_CHUNK_BYTES", 500)
+            monkeypatch.setattr(store, "_segment_files", None)
             store.write_saved_segment(seq, data)
         with store.transaction() as conn:
             conn.execute(sa.delete(artifacts_table).where(artifacts_table.c.name == f"segment.{seq}.7"))

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from hashsearch.errors import IndexFormatError, IndexNotFoundError
 from hashsearch.index.rows import LookupRows
 from hashsearch.store.byid import ByIdReader
+from hashsearch.store.connecting import create_engine, database_url, display_name, segment_files, sqlite_path
 from hashsearch.store.failures import reason_of
 from hashsearch.store.loading import deferred_keys, insert_documents
 from hashsearch.store.scanning import lookup_scans, read_pieces
@@ -38,11 +38,9 @@ from hashsearch.store.schema import (
     metadata,
     snippets_table,
 )
+from hashsearch.store.segment_files import SegmentFiles
 
 _INSERT_CHUNK = 2000
-# SQLite caps this at its build's limit (2 GiB in common builds): a 1M-document index is 3 GB, and
-# with 1 GiB mapped, get() of 10 ids took 0.42 instead of 0.09 ms (pages past the map are read()).
-SQLITE_MMAP_BYTES = 1 << 40
 # The changes table keeps the ids of about this many recent changes; a write of more resets it, and a
 # searcher further behind than what it keeps reads the whole index instead.
 CHANGE_LOG_ROWS = 10_000
@@ -51,51 +49,21 @@ CHANGE_LOG_ROWS = 10_000
 SEGMENT_CHUNK_BYTES = 32 << 20
 
 
-def database_url(db: str | Path) -> str:
-    """A SQLAlchemy URL for ``db``: a path means a SQLite file; ``postgresql://`` uses psycopg 3."""
-    db = str(db)
-    if "://" not in db:
-        return f"sqlite:///{db}"
-    for plain in ("postgresql://", "postgres://"):
-        if db.startswith(plain):
-            return "postgresql+psycopg://" + db[len(plain):]
-    return db
-
-
-def _create_engine(url: str) -> Engine:
-    if not url.startswith("sqlite"):
-        try:
-            return sa.create_engine(url, pool_pre_ping=True)
-        except ModuleNotFoundError as exc:
-            raise IndexNotFoundError(f"the database driver {exc.name!r} is not installed. For PostgreSQL: "
-                                     "pip install 'psycopg[binary]'.") from None
-    engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-    @event.listens_for(engine, "connect")
-    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        # Pages read through a memory map instead of read() calls: ten random snippet rows of a 100k
-        # index in 66 instead of 88 us. Address space only; the OS page cache holds the data either way.
-        cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
-        cursor.close()
-
-    return engine
-
-
 class Storage:
     """Reads and writes one index database. Create with ``Storage.create`` or ``Storage.open``."""
 
-    def __init__(self, engine: Engine, display_name: str) -> None:
+    def __init__(self, engine: Engine, display_name: str, segment_files: SegmentFiles | None = None) -> None:
+        """``segment_files``: where this machine keeps copies of the saved segment (None: nowhere)."""
         self._engine = engine
         self.display_name = display_name
         self._by_id = ByIdReader(engine)
+        self._segment_files = segment_files
 
     @classmethod
     def create(cls, db: str | Path) -> Storage:
         """Connect to ``db``, creating the database file and tables if needed (existing data is kept)."""
-        storage = cls(_create_engine(database_url(db)), _display_name(db))
+        url = database_url(db)
+        storage = cls(create_engine(url), display_name(db), segment_files(url))
         try:
             metadata.create_all(storage._engine)
             storage._set_column_storage()
@@ -130,9 +98,9 @@ class Storage:
     def open(cls, db: str | Path) -> Storage:
         """Connect to an existing index; raises a clear error for anything else."""
         url = database_url(db)
-        if url.startswith("sqlite:///") and not _sqlite_path(url).is_file():
+        if url.startswith("sqlite:///") and not sqlite_path(url).is_file():
             raise IndexNotFoundError(f"no index at {db}. Run `hashsearch index SOURCE --db {db}` first.")
-        storage = cls(_create_engine(url), _display_name(db))
+        storage = cls(create_engine(url), display_name(db), segment_files(url))
         if storage._check_format(allow_empty=False) < FORMAT_VERSION:
             storage._upgrade()
         return storage
@@ -191,6 +159,9 @@ class Storage:
             self.write_meta(conn, {})
 
     def close(self) -> None:
+        """Close the connections, once this machine's copy of a saved segment is written."""
+        if self._segment_files is not None:
+            self._segment_files.wait()
         self._by_id.close()
         self._engine.dispose()
 
@@ -253,15 +224,19 @@ class Storage:
     def write_saved_segment(self, change_seq: int, data: bytes | memoryview) -> None:
         """Replace the saved main segment (``Segment.to_bytes``) with one that holds every change up to
         ``change_seq``; in chunks, each named by that change, so that a reader never joins two saves
-        (and each copied out of ``data`` only as it is written: at ten million documents it is GBs)."""
-        view = memoryview(data)
+        (and each copied out of ``data`` only as it is written: at ten million documents it is GBs).
+        The header names the save by a new random token, under which this machine keeps a copy too."""
+        view, token = memoryview(data).cast("B"), uuid.uuid4().hex
         with self.transaction() as conn:
             self.lock_writes(conn)
             self._delete_saved_segment(conn)
             for number, start in enumerate(range(0, len(view), SEGMENT_CHUNK_BYTES)):
                 chunk = bytes(view[start:start + SEGMENT_CHUNK_BYTES])
                 self.write_artifact(conn, f"segment.{change_seq}.{number}", chunk)
-            self.write_artifact(conn, "segment", json.dumps({"change_seq": change_seq}).encode("utf-8"))
+            header = {"change_seq": change_seq, "token": token, "size": len(view)}
+            self.write_artifact(conn, "segment", json.dumps(header).encode("utf-8"))
+        if self._segment_files is not None:
+            self._segment_files.keep(token, view)
 
     @staticmethod
     def _delete_saved_segment(conn: Connection) -> None:
@@ -333,16 +308,31 @@ class Storage:
                                    "`hashsearch index SOURCE --retrain`.")
         return bytes(data)
 
-    def read_saved_segment_seq(self) -> int | None:
-        """The last change the saved main segment holds (None: none is saved)."""
+    def _read_saved_segment_header(self) -> dict[str, Any] | None:
+        """The saved main segment's header: ``change_seq``, and the save's ``token`` and ``size``."""
         with self._engine.connect() as conn:
             header = conn.execute(sa.select(artifacts_table.c.data).where(artifacts_table.c.name == "segment")).scalar()
-        return None if header is None else json.loads(bytes(header))["change_seq"]
+        return None if header is None else json.loads(bytes(header))
+
+    def read_saved_segment_seq(self) -> int | None:
+        """The last change the saved main segment holds (None: none is saved)."""
+        header = self._read_saved_segment_header()
+        return None if header is None else header["change_seq"]
 
     def read_saved_segment(self, change_seq: int) -> memoryview | None:
         """The saved main segment that holds the changes up to ``change_seq``, or None when it has been
-        replaced since (its pieces are read in one snapshot, into one buffer: ``scanning``)."""
-        return read_pieces(self._engine, artifacts_table.name, f"segment.{change_seq}.")
+        replaced since: this machine's copy (``segment_files``) when it has one, else its pieces read in
+        one snapshot into one buffer (``scanning``), then kept on this machine for the next opening."""
+        header = self._read_saved_segment_header() or {}
+        files, token = self._segment_files, header.get("token")  # a token: saved since saves had one
+        if files is None or not token or header["change_seq"] != change_seq:
+            return read_pieces(self._engine, artifacts_table.name, f"segment.{change_seq}.")
+        if (mapped := files.read(token, header["size"])) is not None:
+            return mapped
+        data = read_pieces(self._engine, artifacts_table.name, f"segment.{change_seq}.")
+        if data is not None and len(data) == header["size"]:
+            files.keep(token, data)
+        return data
 
     def read_lookup(self, ids: Sequence[str] | None = None) -> LookupRows:
         """Every document's (or these ids') id, packed code, word counts and metadata, read through the
@@ -392,16 +382,3 @@ class Storage:
                 cursor.close()
         finally:
             connection.close()  # back to the pool, which rolls back the read transaction
-
-
-def _sqlite_path(url: str) -> Path:
-    """The file a sqlite:/// URL names, also in SQLite's URI form (``sqlite:///file:PATH?mode=ro&uri=true``)."""
-    path = url[len("sqlite:///"):]
-    if "uri=true" in path and path.startswith("file:"):
-        path = path[len("file:"):].split("?", 1)[0]
-    return Path(path)
-
-
-def _display_name(db: str | Path) -> str:
-    """How messages name a database: the path, or the URL without its password."""
-    return str(db) if "://" not in str(db) else sa.engine.make_url(str(db)).render_as_string(hide_password=True)
