@@ -157,9 +157,8 @@ def page_cache_share(path: Path) -> float:
 def snapshot_bytes(searcher: Searcher) -> int:
     """What one open index holds per document for searching (see the footprint table's note)."""
     snapshot = searcher._snapshot.main  # just opened: everything is in the main segment
-    ids = snapshot.ids.nbytes + sum(sys.getsizeof(i) for i in snapshot.ids)
     return (snapshot.index.nbytes + snapshot.sketches.nbytes + snapshot.words.nbytes + snapshot.keys.nbytes
-            + snapshot.columns.nbytes + 4 * len(snapshot.ids) + ids)
+            + snapshot.columns.nbytes + 4 * len(snapshot.ids) + snapshot.ids.nbytes)
 
 
 def synthetic_texts(texts: list[str], n: int, seed: int) -> list[str]:
@@ -349,7 +348,8 @@ def main() -> None:
         "code index bytes/doc | code and word index bytes/doc | everything a search reads, bytes/doc | "
         "database bytes/doc |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|", *builds, "",
         "Everything a search reads: the code index, the word sketches, the word index, the sorted id hashes, "
-        "the metadata columns, one thread's score array and the ids themselves (Python strings); the vocabulary "
+        "the metadata columns, one thread's score array and the ids themselves (their UTF-8 bytes and where "
+        "each ends); the vocabulary "
         "and the model (a few MB, whatever the size) not counted.",
         "",
         "Training uses a sample of at most 30,000 documents (`max_train_documents`), so its rate grows with size.", "",

@@ -307,6 +307,11 @@ def test_a_saved_segment_is_the_segment_it_saved(new_db, sample_docs):
     data = main.to_bytes()
     assert Segment.from_bytes(data[:len(data) // 2], 32) is None  # damaged: read anew instead
     assert Segment.from_bytes(b"not an archive", 32) is None
+    from dataclasses import replace
+
+    from hashsearch.index.ids import IdColumn
+    cut = replace(main, ids=IdColumn(main.ids.data[:-1], main.ids.ends))  # ids that end past their bytes
+    assert Segment.from_bytes(cut.to_bytes(), 32) is None
 
 
 def test_a_rebuilt_index_never_opens_from_a_segment_saved_before(new_db, sample_docs):

@@ -18,6 +18,7 @@ import numpy as np
 
 from hashsearch.index.code_index import CodeIndex
 from hashsearch.index.filters import MetadataColumns
+from hashsearch.index.ids import IdColumn
 from hashsearch.index.postings import BUFFER_PAIRS, Pairs, PostingsBuilder
 from hashsearch.index.rows import LookupRows
 from hashsearch.index.segment import Segment, id_keys, tiebreak_order
@@ -62,9 +63,9 @@ def assemble_segment(scan: Callable[[], Iterable[LookupRows]], bits: int, sketch
     n = len(ids)
     all_keys = np.concatenate(keys) if keys else np.empty(0, np.uint64)
     order = tiebreak_order(ids, all_keys)
-    row_ids = np.asarray(ids, dtype=object)[order]
-    del ids
     order_list = order.tolist()
+    row_ids = IdColumn.from_strings([ids[i] for i in order_list])
+    del ids
     columns = MetadataColumns.from_values(n, {name: [values[i] for i in order_list]
                                               for name, values in fields.values.items()})
     del fields, order_list
@@ -85,11 +86,11 @@ def _stacked(parts: list[np.ndarray], empty_shape: tuple[int, int]) -> np.ndarra
     return np.concatenate(parts) if parts else np.empty(empty_shape, dtype=np.uint8)
 
 
-def _rows_of(batch_ids: list[str], sorted_keys: np.ndarray, row_ids: np.ndarray) -> np.ndarray:
+def _rows_of(batch_ids: list[str], sorted_keys: np.ndarray, row_ids: IdColumn) -> np.ndarray:
     """The rows of these ids in a segment whose rows hold ``row_ids`` with ascending id hashes
     ``sorted_keys`` (ids that share a hash are told apart by the id)."""
     rows = sorted_keys.searchsorted(id_keys(batch_ids))
-    found = row_ids.take(rows, mode="clip") == np.asarray(batch_ids, dtype=object)
+    found = row_ids[np.minimum(rows, len(row_ids) - 1)] == np.asarray(batch_ids, dtype=object)
     for at in np.flatnonzero(~found).tolist():  # a hash shared by several ids: the rows after it
         row = int(rows[at])
         while row_ids[row] != batch_ids[at]:

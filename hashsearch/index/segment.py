@@ -18,13 +18,14 @@ import numpy as np
 from hashsearch.index import packing
 from hashsearch.index.code_index import CodeIndex
 from hashsearch.index.filters import MetadataColumns
+from hashsearch.index.ids import IdColumn
 from hashsearch.index.rows import LookupRows
 from hashsearch.index.sketch import Sketcher
 from hashsearch.index.words import WordIndex
 
-# Of ``Segment.to_bytes`` (2 added the sketches, 3 left .npz for ``packing``): a segment saved in another
-# is rebuilt from the documents.
-SAVED_FORMAT = 3
+# Of ``Segment.to_bytes`` (2 added the sketches, 3 left .npz for ``packing``, 4 the ids as ``IdColumn``'s
+# arrays instead of JSON): a segment saved in another is rebuilt from the documents.
+SAVED_FORMAT = 4
 
 
 def id_keys(ids: Sequence[str]) -> np.ndarray:
@@ -45,7 +46,7 @@ def tiebreak_order(ids: Sequence[str], keys: np.ndarray | None = None) -> np.nda
 
 @dataclass(frozen=True)
 class Segment:
-    ids: np.ndarray  # object array; position = row in every structure below
+    ids: IdColumn  # position = row in every structure below
     keys: np.ndarray  # id_keys(ids), ascending
     index: CodeIndex
     sketches: np.ndarray  # (n, 16) uint8, ``Sketcher``'s
@@ -63,7 +64,7 @@ class Segment:
         row_of_stored[order] = np.arange(len(ids))
         # One JSON array for all the metadata objects: a single parse, not a call per document.
         metadata = json.loads("[" + ",".join(stored.metadata) + "]")
-        return cls(np.asarray(ids, dtype=object)[order], keys[order], CodeIndex(codes[order], bits),
+        return cls(IdColumn.from_strings([ids[i] for i in order.tolist()]), keys[order], CodeIndex(codes[order], bits),
                    sketcher.documents(stored.words)[order],
                    WordIndex(stored.words, row_of_stored, reference=None if reference is None else reference.words),
                    MetadataColumns([metadata[i] for i in order.tolist()]))
@@ -76,15 +77,15 @@ class Segment:
         (``WordIndex.shard``): what one machine would hold of an index split by id hash, whose hits
         merge with the other shards' into this segment's (tests/test_sharding.py, benchmarks/sharding.py)."""
         rows = np.asarray(rows, dtype=np.int64)
-        return Segment(self.ids[rows], self.keys[rows], CodeIndex(self.index.codes[rows], self.index.bits),
+        return Segment(self.ids.subset(rows), self.keys[rows], CodeIndex(self.index.codes[rows], self.index.bits),
                        self.sketches[rows], self.words.shard(rows), self.columns.subset(rows))
 
     def to_bytes(self) -> memoryview:
         """The segment as one self-describing buffer (``packing``, no pickle): ids, codes, sketches, word
         index and columns, so that an index opens without rebuilding them from every stored document
         (``from_bytes``)."""
-        arrays = {"ids": np.frombuffer(json.dumps(self.ids.tolist(), ensure_ascii=False).encode("utf-8"), np.uint8),
-                  "keys": self.keys, "codes": self.index.codes, "rows_by_key": self.index.rows_by_key,
+        arrays = {"ids.data": self.ids.data, "ids.ends": self.ids.ends, "keys": self.keys,
+                  "codes": self.index.codes, "rows_by_key": self.index.rows_by_key,
                   "sketches": self.sketches,
                   **{f"words.{name}": array for name, array in self.words.arrays().items()},
                   **{f"columns.{name}": array for name, array in self.columns.arrays().items()}}
@@ -102,8 +103,9 @@ class Segment:
         if meta.get("format") != SAVED_FORMAT or meta.get("bits") != bits:
             return None
         try:
-            ids = np.empty(len(arrays["keys"]), dtype=object)
-            ids[:] = json.loads(arrays.pop("ids").tobytes().decode("utf-8"))
+            ids = IdColumn(arrays["ids.data"], arrays["ids.ends"])
+            if len(ids) != len(arrays["keys"]) or (len(ids) and int(ids.ends[-1]) != len(ids.data)):
+                return None
             index = CodeIndex(arrays["codes"], bits, rows_by_key=arrays.get("rows_by_key"))
             return cls(ids, arrays["keys"], index, arrays["sketches"],
                        WordIndex.from_arrays(_prefixed(arrays, "words.")),
