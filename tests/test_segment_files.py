@@ -2,6 +2,7 @@
 it instead of reading the database's pieces, and a missing, damaged, stale or unwritable file only
 means reading the database again."""
 import os
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -131,3 +132,19 @@ def test_the_default_folder_is_under_the_users_cache(monkeypatch, tmp_path):
     assert default_directory() == tmp_path / "hashsearch" / "segments"
     monkeypatch.setenv("HASHSEARCH_SEGMENT_CACHE", "OFF")
     assert default_directory() is None
+
+
+def test_files_no_opening_read_for_a_month_are_deleted(new_db, sample_docs, folder):
+    from hashsearch.store.segment_files import UNUSED_DAYS
+
+    first, second = new_db(), new_db()
+    Searcher.build(sample_docs[:80], first, bits=32, seed=0, **FAST).close()
+    (kept,) = files_of(folder)
+    stranger = folder / "0123456789abcdef-feedfacefeedfacefeedfacefeedface.segment"  # an index deleted since
+    stranger.write_bytes(b"\0" * 64)
+    a_month_ago = time.time() - (UNUSED_DAYS + 1) * 86400
+    for path in (folder / kept, stranger):
+        os.utime(path, (a_month_ago, a_month_ago))
+    Searcher.open(first).close()  # read: kept, as used today
+    Searcher.build(sample_docs[80:160], second, bits=32, seed=0, **FAST).close()  # a write prunes
+    assert kept in files_of(folder) and stranger.name not in files_of(folder) and len(files_of(folder)) == 2

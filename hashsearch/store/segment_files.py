@@ -13,8 +13,8 @@ by the database it came from: a save is never changed, only replaced by a newer 
 so a file whose name and size match is that save (``packing`` rejects one damaged in its structure).
 The directory is ``HASHSEARCH_SEGMENT_CACHE`` (``off``: none), by default ``hashsearch/segments`` under
 the user's cache directory (``XDG_CACHE_HOME``, else ``~/.cache``). It is only a copy: a file that
-cannot be written or read is skipped (the database is read instead), and deleting the directory is
-always safe.
+cannot be written or read is skipped (the database is read instead), one not read for ``UNUSED_DAYS``
+is deleted when another is written, and deleting the directory is always safe.
 """
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 ENVIRONMENT = "HASHSEARCH_SEGMENT_CACHE"
 _SUFFIX, _PARTIAL = ".segment", ".partial"
 _ABANDONED_SECONDS = 3600  # a file still being written after this long was left by a process that died
+UNUSED_DAYS = 30  # a file no opening has read for this long is deleted when another is written
 
 
 def default_directory() -> Path | None:
@@ -66,6 +67,7 @@ class SegmentFiles:
                 if os.fstat(file.fileno()).st_size != size or size == 0:
                     return None
                 mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+            os.utime(self._path(token))  # used now: kept past ``UNUSED_DAYS`` from today
         except (OSError, ValueError):
             return None
         if hasattr(mapped, "madvise"):  # start reading it all now: searches touch every part of it
@@ -107,10 +109,18 @@ class SegmentFiles:
                 if temporary is not None:
                     Path(temporary).unlink(missing_ok=True)
                 return
-            for older in self.directory.glob(f"{self._prefix}*"):
-                try:  # a process that still maps one keeps reading it (on POSIX); another's write in progress stays
-                    if older.suffix == _SUFFIX and older.name != self._path(token).name or (
-                            older.suffix == _PARTIAL and time.time() - older.stat().st_mtime > _ABANDONED_SECONDS):
-                        older.unlink()
-                except OSError:
-                    pass
+            self._prune(self._path(token).name)
+
+    def _prune(self, kept: str) -> None:
+        """Delete this database's files but ``kept``, and any database's left unused for ``UNUSED_DAYS``
+        (an index deleted, or no longer opened here) or abandoned while written."""
+        now = time.time()
+        for path in self.directory.iterdir():
+            try:  # a process that still maps one keeps reading it (on POSIX); another's write in progress stays
+                age = now - path.stat().st_mtime
+                if path.suffix == _SUFFIX and (path.name.startswith(self._prefix) and path.name != kept
+                                               or age > UNUSED_DAYS * 86400) or (
+                        path.suffix == _PARTIAL and age > _ABANDONED_SECONDS):
+                    path.unlink()
+            except OSError:
+                pass
