@@ -1,10 +1,11 @@
 """The distributed build's encoding rate: one process against a local Dask cluster of 1 and 2 workers.
 
     pip install -e ".[distributed,postgres]"
-    python benchmarks/dask_encoding.py [--documents 200000] [--postgres URL]
+    python benchmarks/dask_encoding.py [--documents 200000] [--postgres URL] [--corpus FILE] [--runs process,1,2]
 
 Corpus: the 20 Newsgroups and Reuters texts topped up as ``benchmarks/scale.py`` does, written as 8
-Parquet files (8 partitions). Model: trained once, by a build of the first 20,000 documents; every
+Parquet files (8 partitions), or (``--corpus``) a Parquet file scale.py wrote, a row group a
+partition. Model: trained once, by a build of the first 20,000 documents; every
 configuration encodes with it. Rows: the single process reads the files (the streaming reader) and
 makes each document's stored row (``building.encode_documents``: analysis, weighted row, code, word
 counts), a batch of 2,048 at a time; the cluster's workers do the same per partition and send the rows
@@ -48,9 +49,9 @@ def single_process(files: list[Path], model_db: Path) -> tuple[int, float]:
     return count, time.perf_counter() - started
 
 
-def on_cluster(folder: Path, model_db: Path, workers: int, postgres: str | None) -> tuple[int, float, float | None]:
-    """(documents, seconds to make every row on ``workers`` workers, seconds of a whole build into
-    ``postgres`` or None)."""
+def on_cluster(source: Path, model_db: Path, workers: int, postgres: str | None) -> tuple[int, float, float | None]:
+    """(documents, seconds to make every row of ``source`` (a Parquet file or folder, a row group a
+    partition) on ``workers`` workers, seconds of a whole build into ``postgres`` or None)."""
     import dask.dataframe as dd
     import distributed
 
@@ -62,7 +63,7 @@ def on_cluster(folder: Path, model_db: Path, workers: int, postgres: str | None)
     with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         client.run(lambda: __import__("hashsearch.api.building"))  # imports paid before the clock starts
-        frame = dd.read_parquet(str(folder))
+        frame = dd.read_parquet(str(source), split_row_groups=True)
         started, count = time.perf_counter(), 0
         for rows, _ in on_dask._encoded(client, frame.to_delayed(), Fields(), vocabulary, config, weights):
             count += len(rows)
@@ -81,39 +82,53 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DIR)
     parser.add_argument("--postgres", default=None, help="also time whole builds into this PostgreSQL URL")
     parser.add_argument("--section", default="distributed")
+    parser.add_argument("--corpus", type=Path, default=None,
+                        help="an existing Parquet corpus (scale.py's), a row group a partition, instead of writing one")
+    parser.add_argument("--runs", default="process,1,2",
+                        help="what to time, comma-separated: 'process' (one process) and numbers of workers")
     args = parser.parse_args()
     import pyarrow.parquet as pq
 
     from hashsearch.api.writer import build_index
 
+    runs, rows = args.runs.split(","), []
     with tempfile.TemporaryDirectory() as tmp:
-        whole = Path(tmp) / "corpus.parquet"
-        write_corpus(whole, args.documents, args.data_dir, skip_queries=1000)
-        table = pq.read_table(whole)
-        folder = Path(tmp) / "lake"
-        folder.mkdir()
-        step = -(-len(table) // PARTS)
-        files = []
-        for part in range(PARTS):
-            files.append(folder / f"part-{part}.parquet")
-            pq.write_table(table.slice(part * step, step), files[-1])
         model_db = Path(tmp) / "model.db"
-        build_index(table.slice(0, 20_000).to_pylist(), model_db, bits=64)[0].close()
-        del table
-        rows = []
-        count, seconds = single_process(files, model_db)
-        rows.append(f"| one process | {count:,} | {count / seconds:,.0f} | n/a |")
-        for workers in (1, 2):
-            count, seconds, build = on_cluster(folder, model_db, workers, args.postgres)
+        if args.corpus is None:
+            whole = Path(tmp) / "corpus.parquet"
+            write_corpus(whole, args.documents, args.data_dir, skip_queries=1000)
+            table = pq.read_table(whole)
+            source = Path(tmp) / "lake"
+            source.mkdir()
+            step = -(-len(table) // PARTS)
+            files = []
+            for part in range(PARTS):
+                files.append(source / f"part-{part}.parquet")
+                pq.write_table(table.slice(part * step, step), files[-1])
+            first = table.slice(0, 20_000).to_pylist()
+            del table
+        else:
+            source, files = args.corpus, [args.corpus]
+            first = next(pq.ParquetFile(args.corpus).iter_batches(batch_size=20_000)).to_pylist()
+        build_index(first, model_db, bits=64)[0].close()
+        del first
+        if "process" in runs:
+            count, seconds = single_process(files, model_db)
+            rows.append(f"| one process | {count:,} | {count / seconds:,.0f} | n/a |")
+        for workers in [int(run) for run in runs if run != "process"]:
+            count, seconds, build = on_cluster(source, model_db, workers, args.postgres)
             rows.append(f"| Dask LocalCluster, {workers} worker{'s' if workers > 1 else ''} | {count:,} | "
                         f"{count / seconds:,.0f} | {f'{count / build:,.0f}' if build else 'n/a'} |")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=Path(__file__).parent).stdout.strip()
+    layout = f"{PARTS} Parquet files" if args.corpus is None else "one Parquet file, a partition a row group"
     lines = [
-        "## Distributed encoding on Dask", "",
+        "## Distributed encoding on Dask" + (f", {args.documents:,} documents" if args.corpus else ""), "",
         f"Command: `python benchmarks/dask_encoding.py --documents {args.documents}"
-        + (" --postgres URL" if args.postgres else "") + "`  ",
-        f"64-bit codes; {PARTS} Parquet files; one thread a worker; {cpu_model()}; date {date.today()}; "
+        + (" --postgres URL" if args.postgres else "")
+        + (f" --corpus {args.corpus.name} --runs {args.runs}" if args.corpus else "") + "`  ",
+        f"64-bit codes; {layout}; "
+        f"one thread a worker; {cpu_model()}; date {date.today()}; "
         f"commit {commit}.", "",
         "| where the rows are made | documents | rows made, docs/s | whole build into PostgreSQL (rows and COPY), "
         "docs/s |", "|---|---|---|---|", *rows, "",

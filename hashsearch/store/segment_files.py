@@ -1,6 +1,6 @@
 """Saved main segments kept as files on this machine too, read back by memory map.
 
-Opening an index reads its saved main segment (``Storage.write_saved_segment``), about 110 bytes a
+Opening an index reads its saved main segment (``Storage.write_saved_segment``), about 120 bytes a
 document. From PostgreSQL that is a GB of TOAST pieces at ten million documents, read by the server a
 2 kB chunk at a time and copied into this process: seconds, and more when other reads have pushed
 them out of the server's page cache. So the first opening on a machine also writes what it read to a
