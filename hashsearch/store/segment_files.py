@@ -104,8 +104,8 @@ class SegmentFiles:
                     os.fsync(file.fileno())
                 os.replace(temporary, self._path(token))
             except OSError as exc:
-                logger.warning("could not keep the index's main segment in %s for faster opening: %s",
-                               self.directory, exc)
+                logger.warning("could not keep the index's main segment in %s for faster opening (%s); set %s "
+                               "to a folder this process may write, or to off", self.directory, exc, ENVIRONMENT)
                 if temporary is not None:
                     Path(temporary).unlink(missing_ok=True)
                 return
