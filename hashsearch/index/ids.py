@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-_FEW = 32
+_FEW = 32  # up to this many rows (a search's page), a slice each; past it, one numpy gather
+
 
 class IdColumn:
     """Ids by row: ``column[row]`` is a ``str``; ``column[rows]`` (integers or a mask) an object array
@@ -71,7 +72,7 @@ class IdColumn:
     def _strings(self, rows: np.ndarray) -> list[str]:
         """The ids at ``rows`` (valid, non-negative): their bytes gathered into one buffer by numpy,
         then each decoded from its slice of it."""
-        if len(rows) <= _FEW:  # a search's page: a slice each is quicker than the gathering
+        if len(rows) <= _FEW:
             ends, data = self.ends, self.data
             return [data[int(ends[row - 1]) if row else 0:int(ends[row])].tobytes().decode("utf-8")
                     for row in rows.tolist()]
