@@ -64,10 +64,11 @@ class Segment:
         row_of_stored[order] = np.arange(len(ids))
         # One JSON array for all the metadata objects: a single parse, not a call per document.
         metadata = json.loads("[" + ",".join(stored.metadata) + "]")
-        return cls(IdColumn.from_strings([ids[i] for i in order.tolist()]), keys[order], CodeIndex(codes[order], bits),
+        order_list = order.tolist()
+        return cls(IdColumn.from_strings([ids[i] for i in order_list]), keys[order], CodeIndex(codes[order], bits),
                    sketcher.documents(stored.words)[order],
                    WordIndex(stored.words, row_of_stored, reference=None if reference is None else reference.words),
-                   MetadataColumns([metadata[i] for i in order.tolist()]))
+                   MetadataColumns([metadata[i] for i in order_list]))
 
     def __len__(self) -> int:
         return len(self.ids)

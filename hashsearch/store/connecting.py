@@ -66,8 +66,7 @@ def segment_files(url: str) -> SegmentFiles | None:
     directory = default_directory()
     if directory is None:
         return None
-    name = str(sqlite_path(url).resolve()) if url.startswith("sqlite:///") else \
-        sa.engine.make_url(url).render_as_string(hide_password=True)
+    name = str(sqlite_path(url).resolve()) if url.startswith("sqlite:///") else display_name(url)
     return SegmentFiles(directory, name)
 
 
